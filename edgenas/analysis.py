@@ -1,0 +1,74 @@
+"""Analytical cost of a module: parameter bytes, activation bytes and FLOPs (fvcore)."""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from typing import Tuple
+
+import torch
+import torch.nn as nn
+
+BYTES_PER_ELEMENT = 4  # float32
+
+
+@dataclass(frozen=True)
+class OpCost:
+    """Memory and compute of one op at one input shape.
+
+    ``peak_activation_bytes`` is MCUNet's analytical peak: the largest
+    input + output of any leaf layer inside the op, plus the op's input when
+    a residual keeps it alive across the block. ``flops`` counts one
+    multiply-add as one FLOP, as fvcore does.
+    """
+
+    param_bytes: int
+    input_bytes: int
+    output_bytes: int
+    peak_activation_bytes: int
+    flops: int
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict) -> "OpCost":
+        return cls(**d)
+
+
+def _nbytes(t) -> int:
+    return t.numel() * BYTES_PER_ELEMENT if isinstance(t, torch.Tensor) else 0
+
+
+def analyse(module: nn.Module, input_shape: Tuple[int, ...]) -> OpCost:
+    """Parameter bytes, activation bytes and fvcore FLOPs of ``module`` on a zero input."""
+    from fvcore.nn import FlopCountAnalysis
+
+    module = module.eval()
+    x = torch.zeros(input_shape)
+    leaf_peaks = []
+
+    def hook(mod, inputs, output):
+        # In-place ops (ReLU) and identities allocate nothing new.
+        new = 0 if (getattr(mod, "inplace", False) or isinstance(mod, nn.Identity)) else _nbytes(output)
+        leaf_peaks.append(_nbytes(inputs[0]) + new)
+
+    leaves = [m for m in module.modules() if not list(m.children())]
+    handles = [m.register_forward_hook(hook) for m in leaves]
+    try:
+        with torch.no_grad():
+            y = module(x)
+    finally:
+        for h in handles:
+            h.remove()
+    held = _nbytes(x) if getattr(module, "residual", False) else 0
+    peak = max(leaf_peaks, default=_nbytes(x)) + held
+    params = sum(p.numel() for p in module.parameters()) * BYTES_PER_ELEMENT
+    if isinstance(module, nn.Identity):
+        flops = 0
+    else:
+        logging.getLogger("fvcore").setLevel(logging.ERROR)
+        counter = FlopCountAnalysis(module, x)
+        counter.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+        flops = int(counter.total())
+    return OpCost(param_bytes=int(params), input_bytes=_nbytes(x), output_bytes=_nbytes(y),
+                  peak_activation_bytes=int(peak), flops=flops)

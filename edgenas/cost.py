@@ -1,0 +1,109 @@
+"""Cost model: architecture -> latency, memory, FLOPs, read from a latency table.
+
+The table is compiled once into ``(layers, candidates)`` numpy matrices, so a
+batch of architectures costs a gather and a sum. A cell the table lacks is NaN
+and stays NaN through the sum: a miss is never counted as zero. Strict mode
+raises :class:`MissingEntryError` instead, naming the missing ops.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Sequence
+
+import numpy as np
+
+from .errors import ArchitectureError, MissingEntryError
+from .space import OpKey, SearchSpace
+from .table import Calibration, LatencyTable
+
+METRICS = ("latency_ms", "param_bytes", "peak_activation_bytes", "flops")
+
+
+@dataclass
+class Prediction:
+    """Batched costs; every array has one value per architecture.
+
+    ``latency_ms`` is calibrated to whole networks when the table holds a
+    calibration, else equal to ``op_sum_ms``. ``memory_bytes`` is parameter
+    bytes plus the peak activation bytes.
+    """
+
+    latency_ms: np.ndarray
+    op_sum_ms: np.ndarray
+    param_bytes: np.ndarray
+    peak_activation_bytes: np.ndarray
+    memory_bytes: np.ndarray
+    flops: np.ndarray
+
+
+class CostModel:
+    """Predicts costs of architectures of ``space`` from ``table``."""
+
+    def __init__(self, space: SearchSpace, table: LatencyTable, strict: bool = True, calibrated: bool = True):
+        table.check_fits(space)
+        self.space, self.table = space, table
+        self.misses: List[OpKey] = table.missing(space)
+        if strict and self.misses:
+            shown = ", ".join(map(str, self.misses[:3]))
+            raise MissingEntryError(f"table lacks {len(self.misses)} op(s) of space {space.name!r}, e.g. {shown}; "
+                                    f"resume the profile to measure them")
+        self.calibration: Calibration | None = table.calibration if calibrated else None
+        L, C = space.num_layers, space.num_candidates
+        self.matrix: Dict[str, np.ndarray] = {m: np.full((L, C), np.nan) for m in METRICS}
+        for l in range(L):
+            for c in range(C):
+                for m, v in self._values(space.layer_key(l, c)).items():
+                    self.matrix[m][l, c] = v
+        fixed = [self._values(k) for k in space.fixed_keys()]
+        self.fixed = {m: sum(f[m] for f in fixed) for m in METRICS}
+        self.fixed_peak = max(f["peak_activation_bytes"] for f in fixed)
+        self._rows = np.arange(L)
+
+    def _values(self, key: OpKey) -> Dict[str, float]:
+        e = self.table.entries.get(key)
+        if e is None:
+            return {m: np.nan for m in METRICS}
+        return {"latency_ms": e.latency_ms, "param_bytes": e.cost.param_bytes,
+                "peak_activation_bytes": e.cost.peak_activation_bytes, "flops": e.cost.flops}
+
+    def _as_batch(self, archs) -> np.ndarray:
+        a = np.asarray(archs, dtype=np.int64)
+        if a.ndim == 1:
+            a = a[None, :]
+        if a.ndim != 2 or a.shape[1] != self.space.num_layers:
+            raise ArchitectureError(f"architectures of shape {a.shape} do not fit space {self.space.name!r} "
+                                    f"({self.space.num_layers} layers)")
+        bad = ((a < 0) | (a >= self.space.num_candidates)).any(1)
+        if bad.any():
+            self.space.check(a[bad][0])  # raises, naming the offending architecture
+        return a
+
+    def calibrate(self, op_sum_ms: np.ndarray) -> np.ndarray:
+        if self.calibration is None:
+            return op_sum_ms
+        features = {"sum": op_sum_ms, "const": np.ones_like(op_sum_ms)}
+        return sum(c * features[f] for f, c in zip(self.calibration.features, self.calibration.coef))
+
+    def predict(self, archs) -> Prediction:
+        """Costs of ``archs``: one architecture (sequence of ints) or an ``(N, layers)`` array."""
+        a = self._as_batch(archs)
+        gathered = {m: self.matrix[m][self._rows, a] for m in METRICS}
+        op_sum = gathered["latency_ms"].sum(1) + self.fixed["latency_ms"]
+        params = gathered["param_bytes"].sum(1) + self.fixed["param_bytes"]
+        peak = np.maximum(gathered["peak_activation_bytes"].max(1), self.fixed_peak)
+        return Prediction(latency_ms=self.calibrate(op_sum), op_sum_ms=op_sum, param_bytes=params,
+                          peak_activation_bytes=peak, memory_bytes=params + peak,
+                          flops=gathered["flops"].sum(1) + self.fixed["flops"])
+
+    def breakdown(self, arch: Sequence[int]) -> List[dict]:
+        """Per-op rows (stem, each layer, head) with latency, memory and FLOPs; misses marked."""
+        arch = self.space.check(arch)
+        stem, head = self.space.fixed_keys()
+        rows = [("stem", stem)] + [(f"layer{i}:{self.space.candidates[c].name}", self.space.layer_key(i, c))
+                                   for i, c in enumerate(arch)] + [("head", head)]
+        return [{"name": n, "key": str(k), "missing": k not in self.table.entries, **self._values(k)} for n, k in rows]
+
+    def fastest(self) -> tuple:
+        """The architecture of least predicted latency (per layer argmin; calibration is monotone)."""
+        arch = tuple(int(i) for i in np.nanargmin(self.matrix["latency_ms"], axis=1))
+        return arch, float(self.predict(arch).latency_ms[0])

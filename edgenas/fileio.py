@@ -1,0 +1,52 @@
+"""Atomic file writes: a temp file in the same folder, fsync, then ``os.replace``."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Union
+
+from .errors import OutputPathError
+
+PathLike = Union[str, os.PathLike]
+
+
+def atomic_write_bytes(path: PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` so a reader sees the old file or the new one, never a part."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise OutputPathError(f"cannot write {path}: {e.strerror or e}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise OutputPathError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def atomic_write_json(path: PathLike, obj) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=False) + "\n").encode())
+
+
+def check_writable(path: PathLike) -> Path:
+    """Fail early, before hours of work, if ``path`` cannot be written."""
+    path = Path(path)
+    folder = path.parent if path.parent != Path("") else Path(".")
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK):
+        raise OutputPathError(f"cannot write {path}: {probe} is not a writable folder")
+    if path.is_dir():
+        raise OutputPathError(f"cannot write {path}: it is a folder")
+    return path

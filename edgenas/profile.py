@@ -1,0 +1,108 @@
+"""Profile every op of a search space on one backend into a latency table, resumably.
+
+The table file is the journal: it is rewritten atomically after every
+measured entry, so a killed profile loses at most the entry in flight and a
+rerun measures only what is missing. After the ops, a few whole networks are
+measured to fit the whole-network calibration the cost model applies.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from .analysis import analyse
+from .errors import TableMismatchError
+from .fileio import PathLike, check_writable
+from .model import build_network, build_op
+from .space import SearchSpace
+from .table import Calibration, LatencyTable, TableEntry
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+CALIBRATION_FEATURES = ["sum", "const"]
+
+
+def _quiet(phase: str, done: int, total: int) -> None:
+    pass
+
+
+def open_table(space: SearchSpace, profiler, out: PathLike, restart: bool = False) -> LatencyTable:
+    """A new table for ``space``/``profiler``, or the partial one at ``out`` when its settings match."""
+    fresh = LatencyTable.new(space, profiler.name, profiler.runtime_info(), profiler.device_info(),
+                             profiler.protocol.to_json())
+    path = Path(out)
+    if restart or not path.exists():
+        return fresh
+    old = LatencyTable.load(path)
+    if old.settings() != fresh.settings():
+        changed = sorted(k for k, v in fresh.settings().items() if old.settings().get(k) != v)
+        raise TableMismatchError(f"{path} was measured with other settings ({', '.join(changed)} differ); "
+                                 f"choose another output file or pass --restart to overwrite it")
+    return old
+
+
+def fit_calibration(points: list) -> list:
+    """Least-squares coefficients of measured ≈ a·sum + b over ``points``."""
+    x = np.array([p["op_sum_ms"] for p in points])
+    y = np.array([p["measured_ms"] for p in points])
+    design = np.stack([x, np.ones_like(x)], axis=1)
+    # Relative-error weighting: every network counts the same whatever its size.
+    coef, *_ = np.linalg.lstsq(design / y[:, None], np.ones_like(y), rcond=None)
+    return [float(c) for c in coef]
+
+
+def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool = False,
+                  calibration_networks: int = 20, seed: int = 0,
+                  progress: Optional[Progress] = None) -> LatencyTable:
+    """Measure every op of ``space`` missing from the table at ``out``, then calibrate; return the table."""
+    progress = progress or _quiet
+    check_writable(out)
+    table = open_table(space, profiler, out, restart)
+    started = time.perf_counter()
+    timed = 0.0
+
+    shapes = sorted({k.input_shape for k in space.op_keys()} - set(table.overheads))
+    for i, shape in enumerate(shapes):
+        progress("overhead", i, len(shapes))
+        t = profiler.overhead(shape)
+        timed += t.timed_s
+        table.overheads[shape] = t
+        table.save(out)
+
+    todo = table.missing(space)
+    for i, key in enumerate(todo):
+        progress("ops", i, len(todo))
+        module = build_op(key)
+        t = profiler.measure(module, key.input_shape)
+        timed += t.timed_s
+        overhead = table.overheads[key.input_shape].median_ms
+        table.entries[key] = TableEntry(t, max(0.0, t.median_ms - overhead), analyse(module, key.input_shape))
+        table.save(out)
+    progress("ops", len(todo), len(todo))
+
+    cal = table.calibration or Calibration(CALIBRATION_FEATURES, [], [])
+    archs = space.sample(calibration_networks, seed=seed)
+    if len(cal.points) < calibration_networks or not cal.coef:
+        from .cost import CostModel
+
+        uncalibrated = CostModel(space, table, strict=True, calibrated=False)
+        for i, arch in enumerate(archs[len(cal.points):], start=len(cal.points)):
+            progress("calibration", i, len(archs))
+            t = profiler.measure(build_network(space, arch), space.input_shape)
+            timed += t.timed_s
+            cal.points.append({"arch": space.format(arch), "op_sum_ms": float(uncalibrated.predict(arch).op_sum_ms[0]),
+                               "measured_ms": t.median_ms, "spread": t.spread})
+            table.calibration = cal
+            table.save(out)
+        cal.coef = fit_calibration(cal.points) if len(cal.points) >= 2 else [1.0, 0.0]
+        progress("calibration", len(archs), len(archs))
+
+    wall = time.perf_counter() - started
+    table.stats = {"last_run_wall_s": round(wall, 3), "last_run_timed_s": round(timed, 3),
+                   "entries": len(table.entries),
+                   "unstable_entries": sum(not e.timing.stable for e in table.entries.values())}
+    table.calibration = cal
+    table.save(out)
+    return table

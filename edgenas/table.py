@@ -1,0 +1,157 @@
+"""Latency tables: a versioned JSON file with a device header and entries keyed by :class:`OpKey`.
+
+Loading checks the schema and, when asked, that the table fits the space,
+backend and settings at hand; a table measured one way never silently mixes
+with another. Writes are atomic.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from .analysis import OpCost
+from .errors import TableError, TableMismatchError, TableSchemaError
+from .fileio import PathLike, atomic_write_json
+from .measure import Timing
+from .space import OpKey, SearchSpace
+from .version import __version__
+
+SCHEMA_VERSION = 1
+FORMAT = "edgenas-latency-table"
+
+
+@dataclass
+class TableEntry:
+    """One measured op: raw timing, overhead-corrected latency and analytical cost."""
+
+    timing: Timing
+    latency_ms: float
+    cost: OpCost
+
+    def to_json(self, key: OpKey) -> dict:
+        return {"key": key.to_json(), "latency_ms": self.latency_ms, "timing": self.timing.to_json(),
+                "cost": self.cost.to_json()}
+
+
+@dataclass
+class Calibration:
+    """Whole-network correction: measured ≈ Σ coef[i] · feature[i], fitted on measured networks.
+
+    ``features`` name what the cost model computes per architecture (``sum``:
+    the per-op latency sum; ``const``: 1). ``points`` keep the fit data.
+    """
+
+    features: List[str]
+    coef: List[float]
+    points: List[dict] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"features": self.features, "coef": self.coef, "points": self.points}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Calibration":
+        return cls(list(d["features"]), [float(c) for c in d["coef"]], list(d.get("points", [])))
+
+
+@dataclass
+class LatencyTable:
+    """An in-memory latency table. ``header`` holds everything that changes what a timing means."""
+
+    header: dict
+    entries: Dict[OpKey, TableEntry] = field(default_factory=dict)
+    overheads: Dict[Tuple[int, ...], Timing] = field(default_factory=dict)
+    calibration: Optional[Calibration] = None
+    validation: Optional[dict] = None
+    stats: dict = field(default_factory=dict)
+
+    # ---- construction ----------------------------------------------------
+    @classmethod
+    def new(cls, space: SearchSpace, backend: str, runtime: dict, device: dict, protocol: dict) -> "LatencyTable":
+        header = {
+            "format": FORMAT, "schema_version": SCHEMA_VERSION, "edgenas_version": __version__,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "space": {"name": space.name, "fingerprint": space.fingerprint, "declaration": space.declaration},
+            "backend": backend, "runtime": runtime, "device": device,
+            "precision": runtime.get("precision", "fp32"), "batch": space.input_shape[0],
+            "protocol": protocol,
+            "latency": "median of timed runs minus the run overhead of an identity model of the same input",
+        }
+        return cls(header=header)
+
+    # ---- identity of the table --------------------------------------------
+    @property
+    def space_name(self) -> str:
+        return self.header["space"]["name"]
+
+    @property
+    def backend(self) -> str:
+        return self.header["backend"]
+
+    def settings(self) -> dict:
+        """What must match for two measurements to share one table (used by resume)."""
+        return {k: self.header[k] for k in ("space", "backend", "runtime", "device", "precision", "batch", "protocol")}
+
+    def check_fits(self, space: Optional[SearchSpace] = None, backend: Optional[str] = None) -> None:
+        """Raise :class:`TableMismatchError` if the table was measured for another space or backend."""
+        if space is not None and self.header["space"]["fingerprint"] != space.fingerprint:
+            raise TableMismatchError(
+                f"table is for space {self.space_name!r} (fingerprint {self.header['space']['fingerprint']}), "
+                f"not {space.name!r} ({space.fingerprint}); profile that space first")
+        if backend is not None and self.backend != backend:
+            raise TableMismatchError(f"table was measured with backend {self.backend!r}, not {backend!r}")
+
+    def missing(self, space: SearchSpace) -> List[OpKey]:
+        return [k for k in space.op_keys() if k not in self.entries]
+
+    # ---- file ----------------------------------------------------------------
+    def to_json(self) -> dict:
+        return {**self.header,
+                "overheads": [{"input_shape": list(s), "timing": t.to_json()} for s, t in self.overheads.items()],
+                "entries": [e.to_json(k) for k, e in self.entries.items()],
+                "calibration": self.calibration.to_json() if self.calibration else None,
+                "validation": self.validation, "stats": self.stats}
+
+    def save(self, path: PathLike) -> None:
+        atomic_write_json(path, self.to_json())
+
+    @classmethod
+    def from_json(cls, d: dict, source: str = "<table>") -> "LatencyTable":
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
+            raise TableError(f"{source} is not an edgenas latency table (no format {FORMAT!r})")
+        version = d.get("schema_version")
+        if not isinstance(version, int):
+            raise TableError(f"{source} has no schema_version")
+        if version > SCHEMA_VERSION:
+            raise TableSchemaError(f"{source} has schema version {version}; this edgenas ({__version__}) reads "
+                                   f"up to {SCHEMA_VERSION}: upgrade edgenas")
+        try:
+            header = {k: v for k, v in d.items()
+                      if k not in ("overheads", "entries", "calibration", "validation", "stats")}
+            for k in ("space", "backend", "runtime", "device", "protocol"):
+                header[k]  # noqa: B018 - presence check
+            entries = {OpKey.from_json(e["key"]): TableEntry(Timing.from_json(e["timing"]), float(e["latency_ms"]),
+                                                            OpCost.from_json(e["cost"]))
+                       for e in d.get("entries", [])}
+            overheads = {tuple(o["input_shape"]): Timing.from_json(o["timing"]) for o in d.get("overheads", [])}
+            cal = Calibration.from_json(d["calibration"]) if d.get("calibration") else None
+        except (KeyError, TypeError, ValueError) as e:
+            raise TableError(f"{source} is corrupt: {type(e).__name__}: {e}") from None
+        return cls(header, entries, overheads, cal, d.get("validation"), d.get("stats") or {})
+
+    @classmethod
+    def load(cls, path: PathLike, space: Optional[SearchSpace] = None, backend: Optional[str] = None) -> "LatencyTable":
+        """Read and check a table file; with ``space``/``backend`` also check that it fits them."""
+        path = Path(path)
+        if not path.is_file():
+            raise TableError(f"table {path} does not exist")
+        try:
+            d = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            raise TableError(f"table {path} is corrupt or truncated ({type(e).__name__}: {e}); "
+                             f"re-profile or restore it") from None
+        table = cls.from_json(d, str(path))
+        table.check_fits(space, backend)
+        return table

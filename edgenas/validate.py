@@ -1,0 +1,95 @@
+"""Fidelity of a latency table: predicted against measured whole networks on held-out architectures."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Optional
+
+import numpy as np
+
+from .cost import CostModel
+from .model import build_network
+from .profile import Progress, _quiet
+from .space import SearchSpace
+from .table import LatencyTable
+
+# Validation architectures are drawn from a seed stream disjoint from the calibration's.
+HELD_OUT_SEED_OFFSET = 1_000_003
+
+
+def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rho (no ties expected for continuous timings)."""
+    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
+    return float(np.corrcoef(ra, rb)[0, 1]) if len(a) > 1 else float("nan")
+
+
+@dataclass
+class ErrorStats:
+    within_10pct: float
+    within_5pct: float
+    mape_pct: float
+    bias_pct: float
+    max_abs_pct: float
+    rank_corr: float
+
+    @classmethod
+    def of(cls, predicted: np.ndarray, measured: np.ndarray) -> "ErrorStats":
+        err = (predicted - measured) / measured * 100
+        return cls(within_10pct=float(np.mean(np.abs(err) <= 10)), within_5pct=float(np.mean(np.abs(err) <= 5)),
+                   mape_pct=float(np.mean(np.abs(err))), bias_pct=float(np.mean(err)),
+                   max_abs_pct=float(np.max(np.abs(err))), rank_corr=rank_correlation(predicted, measured))
+
+
+@dataclass
+class ValidationReport:
+    """Predicted vs measured on ``n`` held-out networks; ``noise`` compares the two measuring passes."""
+
+    n: int
+    seed: int
+    calibrated: ErrorStats
+    uncalibrated: ErrorStats
+    plain_sum: ErrorStats
+    noise: ErrorStats
+    archs: list
+    measured_ms: list
+    predicted_ms: list
+    op_sum_ms: list
+    plain_sum_ms: list
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def validate_table(space: SearchSpace, table: LatencyTable, profiler, n: int = 30, seed: int = 0,
+                   progress: Optional[Progress] = None) -> ValidationReport:
+    """Measure ``n`` seeded random networks end to end, twice in interleaved passes, and score the table.
+
+    ``calibrated`` is the table's prediction, ``uncalibrated`` the overhead-corrected
+    op sum, and ``plain_sum`` the sum of raw per-op medians with no correction.
+    """
+    progress = progress or _quiet
+    table.check_fits(space, profiler.name)
+    model = CostModel(space, table, strict=True)
+    archs = space.sample(n, seed=seed + HELD_OUT_SEED_OFFSET)
+    runners = []
+    for i, arch in enumerate(archs):
+        progress("prepare", i, n)
+        runners.append(profiler.prepare(build_network(space, arch).eval(), space.input_shape))
+    passes = np.zeros((2, n))
+    from .measure import measure
+
+    for p in range(2):
+        for i, run in enumerate(runners):
+            progress(f"measure pass {p + 1}/2", i, n)
+            passes[p, i] = measure(run, profiler.protocol).median_ms
+    progress("measure pass 2/2", n, n)
+    measured = passes.mean(0)
+    pred = model.predict(archs)
+    raw = np.array([[table.entries[k].timing.median_ms for k in
+                     [space.layer_key(l, c) for l, c in enumerate(a)]] for a in archs]).sum(1)
+    raw += sum(table.entries[k].timing.median_ms for k in space.fixed_keys())
+    return ValidationReport(
+        n=n, seed=seed, calibrated=ErrorStats.of(pred.latency_ms, measured),
+        uncalibrated=ErrorStats.of(pred.op_sum_ms, measured), plain_sum=ErrorStats.of(raw, measured),
+        noise=ErrorStats.of(passes[1], passes[0]), archs=[space.format(a) for a in archs],
+        measured_ms=measured.tolist(), predicted_ms=pred.latency_ms.tolist(), op_sum_ms=pred.op_sum_ms.tolist(),
+        plain_sum_ms=raw.tolist())

@@ -1,0 +1,46 @@
+"""onnxruntime on the CPU: each op is its own ONNX micro-model, run in one sequential session."""
+from __future__ import annotations
+
+from typing import Tuple
+
+import numpy as np
+import torch.nn as nn
+
+from edgenas.errors import BackendUnavailableError
+from edgenas.onnx_io import OPSET, to_onnx_bytes
+
+from .base import Profiler
+
+
+def _ort():
+    try:
+        import onnxruntime
+    except ImportError:
+        raise BackendUnavailableError("onnxruntime is not installed: pip install onnxruntime") from None
+    return onnxruntime
+
+
+def ort_session(model: bytes, threads: int, providers=("CPUExecutionProvider",)):
+    """A session with fixed intra/inter-op threads and sequential execution."""
+    ort = _ort()
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.log_severity_level = 3
+    return ort.InferenceSession(model, so, providers=list(providers))
+
+
+class OnnxRuntimeCPUProfiler(Profiler):
+    name = "onnxruntime"
+
+    def runtime_info(self) -> dict:
+        return {"runtime": "onnxruntime", "version": _ort().__version__, "provider": "CPUExecutionProvider",
+                "opset": OPSET, "threads": self.threads, "inter_op_threads": 1, "execution": "sequential",
+                "graph_optimization": "all", "precision": self.precision}
+
+    def prepare(self, module: nn.Module, input_shape: Tuple[int, ...]):
+        session = ort_session(to_onnx_bytes(module, input_shape), self.threads)
+        feed = {session.get_inputs()[0].name: np.random.default_rng(0).standard_normal(input_shape, dtype=np.float32)}
+        return lambda: session.run(None, feed)

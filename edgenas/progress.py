@@ -1,0 +1,26 @@
+"""Progress display for long work: a rich progress bar on a terminal, quiet lines elsewhere."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from .profile import Progress
+
+
+@contextmanager
+def progress_bar(title: str, enabled: bool = True) -> Iterator[Progress]:
+    """Yield a ``(phase, done, total)`` callback that drives one bar per phase."""
+    if not enabled:
+        yield lambda phase, done, total: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
+
+    bars = {}
+    with RichProgress(TextColumn(f"{title} [bold]{{task.description}}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), transient=False) as rp:
+        def update(phase: str, done: int, total: int) -> None:
+            if phase not in bars:
+                bars[phase] = rp.add_task(phase, total=total)
+            rp.update(bars[phase], completed=done, total=total)
+
+        yield update

@@ -47,25 +47,26 @@ PRESETS: Dict[str, dict] = {
         "head": {"mid_ch": 1504},
         "candidates": FBNET_CANDIDATES,
     },
-    # Same family for 28x28 grayscale, 10 classes (MNIST): two stride-2 stages, narrower.
+    # Same family for 28x28 grayscale, 10 classes (MNIST): stride-2 stem and two stride-2 stages,
+    # narrower, so that a supernet epoch on 4,000 images takes well under a minute on two CPU cores.
     "fbnet-small": {
         "input": {"channels": 1, "size": 28},
         "num_classes": 10,
-        "stem": {"out_ch": 16, "kernel": 3, "stride": 1},
+        "stem": {"out_ch": 12, "kernel": 3, "stride": 2},
         "stages": {"layers": [1, 2, 2, 2, 1],
-                   "channels": [16, 24, 32, 64, 96],
-                   "strides": [1, 2, 2, 1, 1]},
-        "head": {"mid_ch": 256},
+                   "channels": [12, 16, 24, 32, 48],
+                   "strides": [1, 1, 2, 2, 1]},
+        "head": {"mid_ch": 128},
         "candidates": FBNET_CANDIDATES,
     },
     # The small family for 32x32 RGB, 10 classes (CIFAR-10).
     "fbnet-cifar": {
         "input": {"channels": 3, "size": 32},
         "num_classes": 10,
-        "stem": {"out_ch": 16, "kernel": 3, "stride": 1},
+        "stem": {"out_ch": 16, "kernel": 3, "stride": 2},
         "stages": {"layers": [1, 2, 3, 3, 1],
                    "channels": [16, 24, 32, 64, 96],
-                   "strides": [1, 2, 2, 2, 1]},
+                   "strides": [1, 1, 2, 2, 1]},
         "head": {"mid_ch": 256},
         "candidates": FBNET_CANDIDATES,
     },

@@ -5,7 +5,6 @@ No logic lives here. Every :class:`edgenas.errors.EdgeNASError` becomes
 """
 from __future__ import annotations
 
-import json
 import sys
 
 import click
@@ -113,13 +112,12 @@ def table_validate(path, n, seed, plot, write, quiet):
     from edgenas.measure import TimingProtocol
     from edgenas.progress import progress_bar
     from edgenas.report import format_validation, plot_validation
-    from edgenas.space import SearchSpace
     from edgenas.table import LatencyTable
     from edgenas.validate import validate_table
     from profilers import get_profiler
 
     t = LatencyTable.load(path)
-    s = SearchSpace.from_dict(t.space_name, t.header["space"]["declaration"])
+    s = t.space()
     prof = get_profiler(t.backend, threads=t.header["runtime"]["threads"],
                         protocol=TimingProtocol.from_json(t.header["protocol"]))
     with progress_bar(f"validate {path}", not quiet) as bar:
@@ -142,6 +140,28 @@ def table_diff(a, b):
     from edgenas.table import LatencyTable
 
     click.echo(format_table_diff(LatencyTable.load(a), LatencyTable.load(b)))
+
+
+@cli.command()
+@click.argument("arch")
+@click.option("--table", "table_path", required=True, type=click.Path(dir_okay=False), help="Latency table.")
+@click.option("--breakdown/--no-breakdown", default=True, show_default=True)
+def predict(arch, table_path, breakdown):
+    """Predicted latency, memory and FLOPs of ARCH (candidate names joined by '-') from a table."""
+    from edgenas.cost import CostModel
+    from edgenas.table import LatencyTable
+
+    t = LatencyTable.load(table_path)
+    s = t.space()
+    model = CostModel(s, t)
+    a = s.parse(arch)
+    p = model.predict(a)
+    click.echo(f"{s.format(a)}\nlatency {p.latency_ms[0]:.4f} ms (op sum {p.op_sum_ms[0]:.4f} ms), "
+               f"memory {p.memory_bytes[0]/1e6:.3f} MB (params {p.param_bytes[0]/1e6:.3f} MB + peak activations "
+               f"{p.peak_activation_bytes[0]/1e6:.3f} MB), {p.flops[0]/1e6:.2f} MFLOPs")
+    if breakdown:
+        for row in model.breakdown(a):
+            click.echo(f"  {row['latency_ms']:9.4f} ms {row['flops']/1e6:8.2f} MFLOPs  {row['name']}")
 
 
 def main(argv=None):

@@ -1,0 +1,40 @@
+"""edgenas: hardware-aware neural architecture search for edge models.
+
+The Python API does every job the CLI does::
+
+    import edgenas
+    space = edgenas.get_space("fbnet-small")
+    profiler = edgenas.get_profiler("onnxruntime", threads=1)
+    table = edgenas.profile_space(space, profiler, "latency_tables/mine.json")
+    report = edgenas.validate_table(space, table, profiler, n=30)
+    model = edgenas.CostModel(space, table)
+    model.predict(space.sample(1000, seed=0)).latency_ms
+"""
+from .cost import CostModel, Prediction
+from .errors import (ArchitectureError, BackendUnavailableError, BudgetError, DatasetError, EdgeNASError,
+                     ExportError, MissingEntryError, OutputPathError, RunError, SpaceError, TableError,
+                     TableMismatchError, TableSchemaError, UnknownNameError)
+from .measure import Timing, TimingProtocol, measure
+from .model import Network, build_network, build_op
+from .profile import profile_space
+from .registry import OPS, OpRegistry
+from .space import PRESETS, OpKey, SearchSpace, get_space
+from .table import LatencyTable
+from .validate import ValidationReport, validate_table
+from .version import __version__
+
+
+def get_profiler(name: str, **kwargs):
+    """A profiler backend by name (see ``profilers.BACKENDS``)."""
+    from profilers import get_profiler as _get
+
+    return _get(name, **kwargs)
+
+
+__all__ = [
+    "ArchitectureError", "BackendUnavailableError", "BudgetError", "CostModel", "DatasetError", "EdgeNASError",
+    "ExportError", "LatencyTable", "MissingEntryError", "Network", "OPS", "OpKey", "OpRegistry", "OutputPathError",
+    "PRESETS", "Prediction", "RunError", "SearchSpace", "SpaceError", "TableError", "TableMismatchError",
+    "TableSchemaError", "Timing", "TimingProtocol", "UnknownNameError", "ValidationReport", "__version__",
+    "build_network", "build_op", "get_profiler", "get_space", "measure", "profile_space", "validate_table",
+]

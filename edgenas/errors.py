@@ -12,9 +12,10 @@ class EdgeNASError(Exception):
 class UnknownNameError(EdgeNASError, KeyError):
     """A space, op, backend, strategy, dataset or device name that is not registered."""
 
-    def __init__(self, kind: str, name: str, known):
+    def __init__(self, kind: str, name: str, known, where: str = ""):
         self.kind, self.name, self.known = kind, name, sorted(known)
-        super().__init__(f"unknown {kind} {name!r}; known: {', '.join(self.known) or '(none)'}")
+        place = f" in {where}" if where else ""
+        super().__init__(f"unknown {kind} {name!r}{place}; known: {', '.join(self.known) or '(none)'}")
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return self.args[0]

@@ -44,12 +44,18 @@ def open_table(space: SearchSpace, profiler, out: PathLike, restart: bool = Fals
 
 
 def fit_calibration(points: list) -> list:
-    """Least-squares coefficients of measured ≈ a·sum + b over ``points``."""
+    """Coefficients ``[a, b]`` of measured ≈ a·sum + b, least squares in relative error.
+
+    A fit whose slope is not positive (too few or too noisy networks) would
+    rank architectures backwards, so it falls back to the pure ratio, b = 0.
+    """
     x = np.array([p["op_sum_ms"] for p in points])
     y = np.array([p["measured_ms"] for p in points])
     design = np.stack([x, np.ones_like(x)], axis=1)
-    # Relative-error weighting: every network counts the same whatever its size.
+    # Dividing each row by its measurement weights every network the same whatever its size.
     coef, *_ = np.linalg.lstsq(design / y[:, None], np.ones_like(y), rcond=None)
+    if coef[0] <= 0:
+        coef = [float(np.mean(y / x)), 0.0]
     return [float(c) for c in coef]
 
 

@@ -37,7 +37,7 @@ class OpRegistry:
         try:
             builder = self._builders[op_name]
         except KeyError:
-            raise UnknownNameError(f"op in registry {self.name!r}", op_name, self._builders) from None
+            raise UnknownNameError("op", op_name, self._builders, where=f"registry {self.name!r}") from None
         return builder(**args)
 
     def __contains__(self, op_name: str) -> bool:

@@ -103,6 +103,10 @@ class LatencyTable:
         if backend is not None and self.backend != backend:
             raise TableMismatchError(f"table was measured with backend {self.backend!r}, not {backend!r}")
 
+    def space(self) -> SearchSpace:
+        """The search space the table was measured for, rebuilt from its stored declaration."""
+        return SearchSpace.from_dict(self.space_name, self.header["space"]["declaration"])
+
     def missing(self, space: SearchSpace) -> List[OpKey]:
         return [k for k in space.op_keys() if k not in self.entries]
 

@@ -1,0 +1,40 @@
+"""Profile a space on onnxruntime CPU (1 thread), then validate the table on held-out networks.
+
+    python benchmarks/table_fidelity.py fbnet-224 latency_tables/fbnet-224.onnxruntime.cpu1.json
+
+Prints the profiling cost (wall time against time inside timed runs) and the
+fidelity figures (calibrated, uncalibrated op sum, plain per-op sum, and the
+machine's own pass-to-pass noise). The table keeps its validation figures and a
+PNG scatter plot is written beside it. Run it on a quiet machine: the figures
+are only as good as the machine's own noise allows, which the noise row shows.
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+from edgenas.measure import TimingProtocol
+from edgenas.profile import profile_space
+from edgenas.report import format_table_summary, format_validation, plot_validation
+from edgenas.space import get_space
+from edgenas.validate import validate_table
+from profilers import get_profiler
+
+
+def main(space_name: str, out: str, n: int = 30) -> None:
+    space = get_space(space_name)
+    profiler = get_profiler("onnxruntime", threads=1, protocol=TimingProtocol(min_time_s=0.5))
+    t0 = time.perf_counter()
+    table = profile_space(space, profiler, out, restart=True, calibration_networks=24)
+    print(f"profiled {len(table.entries)} ops + {len(table.calibration.points)} calibration networks in "
+          f"{time.perf_counter() - t0:.1f} s")
+    report = validate_table(space, table, profiler, n=n, seed=0)
+    table.validation = report.to_json()
+    table.save(out)
+    plot_validation(report, out.removesuffix(".json") + ".validation.png", title=f"{space.name}, onnxruntime CPU 1 thread")
+    print(format_table_summary(table))
+    print(format_validation(report))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])

@@ -1,0 +1,56 @@
+"""Shared fixtures: a tiny search space and a fast timing protocol keep the suite quick."""
+from __future__ import annotations
+
+import copy
+import shutil
+
+import pytest
+
+from edgenas.measure import TimingProtocol
+from edgenas.space import FBNET_CANDIDATES, SearchSpace
+
+TINY_DECLARATION = {
+    "input": {"channels": 1, "size": 8},
+    "num_classes": 3,
+    "stem": {"out_ch": 4, "kernel": 3, "stride": 1},
+    "stages": {"layers": [1, 1], "channels": [4, 8], "strides": [1, 2]},
+    "head": {"mid_ch": 16},
+    "candidates": {k: FBNET_CANDIDATES[k] for k in ("k3_e1", "k5_e3", "k3_e1_g2", "skip")},
+}
+
+FAST = TimingProtocol(warmup_runs=1, warmup_s=0.0, min_runs=3, min_time_s=0.0, max_runs=20, max_time_s=0.5,
+                      max_spread=10.0, retries=0)
+
+
+@pytest.fixture
+def tiny_decl():
+    return copy.deepcopy(TINY_DECLARATION)
+
+
+@pytest.fixture
+def tiny_space():
+    return SearchSpace.from_dict("tiny", copy.deepcopy(TINY_DECLARATION))
+
+
+@pytest.fixture
+def fast_protocol():
+    return FAST
+
+
+@pytest.fixture(scope="session")
+def _tiny_table_master(tmp_path_factory):
+    from edgenas.profile import profile_space
+    from profilers import get_profiler
+
+    path = tmp_path_factory.mktemp("tables") / "tiny.json"
+    space = SearchSpace.from_dict("tiny", copy.deepcopy(TINY_DECLARATION))
+    profile_space(space, get_profiler("onnxruntime", protocol=FAST), path, calibration_networks=4)
+    return path
+
+
+@pytest.fixture
+def tiny_table(_tiny_table_master, tmp_path):
+    """A private copy of a fully profiled table of the tiny space (onnxruntime, fast protocol)."""
+    path = tmp_path / "tiny.json"
+    shutil.copy(_tiny_table_master, path)
+    return path

@@ -1,0 +1,110 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from edgenas.errors import OutputPathError, TableMismatchError
+from edgenas.profile import profile_space
+from edgenas.table import LatencyTable
+from profilers import get_profiler
+from profilers.onnxruntime_cpu import OnnxRuntimeCPUProfiler
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class CountingProfiler(OnnxRuntimeCPUProfiler):
+    """Counts the op shapes it measures, to prove a resume measures only what is missing."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.measured = []
+
+    def measure(self, module, input_shape):
+        self.measured.append(type(module).__name__)
+        return super().measure(module, input_shape)
+
+
+def test_profile_measures_every_op(tiny_space, tiny_table):
+    t = LatencyTable.load(tiny_table, space=tiny_space)
+    assert not t.missing(tiny_space)
+    assert len(t.overheads) == len({k.input_shape for k in tiny_space.op_keys()})
+    assert len(t.calibration.points) == 4 and len(t.calibration.coef) == 2
+    assert all(e.timing.runs >= 3 and e.latency_ms >= 0 for e in t.entries.values())
+    identity = [e for k, e in t.entries.items() if k.is_identity]
+    assert identity and all(e.cost.flops == 0 and e.cost.param_bytes == 0 for e in identity)
+
+
+def test_resume_measures_only_what_is_missing(tiny_space, tiny_table, fast_protocol):
+    t = LatencyTable.load(tiny_table)
+    kept = dict(list(t.entries.items())[:4])
+    t.entries = kept
+    t.calibration = None
+    t.save(tiny_table)
+    prof = CountingProfiler(protocol=fast_protocol)
+    again = profile_space(tiny_space, prof, tiny_table, calibration_networks=4)
+    n_ops = len(tiny_space.op_keys())
+    assert len(prof.measured) == (n_ops - 4) + 4  # the missing ops, then the 4 calibration networks
+    assert all(again.entries[k] == e for k, e in kept.items())
+
+
+def test_other_settings_refuse_to_resume_and_keep_the_file(tiny_space, tiny_table, fast_protocol):
+    before = tiny_table.read_bytes()
+    with pytest.raises(TableMismatchError, match="runtime"):
+        profile_space(tiny_space, get_profiler("torch", protocol=fast_protocol), tiny_table)
+    with pytest.raises(TableMismatchError, match="--restart"):
+        profile_space(tiny_space, get_profiler("onnxruntime", threads=2, protocol=fast_protocol), tiny_table)
+    assert tiny_table.read_bytes() == before
+
+
+def test_unwritable_output_fails_before_measuring(tiny_space, tmp_path, fast_protocol):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    prof = CountingProfiler(protocol=fast_protocol)
+    with pytest.raises(OutputPathError, match="cannot write"):
+        profile_space(tiny_space, prof, blocker / "table.json")
+    assert prof.measured == []
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_loses_nothing_and_measures_nothing_twice(tiny_decl, tmp_path, fast_protocol):
+    from edgenas.space import SearchSpace
+
+    space_file = tmp_path / "tiny.json"
+    space_file.write_text(json.dumps(tiny_decl))
+    out = tmp_path / "table.json"
+    cmd = [sys.executable, str(ROOT / "cli.py"), "profile", "--space", str(space_file), "-o", str(out),
+           "--min-time", "0.15", "--min-runs", "3", "--calibration-networks", "2", "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if out.exists() and 3 <= len(json.loads(out.read_text())["entries"]):
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = LatencyTable.load(out)  # an atomic write: never a torn file
+    space = SearchSpace.from_dict("tiny", tiny_decl)
+    done = dict(partial.entries)
+    assert 3 <= len(done) < len(space.op_keys())
+    from edgenas.measure import TimingProtocol
+
+    prof = CountingProfiler(protocol=TimingProtocol.from_json(partial.header["protocol"]))
+    resumed = profile_space(space, prof, out, calibration_networks=2)
+    assert len(prof.measured) == len(space.op_keys()) - len(done) + 2
+    assert all(resumed.entries[k] == e for k, e in done.items())
+    assert not resumed.missing(space)
+
+
+def test_calibration_fit_recovers_a_line_and_never_inverts():
+    from edgenas.profile import fit_calibration
+
+    pts = [{"op_sum_ms": x, "measured_ms": 1.2 * x + 0.3} for x in (1.0, 2.0, 5.0, 9.0)]
+    assert fit_calibration(pts) == pytest.approx([1.2, 0.3])
+    inverted = [{"op_sum_ms": 1.0, "measured_ms": 2.0}, {"op_sum_ms": 2.0, "measured_ms": 1.0}]
+    a, b = fit_calibration(inverted)
+    assert a > 0 and b == 0

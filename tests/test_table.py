@@ -1,0 +1,55 @@
+import json
+
+import pytest
+
+from edgenas.errors import TableError, TableMismatchError, TableSchemaError
+from edgenas.space import get_space
+from edgenas.table import SCHEMA_VERSION, LatencyTable
+
+
+def test_round_trip_keeps_every_field(tiny_table, tiny_space):
+    t = LatencyTable.load(tiny_table, space=tiny_space, backend="onnxruntime")
+    again = LatencyTable.from_json(json.loads(json.dumps(t.to_json())))
+    assert again.entries == t.entries and again.header == t.header and again.overheads == t.overheads
+    assert again.calibration.coef == t.calibration.coef
+    assert set(t.header) >= {"schema_version", "edgenas_version", "space", "device", "runtime", "precision",
+                             "batch", "protocol"}
+    assert t.header["device"]["threads"] == 1 and t.header["runtime"]["runtime"] == "onnxruntime"
+    assert t.space().fingerprint == tiny_space.fingerprint
+
+
+def test_truncated_table_is_refused(tiny_table):
+    text = tiny_table.read_text()
+    tiny_table.write_text(text[: len(text) // 2])
+    with pytest.raises(TableError, match="corrupt or truncated"):
+        LatencyTable.load(tiny_table)
+
+
+def test_corrupt_entry_is_refused(tiny_table):
+    d = json.loads(tiny_table.read_text())
+    del d["entries"][0]["timing"]
+    tiny_table.write_text(json.dumps(d))
+    with pytest.raises(TableError, match="corrupt"):
+        LatencyTable.load(tiny_table)
+
+
+def test_foreign_json_is_refused(tmp_path):
+    p = tmp_path / "x.json"
+    p.write_text('{"hello": 1}')
+    with pytest.raises(TableError, match="not an edgenas latency table"):
+        LatencyTable.load(p)
+
+
+def test_newer_schema_is_refused(tiny_table):
+    d = json.loads(tiny_table.read_text())
+    d["schema_version"] = SCHEMA_VERSION + 1
+    tiny_table.write_text(json.dumps(d))
+    with pytest.raises(TableSchemaError, match="upgrade edgenas"):
+        LatencyTable.load(tiny_table)
+
+
+def test_table_of_another_space_or_runtime(tiny_table):
+    with pytest.raises(TableMismatchError, match="fbnet-small"):
+        LatencyTable.load(tiny_table, space=get_space("fbnet-small"))
+    with pytest.raises(TableMismatchError, match="torch"):
+        LatencyTable.load(tiny_table, backend="torch")

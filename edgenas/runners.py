@@ -98,10 +98,8 @@ class RayRunner:
         ray = self.ray
         if estimator is not self._estimator:
             self._estimator, self._ref = estimator, ray.put(estimator)
-        # enough tasks to keep every worker busy, none smaller than the estimator's chunk
-        size = max(1, -(-len(archs) // self.tasks_per_batch))
-        if chunk_size > 1:
-            size = max(size, min(chunk_size, len(archs)))
+        # enough tasks to keep every worker busy, none larger than the estimator's chunk
+        size = max(1, min(int(chunk_size), -(-len(archs) // self.tasks_per_batch)))
         pending = {self._task.remote(self._ref, archs[rows]): rows for rows in _chunks(len(archs), size)}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)

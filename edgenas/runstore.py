@@ -231,6 +231,10 @@ class SQLiteRunStore(RunStore):
             check = conn.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
                 raise sqlite3.DatabaseError(check)
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if not {"meta", "evals", "generations", "sessions"} <= tables:
+                conn.close()
+                raise RunError(f"{path} is an SQLite file but not an edgenas run journal; it was left untouched")
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
             conn.execute("SELECT count(*) FROM evals").fetchone()
             conn.close()

@@ -196,6 +196,8 @@ def supernet_train(mode, space_name, dataset, epochs, batch_size, lr, max_batche
 @click.option("--bn-batches", default=4, show_default=True, type=click.IntRange(1),
               help="Training batches to recalibrate BatchNorm per architecture.")
 @click.option("--eval-batches", type=click.IntRange(1), help="Cap validation batches per architecture.")
+@click.option("--threads", type=click.IntRange(1), help="Torch threads for supernet evaluation (1 is best on a busy "
+              "machine).")
 @click.option("--pop", default=64, show_default=True, type=click.IntRange(2))
 @click.option("--gens", default=30, show_default=True, type=click.IntRange(1))
 @click.option("--seed", default=0, show_default=True)
@@ -205,7 +207,7 @@ def supernet_train(mode, space_name, dataset, epochs, batch_size, lr, max_batche
               help="Evaluate with Ray: a local cluster, or --ray HOST:PORT for an existing one.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def search(strategy, tables, max_latency, max_memory, objectives, other_tables, supernet, oracle, dataset,
-           bn_batches, eval_batches, pop, gens, seed, out, resume, ray, quiet):
+           bn_batches, eval_batches, threads, pop, gens, seed, out, resume, ray, quiet):
     """Search architectures against latency tables; writes OUT/pareto.json, OUT/pareto.png, OUT/journal.sqlite."""
     from edgenas.search_report import format_front, generation_bar
     from edgenas.search_setup import SearchOptions
@@ -216,7 +218,7 @@ def search(strategy, tables, max_latency, max_memory, objectives, other_tables, 
     opts = SearchOptions(tables=list(tables), out=out, max_latency_ms=[parse_latency_ms(v) for v in max_latency],
                          max_memory_bytes=parse_bytes(max_memory) if max_memory else None,
                          objectives=list(objectives), other_tables=other_tables, supernet=supernet, oracle=oracle,
-                         dataset=dataset, bn_batches=bn_batches, eval_batches=eval_batches, pop=pop, gens=gens,
+                         dataset=dataset, bn_batches=bn_batches, eval_batches=eval_batches, threads=threads, pop=pop, gens=gens,
                          seed=seed, resume=resume, ray=ray)
     with generation_bar(f"{strategy}", not quiet) as bar:
         result = runner(opts, progress=bar)

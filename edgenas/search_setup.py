@@ -27,7 +27,7 @@ from .space import SearchSpace
 from .supernet_io import load_supernet_run
 from .table import LatencyTable
 
-__all__ = ["SearchOptions", "execute", "build_spec", "table_digest"]
+__all__ = ["SearchOptions", "execute", "run_strategy", "build_spec", "table_digest"]
 
 JOURNAL = "journal.sqlite"
 
@@ -48,6 +48,7 @@ class SearchOptions:
     bn_batches: int = 4
     eval_batches: Optional[int] = None
     batch_size: int = 256
+    threads: Optional[int] = None             # torch threads of the supernet estimator (default: torch's)
     pop: int = 64
     gens: int = 30
     seed: int = 0
@@ -118,7 +119,8 @@ def _estimator(run, space: SearchSpace, spec: ObjectiveSpec, opts: SearchOptions
     identity = {"supernet": str(run.path), "checkpoint": run.digest, "dataset": dataset,
                 "split_seed": run.split_seed, "mode": run.config.get("mode", run.config.get("strategy"))}
     return SupernetEstimator(run.supernet, splits, bn_batches=opts.bn_batches, batch_size=opts.batch_size,
-                             eval_batches=opts.eval_batches, identity=identity)
+                             eval_batches=opts.eval_batches, identity=identity,
+                             threads=opts.threads)
 
 
 def execute(strategy: str, opts: SearchOptions, progress: Optional[GenerationProgress] = None) -> SearchResult:
@@ -160,3 +162,38 @@ def execute(strategy: str, opts: SearchOptions, progress: Optional[GenerationPro
     finally:
         runner.close()
     return result
+
+
+def _from_request(request) -> SearchOptions:
+    """Options from a generic strategy request (``strategy, out, table, dataset, seed, options``).
+
+    The generic ``search`` command of the strategy registry passes one table and
+    common fields; options only this strategy takes (``tables``, ``pop``,
+    ``gens``, ``supernet``, budgets, ...) travel in ``request.options``.
+    """
+    extra = dict(getattr(request, "options", {}) or {})
+    known = set(SearchOptions.__dataclass_fields__)
+    unknown = sorted(k for k, v in extra.items() if k not in known and v is not None)
+    if unknown:
+        raise EdgeNASError(f"strategy {request.strategy!r} does not take option(s) {', '.join(unknown)}")
+    tables = list(extra.pop("tables", None) or [])
+    if getattr(request, "table", None):
+        tables.insert(0, str(request.table))
+    values = {k: v for k, v in extra.items() if v is not None}
+    if "dataset" not in values and values.get("supernet") and getattr(request, "dataset", None):
+        values["dataset"] = request.dataset
+    return SearchOptions(tables=tables, out=str(request.out), seed=int(getattr(request, "seed", 0)), **values)
+
+
+def run_strategy(strategy: str, request, progress=None):
+    """Entry of the registered runners: ``request`` is a :class:`SearchOptions` (returns the
+    :class:`SearchResult`) or a generic strategy request (returns the Pareto document as a dict;
+    ``progress`` then receives ``(generation, generations, {"evaluations", "hypervolume"})``)."""
+    if isinstance(request, SearchOptions):
+        return execute(strategy, request, progress)
+    opts = _from_request(request)
+    report = progress if progress is not None else getattr(request, "progress", None)
+    adapt = (lambda g, n, e, hv: report(g, n, {"evaluations": e, "hypervolume": hv})) if report else None
+    result = execute(strategy, opts, adapt)
+    from .search_report import front_json
+    return front_json(result.spec, result, {"strategy": strategy})

@@ -87,6 +87,8 @@ def load_supernet_run(path: PathLike) -> SupernetRun:
     weights = state.get("supernet", state.get("model")) if isinstance(state, dict) else None
     if not isinstance(weights, dict):
         raise RunError(f"{ckpt_path} holds no supernet weights (no 'supernet' entry)")
+    if isinstance(state.get("space_fingerprint"), str) and state["space_fingerprint"] != space.fingerprint:
+        raise RunError(f"{ckpt_path} was trained for another space than {cfg_path} names ({space.name!r})")
     supernet = Supernet(space)
     try:
         supernet.load_state_dict(weights)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import nsga_helpers as H
-from edgenas.errors import BackendUnavailableError, RunError, TableError, UnknownNameError, BudgetError
+from edgenas.errors import EdgeNASError, BackendUnavailableError, RunError, TableError, UnknownNameError, BudgetError
 from edgenas.estimator import SyntheticOracle
 from edgenas.runners import InProcessRunner, RayRunner
 from edgenas.runstore import MemoryRunStore, SQLiteRunStore
@@ -169,3 +169,15 @@ def test_search_with_ray_matches_in_process(tmp_path):
     assert front_of(with_ray) == front_of(local)
     assert with_ray.fresh == local.evaluated == len(store)
     assert runner.tasks_per_batch >= 2  # each generation was split across workers
+
+
+def test_generic_strategy_request(tmp_path):
+    from types import SimpleNamespace
+    seen = []
+    req = SimpleNamespace(strategy="random", out=tmp_path / "g", table=str(H.TABLE), dataset="mnist5k", seed=2,
+                          options={"oracle": True, "pop": 6, "gens": 2, "plot": False, "lr": None})
+    doc = get_strategy("random")(req, progress=lambda g, n, m: seen.append((g, n, m["evaluations"])))
+    assert doc["format"] == "edgenas-pareto-set" and doc["pareto"] and [s[:2] for s in seen] == [(1, 2), (2, 2)]
+    bad = SimpleNamespace(**{**vars(req), "options": {"oracle": True, "tau0": 5.0}})
+    with pytest.raises(EdgeNASError, match="does not take option"):
+        get_strategy("nsga2")(bad)

@@ -3,10 +3,14 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..search_run import GenerationProgress, SearchResult
-from ..search_setup import SearchOptions, execute
+from ..search_run import GenerationProgress
+from ..search_setup import run_strategy
 
 
-def run(options: SearchOptions, progress: Optional[GenerationProgress] = None) -> SearchResult:
-    """Run or resume a random search described by ``options``."""
-    return execute("random", options, progress)
+def run(options, progress: Optional[GenerationProgress] = None):
+    """Run or resume a random search.
+
+    ``options`` is a :class:`SearchOptions` (returns a :class:`SearchResult`) or a generic
+    strategy request (returns the Pareto document); see :func:`edgenas.search_setup.run_strategy`.
+    """
+    return run_strategy("random", options, progress)

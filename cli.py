@@ -164,6 +164,93 @@ def predict(arch, table_path, breakdown):
             click.echo(f"  {row['latency_ms']:9.4f} ms {row['flops']/1e6:8.2f} MFLOPs  {row['name']}")
 
 
+# ---- supernet ------------------------------------------------------------------
+@cli.group()
+def supernet():
+    """Train weight-sharing supernets."""
+
+
+@supernet.command("train")
+@click.option("--mode", type=click.Choice(["spos"]), default="spos", show_default=True,
+              help="spos: uniform single-path sampling (DNAS supernets come from 'search --strategy dnas').")
+@click.option("--space", "space_name", default="fbnet-small", show_default=True, help="Preset name or JSON file.")
+@click.option("--dataset", default="mnist5k", show_default=True, help="mnist5k, digits, or a dataset folder.")
+@click.option("--epochs", default=10, show_default=True, type=click.IntRange(1))
+@click.option("--batch-size", default=128, show_default=True, type=click.IntRange(1))
+@click.option("--lr", default=0.05, show_default=True, type=click.FloatRange(0, min_open=True))
+@click.option("--max-batches", type=click.IntRange(1), help="Cap batches per epoch (quick runs).")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder (resumes a partial one).")
+@click.option("--quiet", is_flag=True)
+def supernet_train(mode, space_name, dataset, epochs, batch_size, lr, max_batches, seed, out, quiet):
+    """Train a supernet into OUT (checkpoint.pt + config.json), for 'edgenas search --supernet OUT'."""
+    from edgenas.space import get_space
+    from edgenas.spos import train_spos
+    from edgenas.train import TrainConfig
+
+    def report(epoch, total, row):
+        if not quiet:
+            click.echo(f"epoch {epoch}/{total}: loss {row['train_loss']:.4f}, "
+                       f"sampled-path accuracy {100 * row['train_acc']:.2f}%")
+
+    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+    train_spos(get_space(space_name), dataset, out, cfg, max_batches=max_batches, on_epoch=report)
+    click.echo(f"wrote {out}/checkpoint.pt and {out}/config.json")
+
+
+# ---- search --------------------------------------------------------------------
+@cli.command()
+@click.option("--strategy", default="nsga2", show_default=True, help="nsga2 or random (see edgenas.strategies).")
+@click.option("--table", "tables", multiple=True, required=True, type=click.Path(dir_okay=False),
+              help="Latency table; repeat for several targets (a CPU and a phone table).")
+@click.option("--max-latency", "max_latency", multiple=True,
+              help="Latency budget (5ms, 0.5s, 800us): one for every table, or one per --table in order.")
+@click.option("--max-memory", help="Memory budget: parameters + peak activations (2MB, 512KiB).")
+@click.option("--objective", "objectives", multiple=True, type=click.Choice(["memory", "params", "flops"]),
+              help="Also minimise this (repeatable). Error and latency are always objectives.")
+@click.option("--other-tables", type=click.Choice(["objective", "constraint"]), default="objective",
+              show_default=True, help="Latency of tables after the first: an objective each, or budget only.")
+@click.option("--supernet", type=click.Path(file_okay=False), help="Supernet run folder (accuracy estimator).")
+@click.option("--oracle", is_flag=True, help="Synthetic accuracy oracle instead of a supernet (benchmarking).")
+@click.option("--dataset", help="Override the dataset the supernet run names.")
+@click.option("--bn-batches", default=4, show_default=True, type=click.IntRange(1),
+              help="Training batches to recalibrate BatchNorm per architecture.")
+@click.option("--eval-batches", type=click.IntRange(1), help="Cap validation batches per architecture.")
+@click.option("--threads", type=click.IntRange(1), help="Torch threads for supernet evaluation (1 is best on a busy "
+              "machine).")
+@click.option("--pop", default=64, show_default=True, type=click.IntRange(2))
+@click.option("--gens", default=30, show_default=True, type=click.IntRange(1))
+@click.option("--seed", default=0, show_default=True)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder (journal and outputs).")
+@click.option("--resume", is_flag=True, help="Continue the run at --out from its journal.")
+@click.option("--ray", "ray", is_flag=False, flag_value="local", default=None,
+              help="Evaluate with Ray: a local cluster, or --ray HOST:PORT for an existing one.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def search(strategy, tables, max_latency, max_memory, objectives, other_tables, supernet, oracle, dataset,
+           bn_batches, eval_batches, threads, pop, gens, seed, out, resume, ray, quiet):
+    """Search architectures against latency tables; writes OUT/pareto.json, OUT/pareto.png, OUT/journal.sqlite."""
+    from edgenas.search_report import format_front, generation_bar
+    from edgenas.search_setup import SearchOptions
+    from edgenas.strategies import get_strategy
+    from edgenas.units import parse_bytes, parse_latency_ms
+
+    runner = get_strategy(strategy)
+    opts = SearchOptions(tables=list(tables), out=out, max_latency_ms=[parse_latency_ms(v) for v in max_latency],
+                         max_memory_bytes=parse_bytes(max_memory) if max_memory else None,
+                         objectives=list(objectives), other_tables=other_tables, supernet=supernet, oracle=oracle,
+                         dataset=dataset, bn_batches=bn_batches, eval_batches=eval_batches, threads=threads, pop=pop, gens=gens,
+                         seed=seed, resume=resume, ray=ray)
+    with generation_bar(f"{strategy}", not quiet) as bar:
+        result = runner(opts, progress=bar)
+    click.echo(format_front(result), nl=False)
+    click.echo(f"evaluated {result.evaluated} architectures ({result.fresh} now, {result.evaluated - result.fresh} "
+               f"from the journal); wrote {out}/pareto.json, {out}/pareto.png")
+    if not result.front:
+        lv = result.least_violating
+        click.echo("no evaluated architecture meets the budgets" +
+                   (f"; the least violating is {lv.arch}" if lv else ""), err=True)
+
+
 def main(argv=None):
     """Console entry point: run the CLI and turn user errors into one line and exit code 2."""
     try:

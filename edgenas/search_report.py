@@ -1,0 +1,123 @@
+"""Outputs of a search: Pareto set JSON, a PNG of every evaluated point with the front and budgets,
+a terminal table, and a per-generation progress bar that shows the hypervolume."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, List
+
+import numpy as np
+
+from .fileio import atomic_write_bytes, atomic_write_json
+from .runstore import EvalRecord
+from .search_problem import ObjectiveSpec
+
+__all__ = ["front_json", "write_outputs", "plot_search", "format_front", "generation_bar"]
+
+
+def _row(spec: ObjectiveSpec, r: EvalRecord) -> dict:
+    v = r.values
+    return {"arch": r.arch, "genes": list(r.genes), "error": v["error"], "accuracy": 1.0 - v["error"],
+            "latency_ms": {t.name: v[t.key] for t in spec.targets}, "memory_bytes": v["memory_bytes"],
+            "param_bytes": v["param_bytes"], "flops": v["flops"], "generation": r.generation}
+
+
+def front_json(spec: ObjectiveSpec, result, config: dict) -> dict:
+    """The Pareto set document: every architecture with its objectives and predicted latency per table."""
+    return {"format": "edgenas-pareto-set", "config": config, **spec.to_json(),
+            "evaluated": result.evaluated, "hypervolume": result.hypervolume,
+            "pareto": [_row(spec, r) for r in result.front],
+            "least_violating": _row(spec, result.least_violating) if result.least_violating else None,
+            "history": result.history}
+
+
+def plot_search(path: Path, spec: ObjectiveSpec, records: List[EvalRecord], front: List[EvalRecord],
+                title: str = "") -> None:
+    """Error against latency for every table: all evaluated points, the front, and the budget line."""
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(spec.targets)
+    fig, axes = plt.subplots(1, n, figsize=(6 * n, 4.5), squeeze=False)
+    err = np.array([r.values["error"] for r in records])
+    for ax, t in zip(axes[0], spec.targets):
+        lat = np.array([r.values[t.key] for r in records])
+        ax.scatter(lat, 100 * err, s=6, c="0.65", alpha=0.5, label=f"evaluated ({len(records)})")
+        if front:
+            fl = np.array([r.values[t.key] for r in front])
+            fe = np.array([r.values["error"] for r in front])
+            ax.scatter(fl, 100 * fe, s=18, c="tab:red", zorder=3, label=f"Pareto set ({len(front)})")
+            if t.objective and len(spec.objectives) == 2:
+                order = np.argsort(fl)
+                ax.step(fl[order], 100 * fe[order], where="post", c="tab:red", lw=1)
+        if t.max_latency_ms is not None:
+            ax.axvline(t.max_latency_ms, c="k", ls="--", lw=1, label=f"budget {t.max_latency_ms:g} ms")
+        ax.set_xlabel(f"predicted latency on {t.name} (ms)")
+        ax.set_ylabel("top-1 error (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def write_outputs(out: Path, spec: ObjectiveSpec, result, records: List[EvalRecord], config: dict,
+                  plot: bool = True) -> None:
+    """``pareto.json`` and ``pareto.png`` in ``out`` (atomic writes)."""
+    atomic_write_json(out / "pareto.json", front_json(spec, result, config))
+    if plot:
+        plot_search(out / "pareto.png", spec, records, result.front,
+                    title=f"{config.get('strategy')} on {spec.space.name}: {result.evaluated} evaluated, "
+                          f"HV {result.hypervolume:.4f}")
+
+
+def format_front(result, limit: int = 30) -> str:
+    """A terminal table of the Pareto set."""
+    spec = result.spec
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Pareto set: {len(result.front)} of {result.evaluated} evaluated "
+                        f"(hypervolume {result.hypervolume:.4f})")
+    table.add_column("architecture")
+    table.add_column("acc %", justify="right")
+    for t in spec.targets:
+        table.add_column(f"{t.name} ms", justify="right")
+    table.add_column("memory KB", justify="right")
+    table.add_column("params KB", justify="right")
+    table.add_column("MFLOPs", justify="right")
+    for r in result.front[:limit]:
+        v = r.values
+        table.add_row(r.arch, f"{100 * (1 - v['error']):.2f}", *(f"{v[t.key]:.4f}" for t in spec.targets),
+                      f"{v['memory_bytes'] / 1e3:.1f}", f"{v['param_bytes'] / 1e3:.1f}", f"{v['flops'] / 1e6:.2f}")
+    console = Console(width=200, record=True, force_terminal=False)
+    with console.capture() as cap:
+        console.print(table)
+        if len(result.front) > limit:
+            console.print(f"... {len(result.front) - limit} more in pareto.json")
+    return cap.get()
+
+
+@contextmanager
+def generation_bar(title: str, enabled: bool = True) -> Iterator:
+    """Yield a ``(generation, generations, evaluations, hypervolume)`` callback driving one rich bar."""
+    if not enabled:
+        yield lambda gen, gens, n, hv: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn(f"{title} gen"), MofNCompleteColumn(), BarColumn(),
+                  TextColumn("{task.fields[evals]} evaluated  HV {task.fields[hv]}"), TimeElapsedColumn()) as p:
+        task = p.add_task("search", total=None, evals=0, hv="-")
+
+        def update(gen: int, gens: int, n: int, hv: float) -> None:
+            p.update(task, completed=gen, total=gens, evals=n, hv=f"{hv:.4f}")
+
+        yield update

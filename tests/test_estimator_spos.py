@@ -1,0 +1,108 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import nsga_helpers as H
+from edgenas.data import load_images, make_splits
+from edgenas.errors import RunError
+from edgenas.estimator import SupernetEstimator, SyntheticOracle
+from edgenas.search_setup import SearchOptions, execute
+from edgenas.spos import train_spos, uniform_sampler
+from edgenas.supernet import Supernet
+from edgenas.supernet_io import load_supernet_run
+from edgenas.train import TrainConfig, load_checkpoint, save_checkpoint
+
+CFG = TrainConfig(epochs=1, batch_size=32, lr=0.05, seed=0)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # far faster than two threads on a shared two-core machine
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return make_splits(load_images("digits"), seed=0)
+
+
+@pytest.fixture(scope="module")
+def spos_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("spos") / "run"
+    history = train_spos(H.space(), "digits", out, CFG, max_batches=3)
+    assert len(history) == 1 and history[0]["samples"] == 96
+    return out
+
+
+def test_spos_run_layout_and_loader(spos_run):
+    cfg = json.loads((spos_run / "config.json").read_text())
+    assert cfg["mode"] == "spos" and cfg["dataset"] == "digits"
+    run = load_supernet_run(spos_run)
+    assert run.space.fingerprint == H.space().fingerprint and run.dataset == "digits" and len(run.digest) == 16
+
+
+def test_spos_refuses_other_config_and_continues_same(spos_run):
+    before = (spos_run / "checkpoint.pt").read_bytes()
+    with pytest.raises(RunError, match="train.lr: 0.05 -> 0.1"):
+        train_spos(H.space(), "digits", spos_run, TrainConfig(epochs=1, batch_size=32, lr=0.1), max_batches=3)
+    assert (spos_run / "checkpoint.pt").read_bytes() == before
+    assert train_spos(H.space(), "digits", spos_run, CFG, max_batches=3)[0]["samples"] == 96  # already done
+    assert (spos_run / "checkpoint.pt").read_bytes() == before
+
+
+def test_uniform_sampler_covers_every_candidate():
+    s = H.space()
+    draw = uniform_sampler(s, torch.Generator().manual_seed(0))
+    seen = np.array([draw() for _ in range(400)])
+    assert all(len(np.unique(seen[:, l])) == s.num_candidates for l in range(s.num_layers))
+
+
+def test_loader_tolerates_dnas_style_layout(tmp_path, spos_run):
+    state = load_checkpoint(spos_run / "checkpoint.pt")
+    save_checkpoint(tmp_path / "checkpoint.pt", {"model": state["supernet"], "theta": torch.zeros(6, 9)})
+    (tmp_path / "config.json").write_text(json.dumps({"space": str(H.SPACE), "dataset": "digits", "seed": 1}))
+    run = load_supernet_run(tmp_path)
+    assert run.split_seed == 1 and run.space.num_layers == 6
+    (tmp_path / "config.json").write_text(json.dumps({"space": "fbnet-small"}))
+    with pytest.raises(RunError, match="does not fit space 'fbnet-small'"):
+        load_supernet_run(tmp_path)
+    with pytest.raises(RunError, match="does not exist"):
+        load_supernet_run(tmp_path / "none")
+
+
+def test_estimator_recalibrates_without_touching_the_callers_supernet(spos_run, splits):
+    run = load_supernet_run(spos_run)
+    before = {k: v.clone() for k, v in run.supernet.state_dict().items()}
+    est = SupernetEstimator(run.supernet, splits, bn_batches=1, batch_size=64, eval_batches=1)
+    archs = H.space().sample(2, seed=0)
+    e1 = est.evaluate(archs)
+    e2 = est.evaluate(archs[::-1])[::-1]  # order does not matter: statistics are recomputed per path
+    assert np.array_equal(e1, e2) and np.all((0 <= e1) & (e1 <= 1))
+    assert all(torch.equal(before[k], v) for k, v in run.supernet.state_dict().items())
+    bn = est.supernet.stem[1]
+    x = est.calib[0][0]
+    with torch.no_grad():
+        pre = est.supernet.stem[0](x)
+    est.recalibrate(archs[0])
+    assert torch.allclose(bn.running_mean, pre.mean((0, 2, 3)), atol=1e-4)  # stats of this path's data
+
+
+def test_search_with_supernet_estimator(spos_run, tmp_path):
+    res = execute("nsga2", SearchOptions(tables=[str(H.TABLE)], supernet=str(spos_run), out=str(tmp_path / "s"),
+                                         pop=4, gens=1, bn_batches=1, batch_size=64, eval_batches=1, plot=False))
+    assert res.evaluated == res.fresh and res.front
+    doc = json.loads((tmp_path / "s" / "pareto.json").read_text())
+    assert doc["config"]["estimator"]["kind"] == "supernet" and doc["config"]["estimator"]["dataset"] == "digits"
+
+
+def test_oracle_is_deterministic_and_prefers_capacity():
+    c = H.cost()
+    o = SyntheticOracle(H.space(), c.matrix["flops"], seed=0)
+    a = H.space().sample(1000, seed=1)
+    assert np.array_equal(o.evaluate(a), SyntheticOracle(H.space(), c.matrix["flops"], seed=0).evaluate(a))
+    err, flops = o.evaluate(a), c.predict(a).flops
+    assert np.corrcoef(err, np.log(flops))[0, 1] < -0.5

@@ -1,0 +1,129 @@
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+import nsga_helpers as H
+from cli import main
+
+ENV = {**os.environ, "PYTHONPATH": str(H.ROOT)}
+
+
+def cli(*args):
+    return [sys.executable, str(H.ROOT / "cli.py"), *args]
+
+
+def search_args(out, *extra):
+    return ["search", "--table", str(H.TABLE), "--oracle", "--max-latency", "0.08ms", "--out", str(out),
+            "--quiet", *extra]
+
+
+def run_main(capsys, args):
+    try:
+        main(args)
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    return code, capsys.readouterr()
+
+
+def count(journal):
+    try:
+        conn = sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=0.1)
+        try:
+            return conn.execute("SELECT count(*) FROM evals").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return 0
+
+
+def test_sigkill_then_resume_gives_the_same_pareto_set(tmp_path, capsys):
+    args = ("--pop", "40", "--gens", "60")  # ~2,300 architectures of the 6-layer space
+    whole = tmp_path / "whole"
+    assert run_main(capsys, search_args(whole, *args))[0] == 0  # uninterrupted, in this process
+    total = json.loads((whole / "pareto.json").read_text())["evaluated"]
+
+    killed = tmp_path / "killed"
+    kill_at = random.Random().randint(40, total - 400)  # a random point inside the run
+    proc = subprocess.Popen(cli(*search_args(killed, *args)), env=ENV, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    journal = killed / "journal.sqlite"
+    deadline = time.time() + 120
+    while proc.poll() is None and count(journal) < kill_at and time.time() < deadline:
+        time.sleep(0.005)
+    assert proc.poll() is None, "the search finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    stored = count(journal)
+    assert 0 < stored < total and not (killed / "pareto.json").exists()
+
+    done = subprocess.run(cli(*search_args(killed, *args, "--resume")), env=ENV, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert f"({total - stored} now, {stored} from the journal)" in done.stdout
+    a, b = (json.loads((p / "pareto.json").read_text()) for p in (whole, killed))
+    assert a["pareto"] == b["pareto"] and a["history"] == b["history"]
+
+
+def test_cli_search_outputs(tmp_path, capsys):
+    out = tmp_path / "r"
+    code, io = run_main(capsys, search_args(out, "--pop", "8", "--gens", "2", "--objective", "memory"))
+    assert code == 0, io.err
+    doc = json.loads((out / "pareto.json").read_text())
+    assert doc["objectives"] == ["error", "latency_ms:fbnet-small6.ort-cpu", "memory_bytes"]
+    row = doc["pareto"][0]
+    assert set(row) >= {"arch", "error", "latency_ms", "memory_bytes", "param_bytes", "flops"}
+    assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+    assert "Pareto set" in io.out and "evaluated" in io.out
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--max-latency", "0.001ms"], "fastest reachable is"),
+    (["--max-memory", "10KB"], "least reachable is"),
+    (["--strategy", "annealing"], "unknown strategy 'annealing'"),
+])
+def test_cli_refusals_are_one_line(tmp_path, capsys, extra, message):
+    args = search_args(tmp_path / "r", "--pop", "4", "--gens", "1")
+    if extra[0] == "--max-latency":
+        i = args.index("--max-latency")
+        del args[i:i + 2]
+    code, io = run_main(capsys, args + extra)
+    assert code == 2 and message in io.err and io.err.count("\n") == 1 and "Traceback" not in io.err
+    assert not (tmp_path / "r").exists()
+
+
+def test_cli_unknown_table(tmp_path, capsys):
+    code, io = run_main(capsys, ["search", "--table", str(tmp_path / "cpu.json"), "--oracle", "--out",
+                                 str(tmp_path / "r"), "--quiet"])
+    assert code == 2 and "does not exist" in io.err
+
+
+def test_cli_corrupt_journal_refused_nothing_overwritten(tmp_path, capsys):
+    out = tmp_path / "r"
+    run_main(capsys, search_args(out, "--pop", "4", "--gens", "1"))
+    journal, pareto = out / "journal.sqlite", out / "pareto.json"
+    for p in out.glob("journal.sqlite-*"):
+        p.unlink()
+    journal.write_bytes(b"garbage" * 100)
+    before = pareto.read_bytes()
+    code, io = run_main(capsys, search_args(out, "--pop", "4", "--gens", "1", "--resume"))
+    assert code == 2 and "corrupt" in io.err
+    assert journal.read_bytes() == b"garbage" * 100 and pareto.read_bytes() == before
+
+
+def test_cli_other_config_refused(tmp_path, capsys):
+    out = tmp_path / "r"
+    run_main(capsys, search_args(out, "--pop", "4", "--gens", "1"))
+    code, io = run_main(capsys, search_args(out, "--pop", "4", "--gens", "1", "--seed", "3", "--resume"))
+    assert code == 2 and "seed: 0 -> 3" in io.err
+
+
+def test_cli_ray_unreachable(tmp_path, capsys):
+    code, io = run_main(capsys, search_args(tmp_path / "r", "--pop", "4", "--gens", "1", "--ray", "127.0.0.1:1"))
+    assert code == 2 and "not reachable" in io.err and not (tmp_path / "r").exists()

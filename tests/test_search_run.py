@@ -1,0 +1,183 @@
+import sys
+
+import numpy as np
+import pytest
+
+import nsga_helpers as H
+from edgenas.errors import EdgeNASError, BackendUnavailableError, RunError, TableError, UnknownNameError, BudgetError
+from edgenas.estimator import SyntheticOracle
+from edgenas.runners import InProcessRunner, RayRunner
+from edgenas.runstore import MemoryRunStore, SQLiteRunStore
+from edgenas.search_problem import ObjectiveSpec, Target
+from edgenas.search_run import FrontTracker, run_search
+from edgenas.search_setup import SearchOptions, execute
+from edgenas.strategies import STRATEGIES, get_strategy
+
+
+class SmallChunkOracle(SyntheticOracle):
+    chunk_size = 5  # journal every 5 architectures, so an interruption lands inside a generation
+
+
+class StopAfter(InProcessRunner):
+    """Raises (as a killed evaluation would) after ``n`` chunks."""
+
+    def __init__(self, n):
+        self.left = n
+
+    def map(self, estimator, archs, chunk_size):
+        for item in super().map(estimator, archs, chunk_size):
+            if self.left == 0:
+                raise KeyboardInterrupt
+            self.left -= 1
+            yield item
+
+
+def setup(budget=None):
+    c = H.cost()
+    spec = ObjectiveSpec([Target("cpu", c, max_latency_ms=budget)])
+    return spec, SmallChunkOracle(H.space(), c.matrix["flops"], seed=0)
+
+
+def front_of(result):
+    return [(r.arch, r.values["error"], r.values["latency_ms:cpu"]) for r in result.front]
+
+
+@pytest.mark.parametrize("strategy", ["nsga2", "random"])
+def test_search_front_is_feasible_non_dominated_and_hv_grows(strategy):
+    budget = 0.06
+    spec, est = setup(budget)
+    res = run_search(spec, est, MemoryRunStore({}), InProcessRunner(), strategy=strategy, pop=16, gens=6, seed=3)
+    assert res.front and all(r.values["latency_ms:cpu"] <= budget for r in res.front)
+    F = np.array([[r.values["error"], r.values["latency_ms:cpu"]] for r in res.front])
+    for i, f in enumerate(F):
+        dominated = np.all(F <= f, axis=1) & np.any(F < f, axis=1)
+        assert not dominated.any(), f"front point {i} is dominated"
+    hv = [g["hypervolume"] for g in res.history]
+    assert len(hv) == 6 and hv == sorted(hv) and hv[-1] > 0
+    assert res.evaluated == res.fresh <= 16 * 6
+
+
+def test_nsga2_beats_random_on_the_reduced_space():
+    spec, est = setup()
+    kw = dict(pop=32, gens=15)
+    nsga = run_search(spec, est, MemoryRunStore({}), InProcessRunner(), strategy="nsga2", seed=1, **kw)
+    rnd = run_search(spec, est, MemoryRunStore({}), InProcessRunner(), strategy="random", seed=1, **kw)
+    assert nsga.hypervolume > rnd.hypervolume
+
+
+def test_interrupted_search_resumes_to_the_same_front(tmp_path):
+    spec, est = setup(0.08)
+    kw = dict(strategy="nsga2", pop=12, gens=5, seed=7)
+    whole = run_search(spec, est, MemoryRunStore({}), InProcessRunner(), **kw)
+    path = tmp_path / "j.sqlite"
+    store = SQLiteRunStore.create(path, {"test": 1})
+    with pytest.raises(KeyboardInterrupt):
+        run_search(spec, est, store, StopAfter(7), **kw)  # 35 of ~60 architectures, mid-generation
+    store.close()
+    store = SQLiteRunStore.open(path, {"test": 1})
+    stored = len(store)
+    assert 0 < stored < whole.evaluated
+    resumed = run_search(spec, est, store, InProcessRunner(), **kw)
+    assert front_of(resumed) == front_of(whole)
+    assert resumed.history == whole.history
+    assert resumed.fresh == whole.evaluated - stored  # nothing stored was evaluated again
+    assert {r.session for r in store.records()} == {1, 2}
+
+
+def test_same_seed_same_front_different_seed_differs():
+    spec, est = setup()
+    runs = [run_search(spec, est, MemoryRunStore({}), InProcessRunner(), strategy="nsga2", pop=10, gens=3, seed=s)
+            for s in (0, 0, 1)]
+    assert front_of(runs[0]) == front_of(runs[1]) != front_of(runs[2])
+
+
+def test_front_tracker_hypervolume_is_fixed_reference():
+    spec, _ = setup()
+    t = FrontTracker(spec)
+    lo = t.lo
+    t.observe(["a"], {"error": np.array([lo[0]]), "latency_ms:cpu": np.array([lo[1]])})
+    assert t.hypervolume == pytest.approx(1.1 * 1.1)
+
+
+def options(tmp_path, **kw):
+    base = dict(tables=[str(H.TABLE)], out=str(tmp_path / "run"), oracle=True, pop=8, gens=2, plot=False)
+    return SearchOptions(**{**base, **kw})
+
+
+def test_execute_writes_outputs_and_refuses_changed_config(tmp_path):
+    res = execute("nsga2", options(tmp_path))
+    out = tmp_path / "run"
+    assert (out / "pareto.json").is_file() and (out / "journal.sqlite").is_file()
+    before = (out / "pareto.json").read_bytes()
+    with pytest.raises(RunError, match="pop: 8 -> 10"):
+        execute("nsga2", options(tmp_path, pop=10, resume=True))
+    with pytest.raises(RunError, match="already holds a run"):
+        execute("nsga2", options(tmp_path))
+    assert (out / "pareto.json").read_bytes() == before
+    again = execute("nsga2", options(tmp_path, resume=True, gens=3))  # more generations: extends the run
+    assert again.evaluated > res.evaluated and again.fresh == again.evaluated - res.evaluated
+
+
+def test_two_tables_one_search(tmp_path):
+    phone = H.scaled_table(tmp_path / "phone.json", 4.0)
+    res = execute("nsga2", options(tmp_path, tables=[str(H.TABLE), str(phone)], max_latency_ms=[0.08, 0.25]))
+    assert res.spec.objectives == ["error", "latency_ms:fbnet-small6.ort-cpu", "latency_ms:phone"]
+    for r in res.front:
+        assert r.values["latency_ms:phone"] <= 0.25 and r.values["latency_ms:fbnet-small6.ort-cpu"] <= 0.08
+    res2 = execute("nsga2", options(tmp_path, out=str(tmp_path / "r2"), tables=[str(H.TABLE), str(phone)],
+                                    max_latency_ms=[0.08, 0.25], other_tables="constraint"))
+    assert res2.spec.objectives == ["error", "latency_ms:fbnet-small6.ort-cpu"]
+
+
+def test_bad_inputs(tmp_path):
+    with pytest.raises(TableError, match="does not exist"):
+        execute("nsga2", options(tmp_path, tables=[str(tmp_path / "nope.json")]))
+    with pytest.raises(BudgetError, match="fastest reachable"):
+        execute("nsga2", options(tmp_path, max_latency_ms=[1e-6]))
+    with pytest.raises(UnknownNameError, match="known: "):
+        get_strategy("simulated-annealing")
+    assert not (tmp_path / "run").exists()  # refusals write nothing
+    assert set(STRATEGIES) >= {"nsga2", "random"}
+
+
+def test_ray_not_installed(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    with pytest.raises(BackendUnavailableError, match="not installed"):
+        RayRunner()
+
+
+def test_ray_unreachable_address():
+    with pytest.raises(BackendUnavailableError, match="not reachable"):
+        RayRunner(address="127.0.0.1:1")
+    with pytest.raises(BackendUnavailableError, match="HOST:PORT"):
+        RayRunner(address="nowhere")
+
+
+@pytest.mark.slow
+def test_search_with_ray_matches_in_process(tmp_path):
+    pytest.importorskip("ray")
+    spec, _ = setup(0.08)
+    est = SyntheticOracle(H.space(), spec.targets[0].cost.matrix["flops"])  # workers import it from edgenas
+    kw = dict(strategy="nsga2", pop=12, gens=3, seed=5)
+    local = run_search(spec, est, MemoryRunStore({}), InProcessRunner(), **kw)
+    runner = RayRunner(num_cpus=2)
+    try:
+        store = SQLiteRunStore.create(tmp_path / "j.sqlite", {"ray": 1})
+        with_ray = run_search(spec, est, store, runner, **kw)
+    finally:
+        runner.close()
+    assert front_of(with_ray) == front_of(local)
+    assert with_ray.fresh == local.evaluated == len(store)
+    assert runner.tasks_per_batch >= 2  # each generation was split across workers
+
+
+def test_generic_strategy_request(tmp_path):
+    from types import SimpleNamespace
+    seen = []
+    req = SimpleNamespace(strategy="random", out=tmp_path / "g", table=str(H.TABLE), dataset="mnist5k", seed=2,
+                          options={"oracle": True, "pop": 6, "gens": 2, "plot": False, "lr": None})
+    doc = get_strategy("random")(req, progress=lambda g, n, m: seen.append((g, n, m["evaluations"])))
+    assert doc["format"] == "edgenas-pareto-set" and doc["pareto"] and [s[:2] for s in seen] == [(1, 2), (2, 2)]
+    bad = SimpleNamespace(**{**vars(req), "options": {"oracle": True, "tau0": 5.0}})
+    with pytest.raises(EdgeNASError, match="does not take option"):
+        get_strategy("nsga2")(bad)

@@ -144,6 +144,83 @@ def table_diff(a, b):
     click.echo(format_table_diff(LatencyTable.load(a), LatencyTable.load(b)))
 
 
+# ---- search -------------------------------------------------------------------
+@cli.command()
+@click.option("--strategy", default="dnas", show_default=True, help="Search strategy, looked up by name.")
+@click.option("--space", "space_name", default="fbnet-small", show_default=True, help="Preset name or JSON file.")
+@click.option("--table", type=click.Path(dir_okay=False), help="Latency table of the space.")
+@click.option("--dataset", default="mnist5k", show_default=True, help="mnist5k, digits, or a folder.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder (rerun to resume).")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--epochs", type=click.IntRange(1), help="Epochs in total, warm-up included.")
+@click.option("--alpha", type=float, help="[dnas] loss scale α of CE·α·log(LAT)^β (FBNet 0.2).")
+@click.option("--beta", type=float, help="[dnas] latency exponent β (FBNet 0.6).")
+@click.option("--target-ms", type=click.FloatRange(min=0, min_open=True),
+              help="[dnas] latency budget; β adapts so the found architecture lands on it.")
+@click.option("--memory-beta", type=float, help="[dnas] add a log(memory KiB)^β factor to the loss.")
+@click.option("--memory-target-bytes", type=click.FloatRange(min=0, min_open=True), help="[dnas] memory budget.")
+@click.option("--warmup-epochs", type=click.IntRange(0), help="[dnas] weight-only epochs first.")
+@click.option("--batch-size", type=click.IntRange(2), help="[dnas] batch size.")
+@click.option("--lr", type=float, help="[dnas] weight learning rate (SGD, cosine).")
+@click.option("--theta-lr", type=float, help="[dnas] architecture learning rate (Adam).")
+@click.option("--tau0", type=float, help="[dnas] initial Gumbel-softmax temperature (FBNet 5).")
+@click.option("--tau-decay", type=float, help="[dnas] τ is multiplied by e^-decay per search epoch (FBNet 0.045).")
+@click.option("--samples", type=click.IntRange(0), help="[dnas] architectures sampled from θ (FBNet 6).")
+@click.option("--weight-sampling", type=click.Choice(["soft", "hard"]), help="[dnas] mixture or one path per weight step.")
+@click.option("--max-batches", type=click.IntRange(1), help="Batches per epoch and split (smoke runs).")
+@click.option("--threads", type=click.IntRange(1), help="Torch threads per process.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def search(strategy, space_name, table, dataset, out, seed, epochs, quiet, **options):
+    """Search SPACE for architectures under the costs of TABLE, writing the run folder OUT."""
+    from pathlib import Path
+
+    from edgenas.progress import epoch_progress
+    from edgenas.strategies import SearchRequest, get_strategy
+
+    runner = get_strategy(strategy)
+    with epoch_progress(f"search {strategy}", not quiet) as bar:
+        result = runner(SearchRequest(strategy=strategy, out=Path(out), space=space_name, table=table,
+                                      dataset=dataset, seed=seed, epochs=epochs, options=options, progress=bar))
+    best = result.get("most_likely")
+    if best:
+        click.echo(f"most likely: {best['arch']}  latency {best['latency_ms']:.4g} ms  "
+                   f"memory {best['memory_bytes'] / 1024:.1f} KiB  {best['flops'] / 1e6:.3g} MFLOPs")
+    for s in result.get("samples", []):
+        click.echo(f"sample:      {s['arch']}  latency {s['latency_ms']:.4g} ms  p={s['probability']:.3g}")
+    click.echo(f"run folder: {out}")
+
+
+# ---- train -------------------------------------------------------------------
+@cli.command()
+@click.argument("arch")
+@click.option("--space", "space_name", default="fbnet-small", show_default=True, help="Preset name or JSON file.")
+@click.option("--dataset", default="mnist5k", show_default=True, help="mnist5k, digits, or a folder.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder (rerun to resume).")
+@click.option("--epochs", default=15, show_default=True, type=click.IntRange(1))
+@click.option("--batch-size", default=128, show_default=True, type=click.IntRange(2))
+@click.option("--lr", default=0.05, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option("--seed", default=0, show_default=True, help="Initialisation and shuffling.")
+@click.option("--split-seed", default=0, show_default=True, help="Data split; the search's --seed holds out the same test images.")
+@click.option("--threads", type=click.IntRange(1), help="Torch threads.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def train(arch, space_name, dataset, out, epochs, batch_size, lr, seed, split_seed, threads, quiet):
+    """Train ARCH from scratch and report its test accuracy.
+
+    ARCH is an architecture string (candidates joined by '-') or a search run folder / result.json,
+    whose most likely architecture is taken.
+    """
+    from edgenas.final import train_architecture
+    from edgenas.progress import epoch_progress
+    from edgenas.train import TrainConfig
+
+    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+    with epoch_progress("train", not quiet) as bar:
+        r = train_architecture(arch, out, space=space_name, dataset=dataset, cfg=cfg, split_seed=split_seed,
+                               threads=threads, on_epoch=bar)
+    click.echo(f"{r['arch']}: test accuracy {r['test_acc']:.4f} on {r['test_images']} held-out images "
+               f"({r['epochs']} epochs, {r['params']} parameters); run folder: {out}")
+
+
 def main(argv=None):
     """Console entry point: run the CLI and turn user errors into one line and exit code 2."""
     try:

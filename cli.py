@@ -6,6 +6,7 @@ No logic lives here. Every :class:`edgenas.errors.EdgeNASError` becomes
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -178,9 +179,12 @@ def search(strategy, space_name, table, dataset, out, seed, epochs, quiet, **opt
     from edgenas.strategies import SearchRequest, get_strategy
 
     runner = get_strategy(strategy)
-    with epoch_progress(f"search {strategy}", not quiet) as bar:
+    main_process = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
+    with epoch_progress(f"search {strategy}", not quiet and main_process) as bar:
         result = runner(SearchRequest(strategy=strategy, out=Path(out), space=space_name, table=table,
                                       dataset=dataset, seed=seed, epochs=epochs, options=options, progress=bar))
+    if not main_process:
+        return
     best = result.get("most_likely")
     if best:
         click.echo(f"most likely: {best['arch']}  latency {best['latency_ms']:.4g} ms  "

@@ -76,6 +76,15 @@ class DistContext:
         dist.broadcast_object_list(box, src=0)
         return box[0]
 
+    def spread(self, tensor: torch.Tensor) -> float:
+        """Largest difference of ``tensor`` between any two processes (0.0 when they hold the same values)."""
+        if not self.active:
+            return 0.0
+        hi, lo = tensor.detach().clone().double(), tensor.detach().clone().double()
+        dist.all_reduce(hi, op=dist.ReduceOp.MAX)
+        dist.all_reduce(lo, op=dist.ReduceOp.MIN)
+        return float((hi - lo).abs().max())
+
     def close(self) -> None:
         if self.owns_group and dist.is_initialized():
             dist.destroy_process_group()

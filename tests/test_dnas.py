@@ -19,7 +19,7 @@ from edgenas.train import TrainingDivergedError, load_checkpoint
 from _synthetic_table import synthetic_table
 
 SPACE = get_space("fbnet-small")
-TINY = {"warmup_epochs": 1, "max_batches": 2, "batch_size": 32, "samples": 3, "threads": 1}
+TINY = {"warmup_epochs": 1, "max_batches": 1, "batch_size": 32, "samples": 3, "threads": 1}
 
 
 @pytest.fixture(scope="module")
@@ -252,7 +252,8 @@ def test_a_table_of_another_space_is_refused(tmp_path):
 
 def test_target_mode_moves_latency_toward_the_budget(tmp_path, table_path, cost):
     # Tiny run: a budget well under the first argmax pushes β up; history records it per epoch.
-    res = search(tmp_path / "t", table_path, epochs=3, target_ms=cost.fastest()[1] * 1.3, theta_lr=0.3)
+    res = search(tmp_path / "t", table_path, epochs=3, target_ms=cost.fastest()[1] * 1.3, theta_lr=0.3,
+                 max_batches=2)
     hist = json.loads((tmp_path / "t" / "history.json").read_text())
     assert hist[-1]["betas"]["latency_ms"] > 0.6
     assert res["most_likely"]["latency_ms"] < hist[0]["most_likely_latency_ms"]
@@ -261,3 +262,37 @@ def test_target_mode_moves_latency_toward_the_budget(tmp_path, table_path, cost)
 def test_memory_factor_enters_the_loss_when_asked(tmp_path, table_path):
     res = search(tmp_path / "m", table_path, epochs=2, memory_beta=1.0)
     assert set(res["betas"]) == {"latency_ms", "memory_bytes"}
+
+
+@pytest.mark.slow
+def test_a_sigkilled_search_resumes_from_its_last_checkpoint(tmp_path, table_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    args = [sys.executable, str(root / "cli.py"), "search", "--table", table_path, "--dataset", "digits",
+            "--epochs", "4", "--warmup-epochs", "1", "--max-batches", "2", "--batch-size", "32", "--threads", "1",
+            "--quiet"]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    ref = subprocess.run(args + ["--out", str(tmp_path / "ref")], env=env, capture_output=True, text=True, timeout=600)
+    assert ref.returncode == 0, ref.stderr
+    proc = subprocess.Popen(args + ["--out", str(tmp_path / "run")], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    ckpt = tmp_path / "run" / "checkpoint.pt"
+    deadline = time.time() + 600
+    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = load_checkpoint(ckpt)["epoch"]
+    assert 1 <= killed_at < 4 and not (tmp_path / "run" / "result.json").exists()
+    again = subprocess.run(args + ["--out", str(tmp_path / "run")], env=env, capture_output=True, text=True,
+                           timeout=600)
+    assert again.returncode == 0, again.stderr
+    a = json.loads((tmp_path / "ref" / "result.json").read_text())
+    b = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert b["theta"] == a["theta"] and b["most_likely"] == a["most_likely"]

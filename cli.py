@@ -5,6 +5,7 @@ No logic lives here. Every :class:`edgenas.errors.EdgeNASError` becomes
 """
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -200,55 +201,117 @@ def supernet_train(mode, space_name, dataset, epochs, batch_size, lr, max_batche
 
 # ---- search --------------------------------------------------------------------
 @cli.command()
-@click.option("--strategy", default="nsga2", show_default=True, help="nsga2 or random (see edgenas.strategies).")
-@click.option("--table", "tables", multiple=True, required=True, type=click.Path(dir_okay=False),
-              help="Latency table; repeat for several targets (a CPU and a phone table).")
-@click.option("--max-latency", "max_latency", multiple=True,
-              help="Latency budget (5ms, 0.5s, 800us): one for every table, or one per --table in order.")
-@click.option("--max-memory", help="Memory budget: parameters + peak activations (2MB, 512KiB).")
-@click.option("--objective", "objectives", multiple=True, type=click.Choice(["memory", "params", "flops"]),
-              help="Also minimise this (repeatable). Error and latency are always objectives.")
-@click.option("--other-tables", type=click.Choice(["objective", "constraint"]), default="objective",
-              show_default=True, help="Latency of tables after the first: an objective each, or budget only.")
-@click.option("--supernet", type=click.Path(file_okay=False), help="Supernet run folder (accuracy estimator).")
-@click.option("--oracle", is_flag=True, help="Synthetic accuracy oracle instead of a supernet (benchmarking).")
-@click.option("--dataset", help="Override the dataset the supernet run names.")
-@click.option("--bn-batches", default=4, show_default=True, type=click.IntRange(1),
-              help="Training batches to recalibrate BatchNorm per architecture.")
-@click.option("--eval-batches", type=click.IntRange(1), help="Cap validation batches per architecture.")
-@click.option("--threads", type=click.IntRange(1), help="Torch threads for supernet evaluation (1 is best on a busy "
-              "machine).")
-@click.option("--pop", default=64, show_default=True, type=click.IntRange(2))
-@click.option("--gens", default=30, show_default=True, type=click.IntRange(1))
-@click.option("--seed", default=0, show_default=True)
+@click.option("--strategy", default="nsga2", show_default=True, help="dnas, nsga2 or random (edgenas.strategies).")
+@click.option("--table", "tables", multiple=True, type=click.Path(dir_okay=False),
+              help="Latency table of the space; [nsga2/random] repeat for several targets (a CPU and a phone).")
+@click.option("--space", "space_name", default="fbnet-small", show_default=True,
+              help="[dnas] preset name or JSON file (nsga2/random take the space of the table or supernet).")
+@click.option("--dataset", help="mnist5k (dnas default), digits, or a folder; [nsga2] overrides the supernet's.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder (journal and outputs).")
-@click.option("--resume", is_flag=True, help="Continue the run at --out from its journal.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--threads", type=click.IntRange(1), help="Torch threads per process.")
+@click.option("--epochs", type=click.IntRange(1), help="[dnas] epochs in total, warm-up included.")
+@click.option("--alpha", type=float, help="[dnas] loss scale α of CE·α·log(LAT)^β (FBNet 0.2).")
+@click.option("--beta", type=float, help="[dnas] latency exponent β (FBNet 0.6).")
+@click.option("--target-ms", type=click.FloatRange(min=0, min_open=True),
+              help="[dnas] latency budget; β adapts so the found architecture lands on it.")
+@click.option("--memory-beta", type=float, help="[dnas] add a log(memory KiB)^β factor to the loss.")
+@click.option("--memory-target-bytes", type=click.FloatRange(min=0, min_open=True), help="[dnas] memory budget.")
+@click.option("--warmup-epochs", type=click.IntRange(0), help="[dnas] weight-only epochs first.")
+@click.option("--batch-size", type=click.IntRange(2), help="[dnas] batch size.")
+@click.option("--lr", type=float, help="[dnas] weight learning rate (SGD, cosine).")
+@click.option("--theta-lr", type=float, help="[dnas] architecture learning rate (Adam).")
+@click.option("--tau0", type=float, help="[dnas] initial Gumbel-softmax temperature (FBNet 5).")
+@click.option("--tau-decay", type=float, help="[dnas] τ is multiplied by e^-decay per search epoch (FBNet 0.045).")
+@click.option("--samples", type=click.IntRange(0), help="[dnas] architectures sampled from θ (FBNet 6).")
+@click.option("--weight-sampling", type=click.Choice(["soft", "hard"]), help="[dnas] mixture or one path per weight step.")
+@click.option("--max-batches", type=click.IntRange(1), help="[dnas] batches per epoch and split (smoke runs).")
+@click.option("--max-latency", "max_latency_ms", multiple=True, callback=lambda c, p, v: [parse_latency(x) for x in v],
+              help="[nsga2/random] latency budget (5ms, 0.5s, 800us): one for all tables, or one per --table.")
+@click.option("--max-memory", "max_memory_bytes", callback=lambda c, p, v: parse_memory(v) if v else None,
+              help="[nsga2/random] memory budget: parameters + peak activations (2MB, 512KiB).")
+@click.option("--objective", "objectives", multiple=True, type=click.Choice(["memory", "params", "flops"]),
+              help="[nsga2/random] also minimise this (repeatable). Error and latency always are.")
+@click.option("--other-tables", type=click.Choice(["objective", "constraint"]),
+              help="[nsga2/random] latency of tables after the first: an objective each (default), or budget only.")
+@click.option("--supernet", type=click.Path(file_okay=False), help="[nsga2/random] supernet run folder (accuracy).")
+@click.option("--oracle", is_flag=True, default=None, help="[nsga2/random] synthetic accuracy oracle (benchmarking).")
+@click.option("--bn-batches", type=click.IntRange(1), help="[nsga2/random] batches to recalibrate BatchNorm (4).")
+@click.option("--eval-batches", type=click.IntRange(1), help="[nsga2/random] cap validation batches per architecture.")
+@click.option("--pop", type=click.IntRange(2), help="[nsga2/random] population per generation (64).")
+@click.option("--gens", type=click.IntRange(1), help="[nsga2/random] generations (30).")
+@click.option("--resume", is_flag=True, default=None, help="[nsga2/random] continue the run at --out (dnas resumes "
+              "by rerunning the same command).")
 @click.option("--ray", "ray", is_flag=False, flag_value="local", default=None,
-              help="Evaluate with Ray: a local cluster, or --ray HOST:PORT for an existing one.")
+              help="[nsga2/random] evaluate with Ray: a local cluster, or --ray HOST:PORT for an existing one.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def search(strategy, tables, max_latency, max_memory, objectives, other_tables, supernet, oracle, dataset,
-           bn_batches, eval_batches, threads, pop, gens, seed, out, resume, ray, quiet):
-    """Search architectures against latency tables; writes OUT/pareto.json, OUT/pareto.png, OUT/journal.sqlite."""
-    from edgenas.search_report import format_front, generation_bar
-    from edgenas.search_setup import SearchOptions
-    from edgenas.strategies import get_strategy
-    from edgenas.units import parse_bytes, parse_latency_ms
+def search(strategy, tables, space_name, dataset, out, seed, epochs, quiet, **options):
+    """Search for architectures under the costs of the latency table(s), writing the run folder OUT.
+
+    Options marked [dnas] or [nsga2/random] belong to that strategy; a strategy refuses the others.
+    """
+    from pathlib import Path
+
+    from edgenas.progress import epoch_progress
+    from edgenas.strategies import SearchRequest, get_strategy
 
     runner = get_strategy(strategy)
-    opts = SearchOptions(tables=list(tables), out=out, max_latency_ms=[parse_latency_ms(v) for v in max_latency],
-                         max_memory_bytes=parse_bytes(max_memory) if max_memory else None,
-                         objectives=list(objectives), other_tables=other_tables, supernet=supernet, oracle=oracle,
-                         dataset=dataset, bn_batches=bn_batches, eval_batches=eval_batches, threads=threads, pop=pop, gens=gens,
-                         seed=seed, resume=resume, ray=ray)
-    with generation_bar(f"{strategy}", not quiet) as bar:
-        result = runner(opts, progress=bar)
-    click.echo(format_front(result), nl=False)
-    click.echo(f"evaluated {result.evaluated} architectures ({result.fresh} now, {result.evaluated - result.fresh} "
-               f"from the journal); wrote {out}/pareto.json, {out}/pareto.png")
-    if not result.front:
-        lv = result.least_violating
-        click.echo("no evaluated architecture meets the budgets" +
-                   (f"; the least violating is {lv.arch}" if lv else ""), err=True)
+    options = {k: v for k, v in options.items() if v not in (None, (), [])}
+    if len(tables) > 1:
+        options["tables"] = list(tables[1:])
+    main_process = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
+    with epoch_progress(f"search {strategy}", not quiet and main_process) as bar:
+        result = runner(SearchRequest(strategy=strategy, out=Path(out), space=space_name,
+                                      table=tables[0] if tables else None, dataset=dataset, seed=seed,
+                                      epochs=epochs, options=options, progress=bar))
+    if main_process:
+        from edgenas.search_report import format_result
+
+        click.echo(format_result(result))
+        click.echo(f"run folder: {out}")
+
+
+def parse_latency(text):
+    from edgenas.units import parse_latency_ms
+
+    return parse_latency_ms(text)
+
+
+def parse_memory(text):
+    from edgenas.units import parse_bytes
+
+    return parse_bytes(text)
+
+
+# ---- train -------------------------------------------------------------------
+@cli.command()
+@click.argument("arch")
+@click.option("--space", "space_name", default="fbnet-small", show_default=True, help="Preset name or JSON file.")
+@click.option("--dataset", default="mnist5k", show_default=True, help="mnist5k, digits, or a folder.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder (rerun to resume).")
+@click.option("--epochs", default=15, show_default=True, type=click.IntRange(1))
+@click.option("--batch-size", default=128, show_default=True, type=click.IntRange(2))
+@click.option("--lr", default=0.05, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option("--seed", default=0, show_default=True, help="Initialisation and shuffling.")
+@click.option("--split-seed", default=0, show_default=True, help="Data split; the search's --seed holds out the same test images.")
+@click.option("--threads", type=click.IntRange(1), help="Torch threads.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def train(arch, space_name, dataset, out, epochs, batch_size, lr, seed, split_seed, threads, quiet):
+    """Train ARCH from scratch and report its test accuracy.
+
+    ARCH is an architecture string (candidates joined by '-') or a search run folder / result.json,
+    whose most likely architecture is taken.
+    """
+    from edgenas.final import train_architecture
+    from edgenas.progress import epoch_progress
+    from edgenas.train import TrainConfig
+
+    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+    with epoch_progress("train", not quiet) as bar:
+        r = train_architecture(arch, out, space=space_name, dataset=dataset, cfg=cfg, split_seed=split_seed,
+                               threads=threads, on_epoch=bar)
+    click.echo(f"{r['arch']}: test accuracy {r['test_acc']:.4f} on {r['test_images']} held-out images "
+               f"({r['epochs']} epochs, {r['params']} parameters); run folder: {out}")
 
 
 def main(argv=None):

@@ -70,3 +70,7 @@ class ExportError(EdgeNASError):
 
 class OutputPathError(EdgeNASError, OSError):
     """An output path that cannot be written."""
+
+
+class ConfigError(EdgeNASError, ValueError):
+    """An option that is out of range, or that the chosen strategy or command does not take."""

@@ -24,3 +24,22 @@ def progress_bar(title: str, enabled: bool = True) -> Iterator[Progress]:
             rp.update(bars[phase], completed=done, total=total)
 
         yield update
+
+
+@contextmanager
+def epoch_progress(title: str, enabled: bool = True) -> Iterator:
+    """Yield a ``(done, total, metrics)`` callback: one bar over epochs showing the latest metrics."""
+    if not enabled:
+        yield lambda done, total, metrics: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
+
+    with RichProgress(TextColumn(f"{title} [bold]epochs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      TextColumn("{task.fields[metrics]}"), transient=False) as rp:
+        task = rp.add_task("epochs", total=None, metrics="")
+
+        def update(done: int, total: int, metrics) -> None:
+            text = "  ".join(f"{k} {v:.4g}" for k, v in metrics.items() if v is not None)
+            rp.update(task, completed=done, total=total, metrics=text)
+
+        yield update

@@ -25,7 +25,7 @@ def _row(spec: ObjectiveSpec, r: EvalRecord) -> dict:
 def front_json(spec: ObjectiveSpec, result, config: dict) -> dict:
     """The Pareto set document: every architecture with its objectives and predicted latency per table."""
     return {"format": "edgenas-pareto-set", "config": config, **spec.to_json(),
-            "evaluated": result.evaluated, "hypervolume": result.hypervolume,
+            "evaluated": result.evaluated, "fresh": result.fresh, "hypervolume": result.hypervolume,
             "pareto": [_row(spec, r) for r in result.front],
             "least_violating": _row(spec, result.least_violating) if result.least_violating else None,
             "history": result.history}
@@ -121,3 +121,26 @@ def generation_bar(title: str, enabled: bool = True) -> Iterator:
             p.update(task, completed=gen, total=gens, evals=n, hv=f"{hv:.4f}")
 
         yield update
+
+
+def format_result(result: dict) -> str:
+    """Terminal summary of any strategy's result document (DNAS's most likely + samples, or a Pareto set)."""
+    lines = []
+    best = result.get("most_likely")
+    if best:
+        lines.append(f"most likely: {best['arch']}  latency {best['latency_ms']:.4g} ms  "
+                     f"memory {best['memory_bytes'] / 1024:.1f} KiB  {best['flops'] / 1e6:.3g} MFLOPs")
+        lines += [f"sample:      {s['arch']}  latency {s['latency_ms']:.4g} ms  p={s['probability']:.3g}"
+                  for s in result.get("samples", [])]
+    if "pareto" in result:
+        lines.append(f"Pareto set: {len(result['pareto'])} of {result['evaluated']} evaluated architectures, "
+                     f"hypervolume {result['hypervolume']:.4f}")
+        for r in sorted(result["pareto"], key=lambda r: r["error"]):
+            lat = "  ".join(f"{name} {ms:.4g} ms" for name, ms in r["latency_ms"].items())
+            lines.append(f"  acc {100 * r['accuracy']:6.2f}%  {lat}  mem {r['memory_bytes'] / 1024:8.1f} KiB  {r['arch']}")
+        lines.append(f"evaluated {result['evaluated']} architectures ({result['fresh']} now, "
+                     f"{result['evaluated'] - result['fresh']} from the journal)")
+        if not result["pareto"]:
+            lv = result.get("least_violating")
+            lines.append("no evaluated architecture meets the budgets" + (f"; the least violating is {lv['arch']}" if lv else ""))
+    return "\n".join(lines)

@@ -9,7 +9,7 @@ import io
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -79,6 +79,28 @@ def run_epoch(model: nn.Module, loader, *, optimizer: Optional[torch.optim.Optim
             correct += (logits.argmax(1) == y).sum().item()
             seen += n
     return EpochResult(total_loss / max(seen, 1), correct / max(seen, 1), seen)
+
+
+def epoch_batches(dataset, batch_size: int, *, seed: int, epoch: int, rank: int = 0, world: int = 1,
+                  shuffle: bool = True) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
+    """Batches of an in-memory ``TensorDataset`` in an order fixed by ``(seed, epoch)``.
+
+    With ``world`` processes each global batch is dealt out round-robin and
+    this process yields share ``rank`` of it, so the processes together see
+    exactly the batches a single process sees (a resumed or distributed run
+    reads the same data as an uninterrupted single-process one). A last batch
+    smaller than ``world`` is dropped so every process takes the same steps.
+    """
+    x, y = dataset.tensors
+    n = len(y)
+    order = (torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch)) if shuffle
+             else torch.arange(n))
+    for start in range(0, n, batch_size):
+        idx = order[start:start + batch_size]
+        if len(idx) < world:
+            break
+        idx = idx[rank::world]
+        yield x[idx], y[idx]
 
 
 def sgd_cosine(params, cfg: TrainConfig, steps: int):

@@ -2,9 +2,8 @@
 a terminal table, and a per-generation progress bar that shows the hypervolume."""
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List
+from typing import List
 
 import numpy as np
 
@@ -12,7 +11,7 @@ from .fileio import atomic_write_bytes, atomic_write_json
 from .runstore import EvalRecord
 from .search_problem import ObjectiveSpec
 
-__all__ = ["front_json", "write_outputs", "plot_search", "format_front", "generation_bar"]
+__all__ = ["front_json", "write_outputs", "plot_search", "format_result"]
 
 
 def _row(spec: ObjectiveSpec, r: EvalRecord) -> dict:
@@ -76,51 +75,6 @@ def write_outputs(out: Path, spec: ObjectiveSpec, result, records: List[EvalReco
         plot_search(out / "pareto.png", spec, records, result.front,
                     title=f"{config.get('strategy')} on {spec.space.name}: {result.evaluated} evaluated, "
                           f"HV {result.hypervolume:.4f}")
-
-
-def format_front(result, limit: int = 30) -> str:
-    """A terminal table of the Pareto set."""
-    spec = result.spec
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"Pareto set: {len(result.front)} of {result.evaluated} evaluated "
-                        f"(hypervolume {result.hypervolume:.4f})")
-    table.add_column("architecture")
-    table.add_column("acc %", justify="right")
-    for t in spec.targets:
-        table.add_column(f"{t.name} ms", justify="right")
-    table.add_column("memory KB", justify="right")
-    table.add_column("params KB", justify="right")
-    table.add_column("MFLOPs", justify="right")
-    for r in result.front[:limit]:
-        v = r.values
-        table.add_row(r.arch, f"{100 * (1 - v['error']):.2f}", *(f"{v[t.key]:.4f}" for t in spec.targets),
-                      f"{v['memory_bytes'] / 1e3:.1f}", f"{v['param_bytes'] / 1e3:.1f}", f"{v['flops'] / 1e6:.2f}")
-    console = Console(width=200, record=True, force_terminal=False)
-    with console.capture() as cap:
-        console.print(table)
-        if len(result.front) > limit:
-            console.print(f"... {len(result.front) - limit} more in pareto.json")
-    return cap.get()
-
-
-@contextmanager
-def generation_bar(title: str, enabled: bool = True) -> Iterator:
-    """Yield a ``(generation, generations, evaluations, hypervolume)`` callback driving one rich bar."""
-    if not enabled:
-        yield lambda gen, gens, n, hv: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn(f"{title} gen"), MofNCompleteColumn(), BarColumn(),
-                  TextColumn("{task.fields[evals]} evaluated  HV {task.fields[hv]}"), TimeElapsedColumn()) as p:
-        task = p.add_task("search", total=None, evals=0, hv="-")
-
-        def update(gen: int, gens: int, n: int, hv: float) -> None:
-            p.update(task, completed=gen, total=gens, evals=n, hv=f"{hv:.4f}")
-
-        yield update
 
 
 def format_result(result: dict) -> str:

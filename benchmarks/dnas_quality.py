@@ -39,7 +39,7 @@ def main() -> None:
                                              seed=args.seed, options={"target_ms": args.target_ms}))
     search_wall = time.perf_counter() - t0
     hist = json.loads((out / "search" / "history.json").read_text())
-    best = res["most_likely"]
+    best = res["selected"]
     print(f"search: {best['arch']}  {best['latency_ms']:.4g} ms  ({search_wall:.0f} s this session)", flush=True)
 
     t1 = time.perf_counter()

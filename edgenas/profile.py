@@ -84,7 +84,8 @@ def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool 
         t = profiler.measure(module, key.input_shape)
         timed += t.timed_s
         overhead = table.overheads[key.input_shape].median_ms
-        table.entries[key] = TableEntry(t, max(0.0, t.median_ms - overhead), analyse(module, key.input_shape))
+        peak = profiler.peak_memory_bytes(module, key.input_shape)
+        table.entries[key] = TableEntry(t, max(0.0, t.median_ms - overhead), analyse(module, key.input_shape), peak)
         table.save(out)
     progress("ops", len(todo), len(todo))
 

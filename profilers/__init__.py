@@ -13,6 +13,11 @@ from .base import Profiler
 BACKENDS: Dict[str, Tuple[str, str]] = {
     "onnxruntime": ("profilers.onnxruntime_cpu", "OnnxRuntimeCPUProfiler"),
     "torch": ("profilers.torch_cpu", "TorchCPUProfiler"),
+    "executorch-xnnpack": ("profilers.executorch_xnnpack", "ExecuTorchXnnpackProfiler"),
+    "litert-xnnpack": ("profilers.litert_xnnpack", "LiteRTXnnpackProfiler"),
+    "torch-cuda": ("profilers.torch_cuda", "TorchCUDAProfiler"),
+    "onnxruntime-cuda": ("profilers.onnxruntime_cuda", "OnnxRuntimeCUDAProfiler"),
+    "tensorrt": ("profilers.tensorrt_gpu", "TensorRTProfiler"),
 }
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 import platform
 from abc import ABC, abstractmethod
-from typing import Callable, Tuple
+from typing import Callable, Optional, Tuple
 
 import torch.nn as nn
 
-from edgenas.measure import Timing, TimingProtocol, measure
+from edgenas.measure import Timer, Timing, TimingProtocol, measure
 
 
 class Profiler(ABC):
@@ -38,8 +38,20 @@ class Profiler(ABC):
     def prepare(self, module: nn.Module, input_shape: Tuple[int, ...]) -> Callable[[], object]:
         """A callable that runs ``module`` once on a fixed input of ``input_shape`` and waits for it."""
 
+    def timer(self) -> Optional[Timer]:
+        """The clock around one run; ``None`` means the host's (GPU backends read device events)."""
+        return None
+
+    def time(self, run: Callable[[], object]) -> Timing:
+        """Time a prepared callable under this profiler's protocol and clock."""
+        return measure(run, self.protocol, self.timer())
+
     def measure(self, module: nn.Module, input_shape: Tuple[int, ...]) -> Timing:
-        return measure(self.prepare(module.eval(), input_shape), self.protocol)
+        return self.time(self.prepare(module.eval(), input_shape))
+
+    def peak_memory_bytes(self, module: nn.Module, input_shape: Tuple[int, ...]) -> Optional[int]:
+        """Measured peak memory of one run where the runtime can say (CUDA); ``None`` elsewhere."""
+        return None
 
     def overhead(self, input_shape: Tuple[int, ...]) -> Timing:
         """Cost of running a model that computes nothing (an identity) on ``input_shape``."""

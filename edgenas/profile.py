@@ -109,7 +109,8 @@ def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool 
     wall = time.perf_counter() - started
     table.stats = {"last_run_wall_s": round(wall, 3), "last_run_timed_s": round(timed, 3),
                    "entries": len(table.entries),
-                   "unstable_entries": sum(not e.timing.stable for e in table.entries.values())}
+                   "unstable_entries": sum(not e.timing.stable for e in table.entries.values()),
+                   **profiler.run_stats()}
     table.calibration = cal
     table.save(out)
     return table

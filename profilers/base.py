@@ -60,6 +60,10 @@ class Profiler(ABC):
     def device_info(self) -> dict:
         return host_device_info(self.threads)
 
+    def run_stats(self) -> dict:
+        """Readings of the last profile that are not settings (device temperatures); kept in the table's stats."""
+        return {}
+
 
 def _cpu_model() -> str:
     try:

@@ -68,6 +68,7 @@ def to_tflite_bytes(module: nn.Module, input_shape: Shape) -> bytes:
     litert_torch_version()
     import litert_torch
 
+    os.environ.setdefault("LITERT_TORCH_SHOW_PROGRESS", "n")  # its progress lines would drown ours
     module = module.eval()
     try:
         with torch.no_grad(), warnings.catch_warnings():

@@ -16,7 +16,11 @@ from .converters import executorch_version, to_pte_bytes
 
 
 def set_xnnpack_threads(threads: int) -> None:
-    """Size ExecuTorch's shared threadpool (XNNPACK runs its kernels on it)."""
+    """Size ExecuTorch's shared threadpool (XNNPACK runs its kernels on it).
+
+    Resetting the pool while a loaded program holds it crashes the process, so
+    this is called before loading, and only when the size changes.
+    """
     from executorch.extension.pybindings import portable_lib
 
     if portable_lib._threadpool_get_thread_count() != threads:
@@ -34,8 +38,13 @@ class ExecuTorchXnnpackProfiler(Profiler):
     def prepare(self, module: nn.Module, input_shape: Tuple[int, ...]):
         from executorch.runtime import Runtime
 
-        program = Runtime.get().load_program(to_pte_bytes(module, input_shape))
+        data = to_pte_bytes(module, input_shape)
+        set_xnnpack_threads(self.threads)  # before loading: a loaded XNNPACK delegate keeps the pool it saw
+        program = Runtime.get().load_program(data)
         method = program.load_method("forward")
         inputs = [torch.randn(input_shape, generator=torch.Generator().manual_seed(0))]
-        set_xnnpack_threads(self.threads)
-        return lambda: method.execute(inputs)
+
+        def run(_program=program):  # the method reads the program's buffer: keep it alive
+            return method.execute(inputs)
+
+        return run

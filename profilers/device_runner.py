@@ -45,7 +45,9 @@ def _protocol_module():
         import edgenas_measure as m
     except ImportError:
         try:
-            from edgenas import measure as m
+            import importlib
+
+            m = importlib.import_module("edgenas.measure")  # the package exports a function of that name
         except ImportError as e:
             _fail(EXIT_NO_RUNTIME, f"the timing protocol needs numpy and edgenas_measure.py beside the runner ({e})")
     return m

@@ -40,6 +40,7 @@ class OnnxRuntimeCUDAProfiler(Profiler):
 
         super().__init__(threads, protocol or TimingProtocol())
         self.device, self.with_transfers = device, with_transfers
+        self.name = "onnxruntime-cuda-transfers" if with_transfers else "onnxruntime-cuda"
 
     def runtime_info(self) -> dict:
         ort = require_ort_cuda()

@@ -77,6 +77,7 @@ class TensorRTProfiler(Profiler):
         if precision not in PRECISIONS:
             raise ValueError(f"TensorRT precision is one of {', '.join(PRECISIONS)}")
         self.device, self.precision = device, precision
+        self.name = "tensorrt" if precision == "fp32" else f"tensorrt-{precision}"
 
     def runtime_info(self) -> dict:
         trt = require_tensorrt()

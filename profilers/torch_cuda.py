@@ -41,6 +41,7 @@ class TorchCUDAProfiler(Profiler):
         if precision not in ("fp32", "fp16"):
             raise ValueError("torch-cuda precision is fp32 or fp16")
         self.device, self.cuda_graphs, self.precision = device, cuda_graphs, precision
+        self.name = "torch-cuda" + ("-graphs" if cuda_graphs else "") + ("-fp16" if precision == "fp16" else "")
 
     def runtime_info(self) -> dict:
         torch = require_cuda()

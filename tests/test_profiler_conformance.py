@@ -18,9 +18,15 @@ from edgenas.table import LatencyTable
 from profilers import BACKENDS, get_profiler
 from profilers.base import Profiler
 
-MARKS = {"torch-cuda": [pytest.mark.cuda], "onnxruntime-cuda": [pytest.mark.cuda],
-         "tensorrt": [pytest.mark.cuda, pytest.mark.tensorrt]}
-CASES = [pytest.param(n, marks=MARKS.get(n, []), id=n) for n in sorted(BACKENDS)] + \
+
+
+def marks(name: str) -> list:
+    if name.startswith("tensorrt"):
+        return [pytest.mark.cuda, pytest.mark.tensorrt]
+    return [pytest.mark.cuda] if "cuda" in name else []
+
+
+CASES = [pytest.param(n, marks=marks(n), id=n) for n in sorted(BACKENDS)] + \
         [pytest.param("device-runner:onnxruntime", id="device-runner-onnxruntime"),
          pytest.param("device-runner:executorch", id="device-runner-executorch", marks=[pytest.mark.slow])]
 
@@ -53,7 +59,7 @@ def test_header_says_what_was_measured(profiler):
     device = profiler.device_info()
     json.dumps(info), json.dumps(device)  # both go into a JSON header
     assert device["kind"]
-    if "cuda" in profiler.name or profiler.name == "tensorrt":
+    if marks(profiler.name):
         assert "compute only" in info["timed"] or "with host transfers" in info["timed"]
 
 
@@ -86,7 +92,7 @@ def test_profiles_a_space_into_a_table_that_resumes(profiler, tiny_space, tmp_pa
     assert again.entries == table.entries and len(json.loads(before)["entries"]) == len(again.entries)
 
 
-@pytest.mark.parametrize("name", ["torch-cuda", "onnxruntime-cuda", "tensorrt"])
+@pytest.mark.parametrize("name", [n for n in sorted(BACKENDS) if marks(n)])
 def test_gpu_backends_say_what_to_install_where_missing(name, fast_protocol):
     prof = get_profiler(name, protocol=fast_protocol)
     try:

@@ -93,14 +93,14 @@ def test_adb_drop_mid_profile_then_resume(fake_adb, tmp_path, tiny_space, fast_p
     kept = dict(partial.entries)
     assert partial.overheads and 0 < len(kept) < len(tiny_space.op_keys())
     monkeypatch.delenv("FAKE_ADB_DROP_AFTER")
-    pushes_before = sum(c[2] == "push" for c in adb_calls(log))
+    calls_before = len(adb_calls(log))
     prof = _adb_profiler(adb, tmp_path, fast_protocol, cooldown_s=0.01)
     with pytest.raises(TableMismatchError, match="runtime"):  # another cooldown is another setting: no resume
         profile_space(tiny_space, prof, out, calibration_networks=2)
     table = profile_space(tiny_space, _adb_profiler(adb, tmp_path, fast_protocol), out, calibration_networks=2)
     assert not table.missing(tiny_space)
     assert all(table.entries[k] == e for k, e in kept.items())
-    model_pushes = sum(c[2] == "push" and c[3].endswith(".onnx") for c in adb_calls(log)[pushes_before:])
+    model_pushes = sum(c[2] == "push" and c[3].endswith(".onnx") for c in adb_calls(log)[calls_before:])
     assert model_pushes == len(tiny_space.op_keys()) - len(kept) + 2  # missing ops + 2 calibration networks
     assert table.header["device"]["model"] == "Fake Phone 9"
     assert table.header["runtime"]["where"] == "on the device, through adb://FAKE0001"

@@ -85,7 +85,8 @@ class LatencyTable:
             "backend": backend, "runtime": runtime, "device": device,
             "precision": runtime.get("precision", "fp32"), "batch": space.input_shape[0],
             "protocol": protocol,
-            "latency": "median of timed runs minus the run overhead of an identity model of the same input",
+            "latency": f"median of timed runs minus the run overhead of "
+                       f"{runtime.get('overhead_model', 'an identity model')} on the same input",
         }
         return cls(header=header)
 

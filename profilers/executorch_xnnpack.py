@@ -11,7 +11,7 @@ from typing import Tuple
 import torch
 import torch.nn as nn
 
-from .base import Profiler
+from .base import DelegateCall, Profiler
 from .converters import executorch_version, to_pte_bytes
 
 
@@ -33,7 +33,8 @@ class ExecuTorchXnnpackProfiler(Profiler):
     def runtime_info(self) -> dict:
         return {"runtime": "executorch", "version": executorch_version(), "delegate": "XnnpackPartitioner",
                 "torch": torch.__version__, "threads": self.threads, "precision": self.precision,
-                "where": "host CPU (the XNNPACK kernels phones run, timed on this machine, not on a phone)"}
+                "where": "host CPU (the XNNPACK kernels phones run, timed on this machine, not on a phone)",
+                "overhead_model": "one ReLU delegated to XNNPACK (the cost of one delegate call)"}
 
     def prepare(self, module: nn.Module, input_shape: Tuple[int, ...]):
         from executorch.runtime import Runtime
@@ -48,3 +49,7 @@ class ExecuTorchXnnpackProfiler(Profiler):
             return method.execute(inputs)
 
         return run
+
+    def overhead(self, input_shape: Tuple[int, ...]):
+        """The run cost of one delegate call: a ReLU model, which XNNPACK takes (an identity it would not)."""
+        return self.measure(DelegateCall(), input_shape)

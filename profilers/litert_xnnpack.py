@@ -14,7 +14,7 @@ import torch.nn as nn
 
 from edgenas.errors import BackendUnavailableError
 
-from .base import Profiler
+from .base import DelegateCall, Profiler
 from .converters import litert_torch_version, to_tflite_bytes
 
 
@@ -41,7 +41,8 @@ class LiteRTXnnpackProfiler(Profiler):
         return {"runtime": "litert", "version": litert_version(), "converter": f"litert-torch {litert_torch_version()}",
                 "delegate": "XNNPACK (LiteRT default delegate, op resolver AUTO)", "threads": self.threads,
                 "precision": self.precision,
-                "where": "host CPU (the XNNPACK kernels phones run, timed on this machine, not on a phone)"}
+                "where": "host CPU (the XNNPACK kernels phones run, timed on this machine, not on a phone)",
+                "overhead_model": "one ReLU delegated to XNNPACK (the cost of one delegate call)"}
 
     def prepare(self, module: nn.Module, input_shape: Tuple[int, ...]):
         interpreter = litert_interpreter()(model_content=to_tflite_bytes(module, input_shape),
@@ -56,3 +57,7 @@ class LiteRTXnnpackProfiler(Profiler):
             interpreter.invoke()
 
         return run
+
+    def overhead(self, input_shape: Tuple[int, ...]):
+        """The run cost of one delegate call: a ReLU model, which XNNPACK takes (an identity it would not)."""
+        return self.measure(DelegateCall(), input_shape)

@@ -6,8 +6,10 @@ import subprocess
 
 from edgenas.errors import BackendUnavailableError
 
-_SMI_FIELDS = ["name", "driver_version", "clocks.sm", "clocks.mem", "clocks.max.sm", "clocks.max.mem",
-               "power.limit", "pstate"]
+# Settings (they change what a timing means, and must match for a table to resume) ...
+STABLE_FIELDS = ["name", "driver_version", "clocks.max.sm", "clocks.max.mem", "power.limit"]
+# ... and readings (they drift during a profile; kept in the table's stats, never compared).
+VOLATILE_FIELDS = ["clocks.sm", "clocks.mem", "pstate", "temperature.gpu"]
 
 
 def require_cuda():
@@ -21,18 +23,34 @@ def require_cuda():
     return torch
 
 
-def nvidia_smi(index: int = 0) -> dict:
-    """Clocks and driver reported by ``nvidia-smi`` for GPU ``index`` (empty when it is not on PATH)."""
+def nvidia_smi(index: int = 0, fields=tuple(STABLE_FIELDS)) -> dict:
+    """``fields`` of GPU ``index`` as ``nvidia-smi`` reports them (empty when it is not on PATH)."""
     exe = shutil.which("nvidia-smi")
     if not exe:
         return {}
-    argv = [exe, f"--id={int(index)}", f"--query-gpu={','.join(_SMI_FIELDS)}", "--format=csv,noheader"]
+    argv = [exe, f"--id={int(index)}", f"--query-gpu={','.join(fields)}", "--format=csv,noheader"]
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=True).stdout
     except (OSError, subprocess.SubprocessError):
         return {}
     values = [v.strip() for v in out.strip().split(",")]
-    return dict(zip(_SMI_FIELDS, values)) if len(values) == len(_SMI_FIELDS) else {}
+    return dict(zip(fields, values)) if len(values) == len(fields) else {}
+
+
+class ClockLog:
+    """The clocks seen while profiling: read when the header is written and when the stats are."""
+
+    def __init__(self, index: int = 0):
+        self.index, self.readings = index, []
+
+    def read(self) -> None:
+        reading = nvidia_smi(self.index, tuple(VOLATILE_FIELDS))
+        if reading:
+            self.readings.append(reading)
+
+    def stats(self) -> dict:
+        self.read()
+        return {"gpu_clocks_seen": self.readings}
 
 
 def cuda_device_info(index: int = 0) -> dict:
@@ -42,4 +60,4 @@ def cuda_device_info(index: int = 0) -> dict:
     return {"kind": "cuda-gpu", "gpu": props.name, "index": index,
             "compute_capability": f"{props.major}.{props.minor}", "memory_bytes": int(props.total_memory),
             "multiprocessors": props.multi_processor_count, "cuda": torch.version.cuda,
-            "cudnn": torch.backends.cudnn.version(), "nvidia_smi_at_start": nvidia_smi(index)}
+            "cudnn": torch.backends.cudnn.version(), "nvidia_smi": nvidia_smi(index)}

@@ -17,7 +17,7 @@ from edgenas.errors import BackendUnavailableError
 from edgenas.onnx_io import OPSET, to_onnx_bytes
 
 from .base import Profiler
-from .gpu_info import nvidia_smi
+from .gpu_info import ClockLog, nvidia_smi
 from .onnxruntime_cpu import _ort, ort_session
 
 PROVIDER = "CUDAExecutionProvider"
@@ -40,6 +40,7 @@ class OnnxRuntimeCUDAProfiler(Profiler):
 
         super().__init__(threads, protocol or TimingProtocol())
         self.device, self.with_transfers = device, with_transfers
+        self._clocks = ClockLog(device)
         self.name = "onnxruntime-cuda-transfers" if with_transfers else "onnxruntime-cuda"
 
     def runtime_info(self) -> dict:
@@ -51,7 +52,11 @@ class OnnxRuntimeCUDAProfiler(Profiler):
 
     def device_info(self) -> dict:
         require_ort_cuda()
-        return {"kind": "cuda-gpu", "index": self.device, "nvidia_smi_at_start": nvidia_smi(self.device)}
+        self._clocks.read()
+        return {"kind": "cuda-gpu", "index": self.device, "nvidia_smi": nvidia_smi(self.device)}
+
+    def run_stats(self) -> dict:
+        return self._clocks.stats()
 
     def prepare(self, module: nn.Module, input_shape: Tuple[int, ...]):
         ort = require_ort_cuda()

@@ -22,7 +22,7 @@ from edgenas.errors import BackendUnavailableError, ExportError
 from edgenas.onnx_io import to_onnx_bytes
 
 from .base import Profiler
-from .gpu_info import cuda_device_info, require_cuda
+from .gpu_info import ClockLog, cuda_device_info, require_cuda
 
 PRECISIONS = ("fp32", "fp16", "int8")
 INT8_RANGE = 4.0
@@ -77,6 +77,7 @@ class TensorRTProfiler(Profiler):
         if precision not in PRECISIONS:
             raise ValueError(f"TensorRT precision is one of {', '.join(PRECISIONS)}")
         self.device, self.precision = device, precision
+        self._clocks = ClockLog(device)
         self.name = "tensorrt" if precision == "fp32" else f"tensorrt-{precision}"
 
     def runtime_info(self) -> dict:
@@ -86,7 +87,11 @@ class TensorRTProfiler(Profiler):
                 "threads": self.threads, "precision": self.precision}
 
     def device_info(self) -> dict:
+        self._clocks.read()
         return cuda_device_info(self.device)
+
+    def run_stats(self) -> dict:
+        return self._clocks.stats()
 
     def prepare(self, module: nn.Module, input_shape: Tuple[int, ...]):
         trt = require_tensorrt()

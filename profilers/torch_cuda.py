@@ -15,7 +15,7 @@ from typing import Optional, Tuple
 import torch.nn as nn
 
 from .base import Profiler
-from .gpu_info import cuda_device_info, require_cuda
+from .gpu_info import ClockLog, cuda_device_info, require_cuda
 
 
 def cuda_event_timer(fn) -> float:
@@ -41,6 +41,7 @@ class TorchCUDAProfiler(Profiler):
         if precision not in ("fp32", "fp16"):
             raise ValueError("torch-cuda precision is fp32 or fp16")
         self.device, self.cuda_graphs, self.precision = device, cuda_graphs, precision
+        self._clocks = ClockLog(device)
         self.name = "torch-cuda" + ("-graphs" if cuda_graphs else "") + ("-fp16" if precision == "fp16" else "")
 
     def runtime_info(self) -> dict:
@@ -52,7 +53,11 @@ class TorchCUDAProfiler(Profiler):
                 "threads": self.threads, "precision": self.precision}
 
     def device_info(self) -> dict:
+        self._clocks.read()
         return cuda_device_info(self.device)
+
+    def run_stats(self) -> dict:
+        return self._clocks.stats()
 
     def timer(self):
         return cuda_event_timer

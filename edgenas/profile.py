@@ -77,9 +77,12 @@ def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool 
                   progress: Optional[Progress] = None, workers: Optional[int] = None) -> LatencyTable:
     """Measure every op of ``space`` missing from the table at ``out``, then calibrate; return the table.
 
-    Exports and FLOP counts run a few entries ahead in a worker process (``workers``, default one when a
-    spare core exists, see :mod:`edgenas.prefetch`); timing stays sequential in this process.
+    For backends that allow it (``profiler.prefetch``), exports and FLOP counts run a few entries ahead in
+    a worker process (``workers``, default one when a spare core exists, see :mod:`edgenas.prefetch`);
+    timing stays sequential in this process.
     """
+    if not profiler.prefetch:
+        workers = 0
     progress = progress or _quiet
     check_writable(out)
     table = open_table(space, profiler, out, restart)
@@ -101,7 +104,8 @@ def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool 
         t = profiler.measure_artifact(artifact, key.input_shape)
         timed += t.timed_s
         overhead = table.overheads[key.input_shape].median_ms
-        table.entries[key] = TableEntry(t, max(0.0, t.median_ms - overhead), cost)
+        peak = profiler.peak_memory_bytes(artifact, key.input_shape)
+        table.entries[key] = TableEntry(t, max(0.0, t.median_ms - overhead), cost, peak)
         table.save(out)
         progress("ops", i + 1, len(todo))
 
@@ -127,7 +131,8 @@ def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool 
     wall = time.perf_counter() - started
     table.stats = {"last_run_wall_s": round(wall, 3), "last_run_timed_s": round(timed, 3),
                    "entries": len(table.entries),
-                   "unstable_entries": sum(not e.timing.stable for e in table.entries.values())}
+                   "unstable_entries": sum(not e.timing.stable for e in table.entries.values()),
+                   **profiler.run_stats()}
     table.calibration = cal
     table.save(out)
     return table

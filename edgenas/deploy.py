@@ -166,19 +166,25 @@ def _export_formats(ctx: _Context, module: torch.nn.Module, folder: Path, manife
 
 
 def _measure(ctx: _Context, folder: Path, manifest: dict, label: str) -> None:
-    if manifest.get("measured") and manifest["measured"].get("onnx_sha256") == manifest["formats"]["onnx"]["sha256"]:
+    """Time the exported ONNX file (and the ``.pte`` when there is one) unless done for these files already."""
+    onnx_sha = manifest["formats"]["onnx"]["sha256"]
+    measured = manifest.get("measured") or {}
+    want_pte = "executorch" in manifest["formats"]
+    if measured.get("onnx_sha256") == onnx_sha and (not want_pte or "executorch_ms" in measured):
         return
     ctx.progress(f"{label} measure", 0, 1)
-    timing = measure_onnx(folder / "model.onnx", ctx.input_shape, ctx.threads, ctx.protocol)
-    manifest["measured"] = {"latency_ms": timing["median_ms"], "timing": timing, "backend": ctx.measured_as,
-                            "threads": ctx.threads, "onnx_sha256": manifest["formats"]["onnx"]["sha256"]}
-    if "executorch" in manifest["formats"]:
+    if measured.get("onnx_sha256") != onnx_sha:
+        timing = measure_onnx(folder / "model.onnx", ctx.input_shape, ctx.threads, ctx.protocol)
+        measured = {"latency_ms": timing["median_ms"], "timing": timing, "backend": ctx.measured_as,
+                    "threads": ctx.threads, "onnx_sha256": onnx_sha}
+    if want_pte:
         from .export_executorch import load_program, time_program
 
         t = time_program(load_program(str(folder / "model.pte")), ctx.input_shape, ctx.protocol)
-        manifest["measured"]["executorch_ms"] = t.median_ms
+        measured["executorch_ms"] = t.median_ms
+    manifest["measured"] = measured
     pred = (manifest.get("predicted") or {}).get("latency_ms")
-    manifest["error_pct"] = (100.0 * (pred - timing["median_ms"]) / timing["median_ms"]) if pred else None
+    manifest["error_pct"] = (100.0 * (pred - measured["latency_ms"]) / measured["latency_ms"]) if pred else None
     atomic_write_json(folder / "export.json", manifest)
     ctx.progress(f"{label} measure", 1, 1)
 

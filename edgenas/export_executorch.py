@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 
 from .errors import BackendUnavailableError, ExportError
-from .export_onnx import ATOL, RTOL, compare
+from .export_onnx import ATOL, RTOL, compare, native_stderr_silenced
 from .fileio import PathLike, atomic_write_bytes
 from .measure import Timing, TimingProtocol, measure
 
@@ -52,8 +52,9 @@ def load_program(data_or_path):
     """The ``forward`` method of a program in ExecuTorch's host runtime."""
     from executorch.runtime import Runtime
 
-    program = Runtime.get().load_program(data_or_path)
-    return program.load_method("forward")
+    with native_stderr_silenced():  # the runtime's CPU probe prints a warning from C++
+        program = Runtime.get().load_program(data_or_path)
+        return program.load_method("forward")
 
 
 def time_program(method, input_shape: Sequence[int], protocol: TimingProtocol) -> Timing:

@@ -10,7 +10,11 @@ own export disagrees.
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import sys
+import tempfile
 from dataclasses import asdict, dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -22,7 +26,8 @@ from .errors import ExportError
 from .fileio import PathLike, atomic_write_bytes
 from .onnx_io import OPSET, to_onnx_bytes
 
-__all__ = ["RTOL", "ATOL", "Parity", "export_onnx", "compare", "onnx_parity", "locate_failure"]
+__all__ = ["RTOL", "ATOL", "Parity", "export_onnx", "compare", "onnx_parity", "locate_failure",
+           "native_stderr_silenced"]
 
 RTOL, ATOL = 1e-3, 1e-5
 BATCH_SIZES = (1, 4)
@@ -101,6 +106,29 @@ def _check_model(data: bytes) -> None:
         raise ExportError(f"the exported ONNX model fails onnx.checker/shape inference: {first}") from None
 
 
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """Swallow what C++ code writes to file descriptor 2 (the TorchScript exporter dumps its graph on failure)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (embedded); nothing to silence
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _to_onnx(module: nn.Module, shape: Tuple[int, ...], dynamic_batch: bool = False) -> bytes:
+    with native_stderr_silenced():
+        return to_onnx_bytes(module, shape, dynamic_batch=dynamic_batch)
+
+
 _OP = re.compile(r"(aten::[A-Za-z0-9_.]+|prim::[A-Za-z0-9_]+|onnx::[A-Za-z0-9_]+)")
 
 
@@ -156,7 +184,7 @@ def locate_failure(model: nn.Module, x: torch.Tensor, fails: Callable[[nn.Module
 
 def _export_fails(module: nn.Module, x: torch.Tensor) -> bool:
     try:
-        to_onnx_bytes(module, tuple(x.shape))
+        _to_onnx(module, tuple(x.shape))
         return False
     except Exception:
         return True
@@ -165,7 +193,7 @@ def _export_fails(module: nn.Module, x: torch.Tensor) -> bool:
 def _mismatch_fails(rtol: float, atol: float):
     def fails(module: nn.Module, x: torch.Tensor) -> bool:
         try:
-            data = to_onnx_bytes(module, tuple(x.shape))
+            data = _to_onnx(module, tuple(x.shape))
             sess = _session(data)
             with torch.no_grad():
                 want = module.eval()(x).numpy()
@@ -190,7 +218,7 @@ def export_onnx(module: nn.Module, input_shape: Sequence[int], path: Optional[Pa
     module = module.eval()
     shape = tuple(int(s) for s in input_shape)
     try:
-        data = to_onnx_bytes(module, shape, dynamic_batch=True)
+        data = _to_onnx(module, shape, dynamic_batch=True)
     except Exception as e:
         x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
         where = locate_failure(module, x, _export_fails) or "the network itself"

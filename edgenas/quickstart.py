@@ -48,7 +48,7 @@ class QuickstartConfig:
     epochs: int = 8
     baselines: Tuple[float, ...] = (0.25, 0.5)
     formats: Tuple[str, ...] = field(default_factory=lambda: ("onnx", "executorch"))
-    threads: Optional[int] = None
+    threads: Optional[int] = 1          # torch threads for training; 1 is robust on a shared 2-core machine
     seed: int = 0
 
     def to_json(self) -> dict:

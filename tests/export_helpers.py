@@ -40,7 +40,7 @@ class Unexportable(nn.Module):
 
 
 class DiffersInExport(nn.Module):
-    """Adds 1 to its output only while being exported to ONNX: a deliberate mismatch."""
+    """Flips the sign of its input only while being exported to ONNX: a deliberate mismatch."""
 
     def forward(self, x):
-        return x + 1.0 if torch.onnx.is_in_onnx_export() else x
+        return 1.0 - 2.0 * x if torch.onnx.is_in_onnx_export() else x

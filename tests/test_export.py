@@ -49,8 +49,8 @@ def test_onnx_export_checks_and_matches_pytorch_on_two_batch_sizes(tmp_path):
 
 def test_onnx_mismatch_stops_and_names_the_layer(tmp_path):
     net = trained_like()
-    net.layers[3] = DiffersInExport()
-    with pytest.raises(ExportError, match=r"batch size 1.*first disagreeing layer: layers\.3 \(DiffersInExport\)"):
+    net.layers[4] = DiffersInExport()
+    with pytest.raises(ExportError, match=r"batch size 1.*first disagreeing layer: layers\.4 \(DiffersInExport\)"):
         export_onnx(net, SPACE.input_shape, tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
 
@@ -58,7 +58,7 @@ def test_onnx_mismatch_stops_and_names_the_layer(tmp_path):
 def test_unexportable_op_names_op_and_layer(tmp_path):
     net = trained_like()
     net.layers[5] = Unexportable(net.layers[5])
-    with pytest.raises(ExportError, match=r"op aten::special_i0 in layer layers\.5 \(Unexportable\)"):
+    with pytest.raises(ExportError, match=r"op aten::i0 in layer layers\.5 \(Unexportable\)"):
         export_onnx(net, SPACE.input_shape, tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
 
@@ -81,6 +81,7 @@ def test_compare_uses_rtol_and_atol():
     assert not p.ok and p.worst_index == (1,) and p.got == 101.0
 
 
+@pytest.mark.slow  # about 15 s: importing ExecuTorch and lowering to XNNPACK
 def test_executorch_pte_matches_pytorch_in_the_runtime(tmp_path):
     pytest.importorskip("executorch")
     from edgenas.export_executorch import export_executorch, load_program

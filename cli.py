@@ -381,15 +381,20 @@ def _deploy_summary(doc, out) -> str:
 @click.option("--dataset", help="Dataset (default mnist5k; digits with --fast).")
 @click.option("--epochs", type=click.IntRange(1), help="Final-training epochs per exported model.")
 @click.option("--models", type=click.IntRange(1), help="How many Pareto models to export.")
-@click.option("--threads", type=click.IntRange(1), help="Torch threads.")
+@click.option("--baseline", "baselines", multiple=True, type=click.FloatRange(min=0, min_open=True),
+              help="MobileNetV2 width multipliers to compare with (repeatable; default 0.25 and 0.5).")
+@click.option("--no-baselines", is_flag=True, help="Skip the MobileNetV2 baselines.")
+@click.option("--threads", type=click.IntRange(1), help="Torch threads for training (default 1).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def quickstart(out, fast, table_path, dataset, epochs, models, threads, quiet):
+def quickstart(out, fast, table_path, dataset, epochs, models, baselines, no_baselines, threads, quiet):
     """Profile this CPU, train a supernet, search with NSGA-II, export the Pareto set and report, in one go."""
     from edgenas.progress import progress_bar
     from edgenas.quickstart import QuickstartConfig, fast_config, run_quickstart
 
     over = {k: v for k, v in {"table": table_path, "dataset": dataset, "epochs": epochs, "models": models,
                               "threads": threads}.items() if v is not None}
+    if baselines or no_baselines:
+        over["baselines"] = () if no_baselines else tuple(baselines)
     cfg = fast_config(out, **over) if fast else QuickstartConfig(out=out, **over)
     with progress_bar("quickstart", not quiet) as bar:
         doc = run_quickstart(cfg, progress=bar, log=click.echo)

@@ -157,14 +157,22 @@ def run_quickstart(cfg: QuickstartConfig, progress: Optional[Progress] = None,
     started = time.perf_counter()
     formats = _usable_formats(cfg.formats)
     atomic_write_json(out / "quickstart.json", {**cfg.to_json(), "formats_used": formats})
-    table, space = _profile(cfg, out, progress, log)
-    supernet = _supernet(cfg, space, out, progress, log)
-    search = _search(cfg, table, space, supernet, out, progress, log)
-    log(f"4/4 export: train {cfg.models} Pareto models and {len(cfg.baselines)} MobileNetV2 baselines for "
-        f"{cfg.epochs} epochs each, export to {', '.join(formats)}, measure, report")
-    doc = deploy_models(ExportOptions(run=str(search), out=str(out / "deploy"), formats=formats,
-                                      epochs=cfg.epochs, max_models=cfg.models, baselines=cfg.baselines,
-                                      threads=cfg.threads, seed=cfg.seed, dataset=cfg.dataset),
-                        progress=progress)
+    import torch
+
+    threads_before = torch.get_num_threads()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    try:
+        table, space = _profile(cfg, out, progress, log)
+        supernet = _supernet(cfg, space, out, progress, log)
+        search = _search(cfg, table, space, supernet, out, progress, log)
+        log(f"4/4 export: train {cfg.models} Pareto models and {len(cfg.baselines)} MobileNetV2 baselines for "
+            f"{cfg.epochs} epochs each, export to {', '.join(formats)}, measure, report")
+        doc = deploy_models(ExportOptions(run=str(search), out=str(out / "deploy"), formats=formats,
+                                          epochs=cfg.epochs, max_models=cfg.models, baselines=cfg.baselines,
+                                          threads=cfg.threads, seed=cfg.seed, dataset=cfg.dataset),
+                            progress=progress)
+    finally:
+        torch.set_num_threads(threads_before)
     doc["quickstart_wall_s_this_session"] = time.perf_counter() - started
     return doc

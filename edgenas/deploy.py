@@ -143,6 +143,7 @@ def _export_formats(ctx: _Context, module: torch.nn.Module, folder: Path, manife
             from .export_onnx import export_onnx
 
             info = export_onnx(module, ctx.input_shape, path_of[f], sample=ctx.sample)
+            info["gpu_providers"] = _gpu_provider_parity(module, path_of[f], ctx)
         else:
             from .export_executorch import export_executorch
 
@@ -163,6 +164,26 @@ def _export_formats(ctx: _Context, module: torch.nn.Module, folder: Path, manife
             engines[prec] = build_engine(folder / "model.onnx", path, prec, ctx.input_shape,
                                          calibration=ctx.calibration if prec == "int8" else None)
             atomic_write_json(folder / "export.json", manifest)
+
+
+def _gpu_provider_parity(module: torch.nn.Module, path: Path, ctx: _Context) -> dict:
+    """Parity of the ONNX file under onnxruntime's CUDA / TensorRT execution providers, where present.
+
+    Recorded, not enforced: GPU kernels (TF32, FP16 in TensorRT's provider) may
+    legitimately differ beyond the FP32 CPU tolerance.
+    """
+    from .export_onnx import onnx_parity
+    from .export_tensorrt import ort_gpu_providers
+
+    out = {}
+    for provider in ort_gpu_providers():
+        try:
+            parity = onnx_parity(module, path.read_bytes(), ctx.input_shape, sample=ctx.sample,
+                                 providers=(provider, "CPUExecutionProvider"))
+            out[provider] = [p.to_json() for p in parity]
+        except Exception as e:  # a provider that is listed but cannot start (no driver) is reported, not fatal
+            out[provider] = {"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"}
+    return out
 
 
 def _measure(ctx: _Context, folder: Path, manifest: dict, label: str) -> None:

@@ -25,20 +25,48 @@ INSTALL = "pip install executorch"
 
 
 def executorch_available() -> None:
-    """Raise :class:`BackendUnavailableError` (saying what to install) when ExecuTorch cannot be used."""
+    """Raise :class:`BackendUnavailableError` (saying what to install) when ExecuTorch is not installed.
+
+    Only looks the packages up (importing ExecuTorch takes seconds and prints
+    warnings of its optional parts); :func:`_modules` imports them when needed.
+    """
+    import importlib.util
+
+    for name in ("executorch.exir", "executorch.backends.xnnpack", "executorch.runtime"):
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise BackendUnavailableError(f"ExecuTorch is not installed ({name} is missing): {INSTALL}")
+
+
+def _modules():
+    """``(to_edge_transform_and_lower, XnnpackPartitioner)``, imported quietly (torchao's optional CUDA
+    kernels announce on stderr that they cannot load on a CPU machine)."""
+    import contextlib
+    import io
+    import logging
+    import warnings
+
+    executorch_available()
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
     try:
-        import executorch.exir  # noqa: F401
-        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner  # noqa: F401
-        from executorch.runtime import Runtime  # noqa: F401
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()), native_stderr_silenced():
+            warnings.simplefilter("ignore")
+            from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+            from executorch.exir import to_edge_transform_and_lower
     except ImportError as e:
         raise BackendUnavailableError(f"ExecuTorch is not usable here ({e}); {INSTALL}") from None
+    finally:
+        logging.disable(previous)
+    return to_edge_transform_and_lower, XnnpackPartitioner
 
 
 def to_pte_bytes(module: nn.Module, input_shape: Sequence[int]) -> tuple:
     """Serialise ``module`` to an ExecuTorch program lowered to XNNPACK: ``(bytes, delegated call count)``."""
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    from executorch.exir import to_edge_transform_and_lower
-
+    to_edge_transform_and_lower, XnnpackPartitioner = _modules()
     x = torch.zeros(tuple(input_shape))
     with torch.no_grad():
         exported = torch.export.export(module.eval(), (x,))
@@ -50,6 +78,7 @@ def to_pte_bytes(module: nn.Module, input_shape: Sequence[int]) -> tuple:
 
 def load_program(data_or_path):
     """The ``forward`` method of a program in ExecuTorch's host runtime."""
+    _modules()
     from executorch.runtime import Runtime
 
     with native_stderr_silenced():  # the runtime's CPU probe prints a warning from C++
@@ -70,7 +99,7 @@ def export_executorch(module: nn.Module, input_shape: Sequence[int], path: Optio
 
     Raises :class:`ExportError` when lowering fails or the outputs disagree; nothing is written then.
     """
-    executorch_available()
+    _modules()
     shape = tuple(int(s) for s in input_shape)
     module = module.eval()
     try:

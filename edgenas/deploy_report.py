@@ -2,9 +2,9 @@
 
 Per exported model: trained accuracy, the table's predicted latency and
 memory, the latency measured on the target backend and the prediction error.
-The figure puts the search's Pareto set (predicted latency, the search's
-accuracy estimate), the exported models (predicted and measured) and the
-MobileNetV2 baselines (measured) on the same axes.
+The figure puts the exported models (predicted and measured latency) and the
+MobileNetV2 baselines (measured) on the same axes, beside the search's Pareto
+set as the search saw it (predicted latency, the search's accuracy estimate).
 """
 from __future__ import annotations
 
@@ -99,28 +99,21 @@ def format_markdown(doc: dict, png_name: Optional[str] = "report.png") -> str:
 
 
 def plot_deployment(doc: dict, path: PathLike) -> None:
-    """Accuracy against latency: search front (predicted), exported models (predicted → measured), baselines."""
+    """Left: accuracy against latency of the exported models (predicted → measured) and the baselines.
+    Right: the search's Pareto set as the search saw it (predicted latency, its accuracy estimate)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.8))
-    front = [r for r in doc.get("search_pareto", []) if r.get("estimated_accuracy") is not None
-             and r.get("latency_ms") is not None]
-    if front:
-        fl = np.array([r["latency_ms"] for r in front])
-        fa = np.array([100 * r["estimated_accuracy"] for r in front])
-        o = np.argsort(fl)
-        ax.step(fl[o], fa[o], where="post", c="0.6", lw=1)
-        ax.scatter(fl, fa, s=14, c="0.6", label="search Pareto set (predicted ms, supernet accuracy)")
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.6), gridspec_kw={"width_ratios": [3, 2]})
     ms = doc["models"]
     if ms:
-        pred = np.array([(m.get("predicted") or {}).get("latency_ms", np.nan) for m in ms])
+        pred = np.array([(m.get("predicted") or {}).get("latency_ms", np.nan) for m in ms], dtype=float)
         meas = np.array([m["measured"]["latency_ms"] for m in ms])
         acc = np.array([100 * m["accuracy"] for m in ms])
-        ax.scatter(pred, acc, s=40, facecolors="none", edgecolors="tab:red", label="exported: predicted latency")
-        ax.scatter(meas, acc, s=40, c="tab:red", label="exported: measured latency")
+        ax.scatter(pred, acc, s=40, facecolors="none", edgecolors="tab:red", label="searched: table's prediction")
+        ax.scatter(meas, acc, s=40, c="tab:red", label="searched: measured")
         for p, q, a in zip(pred, meas, acc):
             ax.plot([p, q], [a, a], c="tab:red", lw=0.8, alpha=0.6)
         for m, q, a in zip(ms, meas, acc):
@@ -130,15 +123,32 @@ def plot_deployment(doc: dict, path: PathLike) -> None:
         bl = np.array([b["measured"]["latency_ms"] for b in bs])
         ba = np.array([100 * b["accuracy"] for b in bs])
         o = np.argsort(bl)
-        ax.plot(bl[o], ba[o], "^-", c="tab:blue", label="MobileNetV2 widths (measured)")
+        ax.plot(bl[o], ba[o], "^-", c="tab:blue", label="MobileNetV2 widths: measured")
         for b, x, y in zip(bs, bl, ba):
             ax.annotate(f"×{b['width']:g}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
-    ax.set_xlabel(f"latency, batch 1 (ms) — {doc['measured_as']}")
-    ax.set_ylabel("top-1 accuracy (%)")
+    ax.set_xlabel("latency, batch 1 (ms)")
+    ax.set_ylabel("top-1 test accuracy after final training (%)")
     ax.set_xscale("log")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, loc="lower right")
-    ax.set_title(f"{doc['strategy']} on {doc['space']} / {doc['dataset']}", fontsize=10)
+    ax.set_title(f"exported: {doc['measured_as']}", fontsize=8)
+    front = [r for r in doc.get("search_pareto", []) if r.get("estimated_accuracy") is not None
+             and r.get("latency_ms") is not None]
+    if front:
+        fl = np.array([r["latency_ms"] for r in front])
+        fa = np.array([100 * r["estimated_accuracy"] for r in front])
+        o = np.argsort(fl)
+        ax2.step(fl[o], fa[o], where="post", c="0.5", lw=1)
+        ax2.scatter(fl, fa, s=14, c="0.4")
+        exported = {m["id"] for m in ms}
+        for r, x, y in zip(front, fl, fa):
+            if r["id"] in exported:
+                ax2.annotate(r["id"], (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7, color="tab:red")
+    ax2.set_xlabel("predicted latency (ms)")
+    ax2.set_ylabel("accuracy estimated by the search (%)")
+    ax2.grid(alpha=0.3)
+    ax2.set_title("the search's Pareto set", fontsize=8)
+    fig.suptitle(f"{doc['strategy']} on {doc['space']} / {doc['dataset']}", fontsize=10)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)

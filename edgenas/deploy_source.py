@@ -104,7 +104,8 @@ def _from_dnas(path: Path, d: dict, table: Optional[str]) -> SearchSource:
             space = get_space(d.get("space", ""))
         except EdgeNASError:
             raise RunError(f"{path} names no usable table or space; pass --table") from None
-    rows = [d["most_likely"]] + [s for s in d.get("samples", [])]
+    # the architecture DNAS selected within its budget band (newer runs), the most likely one, then samples
+    rows = [r for r in [d.get("selected"), d["most_likely"], *d.get("samples", [])] if r]
     seen, pareto = set(), []
     for r in rows:  # samples repeat; keep each architecture once
         if r["arch"] in seen:

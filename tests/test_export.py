@@ -197,3 +197,22 @@ def test_report_statistics_and_files(tmp_path):
     assert "| p1 | 95.00 % | 0.2000 |" in md and "3.20x" in md and "dominate 1 of 2" in md
     assert (tmp_path / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert format_markdown(doc, None).count("![") == 0
+
+
+def test_dnas_run_folder_is_read(tmp_path):
+    from edgenas.deploy_source import load_search_source
+
+    from _synthetic_table import synthetic_table
+
+    synthetic_table(SPACE, tmp_path / "t.json")
+    run = tmp_path / "dnas"
+    run.mkdir()
+    rec = lambda arch: {"arch": arch, "latency_ms": 0.05, "memory_bytes": 1.0, "param_bytes": 1.0, "flops": 1.0}
+    other = "k3_e1-k3_e1-k3_e1-k3_e1-k3_e1-k3_e1-k3_e1-k3_e1"
+    (run / "result.json").write_text(json.dumps({"strategy": "dnas", "space": "fbnet-small",
+                                                 "table": str(tmp_path / "t.json"), "dataset": "digits",
+                                                 "selected": rec(other), "most_likely": rec(ARCH),
+                                                 "samples": [rec(ARCH), rec(other)]}))
+    src = load_search_source(run)
+    assert src.strategy == "dnas" and src.dataset == "digits" and src.supernet is None
+    assert [c.arch for c in src.pareto] == [other, ARCH] and src.table == str(tmp_path / "t.json")

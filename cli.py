@@ -319,7 +319,7 @@ def train(arch, space_name, dataset, out, epochs, batch_size, lr, seed, split_se
 @click.argument("run", type=click.Path())
 @click.option("--models", "models", multiple=True, default=("pareto",), show_default=True,
               help="'pareto' (every Pareto member, at most --max-models spread along the front), a Pareto index, "
-                   "or an architecture string; repeatable.")
+                   "or an architecture string; repeatable or comma-separated (--models 0,3).")
 @click.option("--format", "formats", multiple=True, default=("onnx",), show_default=True,
               help="onnx, executorch (.pte, XNNPACK) or tensorrt (FP32/FP16/INT8 engines); repeatable. "
                    "ONNX is always written: it is what is measured.")

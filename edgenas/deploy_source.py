@@ -154,8 +154,8 @@ def _spread(cands: List[Candidate], n: int) -> List[Candidate]:
 
 def select_models(src: SearchSource, ids: Sequence[str], max_models: int = DEFAULT_MAX_MODELS) -> List[Candidate]:
     """The candidates ``ids`` names: ``pareto`` (all, at most ``max_models`` spread along the front),
-    Pareto indices (``0``, ``3``) or architecture strings of the space."""
-    ids = list(ids) or ["pareto"]
+    Pareto indices (``0``, ``3``) or architecture strings of the space; an item may hold several, comma-separated."""
+    ids = [part for item in ids for part in str(item).split(",") if part.strip()] or ["pareto"]
     chosen: List[Candidate] = []
     for item in ids:
         item = str(item).strip()

@@ -159,6 +159,7 @@ def test_select_models_caps_spreads_and_resolves_ids():
     picked = select_models(src, ["pareto"], max_models=3)
     assert [c.id for c in picked] == ["p0", "p4", "p8"]
     assert [c.id for c in select_models(src, ["2", "2", "7"])] == ["p2", "p7"]
+    assert [c.id for c in select_models(src, ["1,3"])] == ["p1", "p3"]
     other = select_models(src, [ARCH])[0]
     assert other.arch == ARCH and other.id.startswith("a")
     with pytest.raises(ArchitectureError, match="out of range"):
@@ -216,3 +217,23 @@ def test_dnas_run_folder_is_read(tmp_path):
     src = load_search_source(run)
     assert src.strategy == "dnas" and src.dataset == "digits" and src.supernet is None
     assert [c.arch for c in src.pareto] == [other, ARCH] and src.table == str(tmp_path / "t.json")
+
+
+def test_fine_tune_from_the_supernet(tmp_path):
+    """--init supernet: the network starts from the weights the supernet shares for its path."""
+    from edgenas.final import train_architecture
+    from edgenas.spos import train_spos
+    from edgenas.supernet_io import load_supernet_run
+    from edgenas.train import TrainConfig
+
+    torch.set_num_threads(1)
+    train_spos(SPACE, "digits", tmp_path / "sn", TrainConfig(epochs=1, batch_size=64), max_batches=2)
+    run = load_supernet_run(tmp_path / "sn")
+    start = run.supernet.extract(SPACE.parse(ARCH)).state_dict()
+    res = train_architecture(ARCH, tmp_path / "t", space=SPACE, dataset="digits", supernet=tmp_path / "sn",
+                             cfg=TrainConfig(epochs=1, batch_size=64, lr=1e-9), threads=1)
+    cfg = json.loads((tmp_path / "t" / "config.json").read_text())["config"]
+    assert cfg["init"] == f"supernet:{run.digest}" and res["epochs"] == 1
+    trained = torch.load(tmp_path / "t" / "model.pt", weights_only=True)
+    w = "layers.0.body.0.0.weight"
+    assert torch.allclose(trained[w], start[w], atol=1e-6)  # lr ~ 0: the inherited weights are kept

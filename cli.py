@@ -214,7 +214,10 @@ def supernet_train(mode, space_name, dataset, epochs, batch_size, lr, max_batche
 @click.option("--alpha", type=float, help="[dnas] loss scale α of CE·α·log(LAT)^β (FBNet 0.2).")
 @click.option("--beta", type=float, help="[dnas] latency exponent β (FBNet 0.6).")
 @click.option("--target-ms", type=click.FloatRange(min=0, min_open=True),
-              help="[dnas] latency budget; β adapts so the found architecture lands on it.")
+              help="[dnas] latency budget: β adapts toward it, and the run returns the most likely "
+                   "architecture predicted within [band·budget, budget].")
+@click.option("--budget-band", type=click.FloatRange(0, 1, min_open=True),
+              help="[dnas] lower edge of the budget band, as a fraction of --target-ms (0.9).")
 @click.option("--memory-beta", type=float, help="[dnas] add a log(memory KiB)^β factor to the loss.")
 @click.option("--memory-target-bytes", type=click.FloatRange(min=0, min_open=True), help="[dnas] memory budget.")
 @click.option("--warmup-epochs", type=click.IntRange(0), help="[dnas] weight-only epochs first.")
@@ -300,7 +303,7 @@ def train(arch, space_name, dataset, out, epochs, batch_size, lr, seed, split_se
     """Train ARCH from scratch and report its test accuracy.
 
     ARCH is an architecture string (candidates joined by '-') or a search run folder / result.json,
-    whose most likely architecture is taken.
+    whose selected architecture is taken (with a budget: the most likely one within it).
     """
     from edgenas.final import train_architecture
     from edgenas.progress import epoch_progress

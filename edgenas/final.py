@@ -35,9 +35,12 @@ def resolve_architecture(arch: str, space: str) -> tuple:
         from .errors import RunError
 
         res = read_json(p)
-        if res is None or "most_likely" not in res:
-            raise RunError(f"{p} is not a search result (no 'most_likely' architecture)")
-        return res["most_likely"]["arch"], res["space"]
+        if res is None:
+            raise RunError(f"{p} is not a search result (no such file); give an architecture string or a DNAS run")
+        best = res.get("selected") or res.get("most_likely")
+        if best is None:
+            raise RunError(f"{p} is not a search result (no 'selected' architecture)")
+        return best["arch"], res["space"]
     return arch, space
 
 

@@ -17,6 +17,7 @@ from .analysis import analyse
 from .errors import TableMismatchError
 from .fileio import PathLike, check_writable
 from .model import build_network, build_op
+from .prefetch import prefetched
 from .space import SearchSpace
 from .table import Calibration, LatencyTable, TableEntry
 
@@ -59,10 +60,26 @@ def fit_calibration(points: list) -> list:
     return [float(c) for c in coef]
 
 
+def _prepare_op(job) -> tuple:
+    """Worker side of one entry: the backend's artifact (an exported op) and the op's costs (fvcore)."""
+    profiler, key = job
+    module = build_op(key)
+    return profiler.artifact(module, key.input_shape), analyse(module, key.input_shape)
+
+
+def _prepare_network(job) -> object:
+    profiler, space, arch = job
+    return profiler.artifact(build_network(space, arch).eval(), space.input_shape)
+
+
 def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool = False,
                   calibration_networks: int = 20, seed: int = 0,
-                  progress: Optional[Progress] = None) -> LatencyTable:
-    """Measure every op of ``space`` missing from the table at ``out``, then calibrate; return the table."""
+                  progress: Optional[Progress] = None, workers: Optional[int] = None) -> LatencyTable:
+    """Measure every op of ``space`` missing from the table at ``out``, then calibrate; return the table.
+
+    Exports and FLOP counts run a few entries ahead in a worker process (``workers``, default one when a
+    spare core exists, see :mod:`edgenas.prefetch`); timing stays sequential in this process.
+    """
     progress = progress or _quiet
     check_writable(out)
     table = open_table(space, profiler, out, restart)
@@ -78,15 +95,15 @@ def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool 
         table.save(out)
 
     todo = table.missing(space)
-    for i, key in enumerate(todo):
-        progress("ops", i, len(todo))
-        module = build_op(key)
-        t = profiler.measure(module, key.input_shape)
+    progress("ops", 0, len(todo))
+    jobs = ((profiler, key) for key in todo)
+    for i, ((_, key), (artifact, cost)) in enumerate(prefetched(_prepare_op, jobs, workers=workers)):
+        t = profiler.measure_artifact(artifact, key.input_shape)
         timed += t.timed_s
         overhead = table.overheads[key.input_shape].median_ms
-        table.entries[key] = TableEntry(t, max(0.0, t.median_ms - overhead), analyse(module, key.input_shape))
+        table.entries[key] = TableEntry(t, max(0.0, t.median_ms - overhead), cost)
         table.save(out)
-    progress("ops", len(todo), len(todo))
+        progress("ops", i + 1, len(todo))
 
     cal = table.calibration or Calibration(CALIBRATION_FEATURES, [], [])
     archs = space.sample(calibration_networks, seed=seed)
@@ -94,9 +111,11 @@ def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool 
         from .cost import CostModel
 
         uncalibrated = CostModel(space, table, strict=True, calibrated=False)
-        for i, arch in enumerate(archs[len(cal.points):], start=len(cal.points)):
+        jobs = ((profiler, space, arch) for arch in archs[len(cal.points):])
+        for i, ((_, _, arch), artifact) in enumerate(prefetched(_prepare_network, jobs, workers=workers),
+                                                      start=len(cal.points)):
             progress("calibration", i, len(archs))
-            t = profiler.measure(build_network(space, arch), space.input_shape)
+            t = profiler.measure_artifact(artifact, space.input_shape)
             timed += t.timed_s
             cal.points.append({"arch": space.format(arch), "op_sum_ms": float(uncalibrated.predict(arch).op_sum_ms[0]),
                                "measured_ms": t.median_ms, "spread": t.spread})

@@ -86,6 +86,11 @@ def format_result(result: dict) -> str:
     lines = []
     best = result.get("most_likely")
     if best:
+        sel = result.get("selected")
+        if sel and sel["arch"] != best["arch"]:
+            lines.append(f"selected:    {sel['arch']}  latency {sel['latency_ms']:.4g} ms  "
+                         f"memory {sel['memory_bytes'] / 1024:.1f} KiB  {sel['flops'] / 1e6:.3g} MFLOPs  "
+                         f"(most likely within the budget band)")
         lines.append(f"most likely: {best['arch']}  latency {best['latency_ms']:.4g} ms  "
                      f"memory {best['memory_bytes'] / 1024:.1f} KiB  {best['flops'] / 1e6:.3g} MFLOPs")
         lines += [f"sample:      {s['arch']}  latency {s['latency_ms']:.4g} ms  p={s['probability']:.3g}"

@@ -38,8 +38,20 @@ class Profiler(ABC):
     def prepare(self, module: nn.Module, input_shape: Tuple[int, ...]) -> Callable[[], object]:
         """A callable that runs ``module`` once on a fixed input of ``input_shape`` and waits for it."""
 
+    def artifact(self, module: nn.Module, input_shape: Tuple[int, ...]) -> object:
+        """The picklable, expensive part of :meth:`prepare` (an exported model), which may run in another
+        process (:mod:`edgenas.prefetch`). Default: the module itself."""
+        return module
+
+    def load(self, artifact: object, input_shape: Tuple[int, ...]) -> Callable[[], object]:
+        """:meth:`prepare` from what :meth:`artifact` returned."""
+        return self.prepare(artifact, input_shape)
+
     def measure(self, module: nn.Module, input_shape: Tuple[int, ...]) -> Timing:
         return measure(self.prepare(module.eval(), input_shape), self.protocol)
+
+    def measure_artifact(self, artifact: object, input_shape: Tuple[int, ...]) -> Timing:
+        return measure(self.load(artifact, input_shape), self.protocol)
 
     def overhead(self, input_shape: Tuple[int, ...]) -> Timing:
         """Cost of running a model that computes nothing (an identity) on ``input_shape``."""

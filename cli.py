@@ -349,7 +349,7 @@ def parse_memory(text):
 @click.option("--space", "space_name", default="fbnet-small", show_default=True, help="Preset name or JSON file.")
 @click.option("--dataset", default="mnist5k", show_default=True, help="mnist5k, digits, or a folder.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder (rerun to resume).")
-@click.option("--epochs", default=15, show_default=True, type=click.IntRange(1))
+@click.option("--epochs", default=30, show_default=True, type=click.IntRange(1))
 @click.option("--batch-size", default=128, show_default=True, type=click.IntRange(2))
 @click.option("--lr", default=0.05, show_default=True, type=click.FloatRange(min=0, min_open=True))
 @click.option("--seed", default=0, show_default=True, help="Initialisation and shuffling.")

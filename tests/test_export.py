@@ -168,6 +168,13 @@ def test_select_models_caps_spreads_and_resolves_ids():
         select_models(src, ["k3_e1-nope"])
 
 
+def test_select_models_keeps_the_dnas_selected_architecture_first():
+    src = _source(9)
+    src.selected = "p3"  # in the middle of the front: a spread by latency alone would drop it
+    assert [c.id for c in select_models(src, ["pareto"], max_models=3)] == ["p3", "p0", "p8"]
+    assert [c.id for c in select_models(src, ["pareto"], max_models=1)] == ["p3"]
+
+
 def _model(mid, acc, pred, meas):
     return {"id": mid, "kind": "searched", "arch": ARCH, "accuracy": acc, "predicted": {"latency_ms": pred,
             "memory_bytes": 2048.0}, "measured": {"latency_ms": meas, "executorch_ms": meas * 1.5},
@@ -237,3 +244,26 @@ def test_fine_tune_from_the_supernet(tmp_path):
     trained = torch.load(tmp_path / "t" / "model.pt", weights_only=True)
     w = "layers.0.body.0.0.weight"
     assert torch.allclose(trained[w], start[w], atol=1e-6)  # lr ~ 0: the inherited weights are kept
+
+
+def test_export_init_supernet_from_a_tiny_dnas_run(tmp_path):
+    """A DNAS run folder nests its settings under "config" and names its split seed "seed"."""
+    from edgenas.deploy import ExportOptions, deploy_models
+    from edgenas.deploy_source import load_search_source
+    from edgenas.strategies import SearchRequest, get_strategy
+
+    from _synthetic_table import synthetic_table
+
+    torch.set_num_threads(1)
+    synthetic_table(SPACE, tmp_path / "t.json")
+    run = tmp_path / "dnas"
+    opts = {"warmup_epochs": 1, "max_batches": 1, "batch_size": 32, "samples": 2, "threads": 1}
+    get_strategy("dnas")(SearchRequest("dnas", run, table=str(tmp_path / "t.json"), dataset="digits", epochs=2,
+                                       seed=3, options=opts))
+    src = load_search_source(run)
+    assert src.supernet == str(run) and src.dataset == "digits" and src.split_seed == 3
+    summary = deploy_models(ExportOptions(run=str(run), out=str(tmp_path / "out"), models=["0"], init="supernet",
+                                          epochs=1, batch_size=64, threads=1, report=False))
+    assert summary["init"] == "supernet" and summary["models"][0]["init"] == "supernet"
+    cfg = json.loads((tmp_path / "out" / "models" / "p0" / "train" / "config.json").read_text())["config"]
+    assert cfg["init"].startswith("supernet:")

@@ -168,6 +168,29 @@ def test_select_models_caps_spreads_and_resolves_ids():
         select_models(src, ["k3_e1-nope"])
 
 
+def test_deployed_models_are_measured_like_the_tables_networks(monkeypatch):
+    """A static-shape ONNX model of the table's batch, timed by the onnxruntime profiler with its settings."""
+    from edgenas.deploy import measure_network
+    from edgenas.measure import TimingProtocol
+    from profilers.onnxruntime_cpu import OnnxRuntimeCPUProfiler
+
+    fast = TimingProtocol(warmup_runs=1, warmup_s=0.0, min_runs=3, min_time_s=0.0, max_runs=10, max_time_s=0.2,
+                          max_spread=10.0, retries=0)
+    seen = {}
+    real = OnnxRuntimeCPUProfiler.measure_artifact
+
+    def spy(self, artifact, shape):
+        dims = onnx.load_from_string(artifact).graph.input[0].type.tensor_type.shape.dim
+        seen.update(threads=self.threads, protocol=self.protocol, shape=tuple(shape),
+                    dims=[d.dim_value if d.HasField("dim_value") else d.dim_param for d in dims])
+        return real(self, artifact, shape)
+
+    monkeypatch.setattr(OnnxRuntimeCPUProfiler, "measure_artifact", spy)
+    timing = measure_network(trained_like(), (2, 1, 28, 28), 1, fast)
+    assert seen == {"threads": 1, "protocol": fast, "shape": (2, 1, 28, 28), "dims": [2, 1, 28, 28]}
+    assert timing["median_ms"] > 0
+
+
 def test_select_models_keeps_the_dnas_selected_architecture_first():
     src = _source(9)
     src.selected = "p3"  # in the middle of the front: a spread by latency alone would drop it

@@ -24,8 +24,9 @@ def fast_measurement(monkeypatch):
     """Measure exported models with a short protocol (the synthetic table has none of its own)."""
     import edgenas.deploy as deploy
 
-    real = deploy.measure_onnx
-    monkeypatch.setattr(deploy, "measure_onnx", lambda path, shape, threads, protocol: real(path, shape, 1, FAST))
+    real = deploy.measure_network
+    monkeypatch.setattr(deploy, "measure_network",
+                        lambda module, shape, threads, protocol: real(module, shape, 1, FAST))
 
 
 def run_main(capsys, args):
@@ -58,8 +59,12 @@ def test_export_trains_exports_measures_and_resumes(tmp_path, capsys, search_run
     assert m["id"] == "p0" and (tmp_path / "d" / "models" / "p0" / "model.onnx").is_file()
     assert m["accuracy"] > 0.2 and m["predicted"]["latency_ms"] > 0 and m["measured"]["latency_ms"] > 0
     assert [p["batch_size"] for p in m["formats"]["onnx"]["parity"]] == [1, 4]
-    assert all(p["ok"] for p in m["formats"]["onnx"]["parity"]) and doc["prediction"]["n"] == 1
-    assert "| p0 |" in (tmp_path / "d" / "report.md").read_text() and (tmp_path / "d" / "report.png").is_file()
+    assert all(p["ok"] for p in m["formats"]["onnx"]["parity"]) and m["measured"]["input_shape"] == [1, 1, 28, 28]
+    # the synthetic table is not an onnxruntime table: its prediction is not compared with the measurement
+    assert doc["table_backend"] == "synthetic" and m["error_pct"] is None and doc["prediction"]["n"] == 0
+    report = (tmp_path / "d" / "report.md").read_text()
+    assert "| p0 |" in report and "Prediction error not computed" in report
+    assert (tmp_path / "d" / "report.png").is_file()
     assert "report:" in out.out
     # a rerun resumes: nothing is trained or exported again
     onnx_file = tmp_path / "d" / "models" / "p0" / "model.onnx"
@@ -164,6 +169,7 @@ def test_export_python_api_resumes_per_format(tmp_path, search_run):
     assert onnx_file.stat().st_mtime_ns == before
     m = doc["models"][0]
     assert m["formats"]["executorch"]["parity"][0]["ok"] and m["measured"]["executorch_ms"] > 0
+    assert m["measured"]["executorch_threads"] == 1
     assert (tmp_path / "d" / "models" / "p0" / "model.pte").is_file()
 
 

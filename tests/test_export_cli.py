@@ -186,6 +186,21 @@ def test_quickstart_fast_smoke_and_resume(tmp_path, capsys, search_run):
     assert code == 0 and "skipped" in out.out
 
 
+def test_quickstart_rerun_with_another_configuration_is_refused(tmp_path, capsys, search_run):
+    from edgenas.quickstart import fast_config
+
+    _, table = search_run
+    out = tmp_path / "q"
+    out.mkdir()
+    stored = fast_config(str(out), table=str(table), models=2).to_json()
+    (out / "quickstart.json").write_text(json.dumps({**stored, "formats_used": ["onnx"]}))
+    code, res = run_main(capsys, ["quickstart", "--fast", "--table", str(table), "--out", str(out), "--models", "1",
+                                  "--no-baselines", "--quiet"])
+    one_line_error(code, res, "another configuration", "models: 2 -> 1", "baselines: [0.25] -> []", "--out")
+    assert json.loads((out / "quickstart.json").read_text())["models"] == 2  # the stored one is kept
+    assert sorted(p.name for p in out.iterdir()) == ["quickstart.json"]  # no stage ran
+
+
 @pytest.mark.slow
 def test_quickstart_fast_profiles_this_cpu(tmp_path, capsys):
     code, out = run_main(capsys, ["quickstart", "--fast", "--out", str(tmp_path / "q"), "--quiet"])

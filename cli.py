@@ -117,7 +117,12 @@ def profile_many_cmd(space_name, targets, targets_file, out_dir, threads, min_ti
             data = json.loads(open(targets_file).read())
         except (OSError, ValueError) as e:
             raise ConfigError(f"cannot read targets file {targets_file}: {e}") from None
-        specs += [f"{k}={v}" for k, v in data.items()] if isinstance(data, dict) else [str(x) for x in data]
+        if isinstance(data, dict):
+            data = [f"{k}={v}" for k, v in data.items()]
+        if not isinstance(data, list) or not all(isinstance(x, str) for x in data):
+            raise ConfigError(f"targets file {targets_file} must hold a JSON list of target specs (strings) "
+                              f"or an object NAME -> SPEC, not {type(data).__name__}")
+        specs += data
     s = get_space(space_name)
     results = profile_many(s, specs, out_dir, threads=threads, restart=restart,
                            protocol=TimingProtocol(min_runs=min_runs, min_time_s=min_time),
@@ -427,9 +432,16 @@ def _deploy_summary(doc, out) -> str:
     if st["n"]:
         lines.append(f"prediction after export: {100 * st['within_10pct']:.0f}% of {st['n']} within ±10% "
                      f"(MAPE {st['mape_pct']:.1f}%)")
+    elif doc.get("table_backend") != "onnxruntime":
+        lines.append(f"prediction not compared: the table's backend is {doc.get('table_backend')!r}, the models "
+                     f"were measured in onnxruntime on the CPU")
     for r in doc["versus_baselines"]:
-        lines.append(f"{r['baseline']}: " + (f"{r['match']} is {r['speedup']:.2f}x faster at >= its accuracy"
-                                             if r["match"] else "no searched model reaches its accuracy"))
+        if not r["match"]:
+            lines.append(f"{r['baseline']}: no searched model reaches its accuracy")
+        elif r["speedup"] >= 1:
+            lines.append(f"{r['baseline']}: {r['match']} is {r['speedup']:.2f}x faster at >= its accuracy")
+        else:  # the fastest model at least as accurate is slower than the baseline
+            lines.append(f"{r['baseline']}: {r['match']} is {1 / r['speedup']:.2f}x slower at >= its accuracy")
     lines.append(f"report: {out}/report.md, {out}/report.png")
     return "\n".join(lines)
 

@@ -10,6 +10,7 @@ target; the name is used in the table's file name.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Optional
@@ -89,6 +90,14 @@ def parse_target(text: str) -> Target:
     if unknown:
         raise ConfigError(f"target {spec!r}: unknown option(s) {', '.join(sorted(unknown))}; "
                           f"known: {', '.join(sorted(_QUERY_KEYS))}")
+    if "cooldown" in query:
+        try:
+            cooldown = float(query["cooldown"])
+        except ValueError:
+            cooldown = math.nan
+        if not (math.isfinite(cooldown) and cooldown >= 0):
+            raise ConfigError(f"target {spec!r}: cooldown must be a number of seconds >= 0, "
+                              f"not {query['cooldown']!r}")
     if parts.scheme == "ssh":
         try:
             port = parts.port or 22

@@ -14,10 +14,23 @@ from test_cli import assert_user_error, ok, run
     (["profile-many", "--out-dir", "o", "--no-ray"], "at least one target"),
     (["profile-many", "--target", "a=onnxruntime", "--target", "a=torch", "--out-dir", "o", "--no-ray"], "must differ"),
     (["profile-many", "--targets", "missing.json", "--out-dir", "o", "--no-ray"], "cannot read targets file"),
+    (["profile-many", "--target", "ssh://h/onnxruntime?cooldown=abc", "--out-dir", "o", "--no-ray"],
+     "cooldown must be a number of seconds >= 0, not 'abc'"),
+    (["profile-many", "--target", "adb://S1/onnxruntime?cooldown=-1", "--out-dir", "o", "--no-ray"],
+     "cooldown must be a number"),
 ])
 def test_profile_many_bad_input(capsys, tmp_path, monkeypatch, argv, fragment):
     monkeypatch.chdir(tmp_path)
     assert_user_error(*run(capsys, *argv)[::2], fragment)
+
+
+@pytest.mark.parametrize("content", ['"onnxruntime"', "42", "[1, 2]"])
+def test_targets_file_that_is_not_a_list_of_specs(capsys, tmp_path, monkeypatch, content):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "targets.json").write_text(content)
+    code, _, err = run(capsys, "profile-many", "--targets", "targets.json", "--out-dir", "o", "--no-ray")
+    assert_user_error(code, err, "targets file targets.json must hold a JSON list")
+    assert not (tmp_path / "o").exists()
 
 
 def test_gpu_backend_without_a_gpu_is_one_line(capsys, tmp_path, monkeypatch):

@@ -208,3 +208,18 @@ def test_quickstart_fast_profiles_this_cpu(tmp_path, capsys):
     doc = json.loads((tmp_path / "q" / "deploy" / "deploy.json").read_text())
     assert doc["baselines"] and doc["versus_baselines"]
     assert doc["table_backend"] == "onnxruntime" and doc["prediction"]["n"] == len(doc["models"]) >= 1
+
+
+def test_deploy_summary_says_slower_when_the_match_is_slower():
+    from cli import _deploy_summary
+
+    def entry(mid, ms):
+        return {"id": mid, "accuracy": 0.9, "measured": {"latency_ms": ms}, "predicted": None, "error_pct": None,
+                "arch": "a"}
+
+    row = {"baseline": "mbv2-0.25", "match": "p0", "speedup": 0.8}
+    doc = {"models": [entry("p0", 1.25)], "baselines": [entry("mbv2-0.25", 1.0)], "table_backend": "onnxruntime",
+           "prediction": {"n": 0}, "versus_baselines": [row, {**row, "speedup": 2.0}]}
+    text = _deploy_summary(doc, "out")
+    assert "p0 is 1.25x slower at >= its accuracy" in text and "0.80x" not in text
+    assert "p0 is 2.00x faster" in text

@@ -65,7 +65,8 @@ def _onnxruntime(path, threads):
     so.log_severity_level = 3
     session = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
     inp = session.get_inputs()[0]
-    feed = {inp.name: np.random.default_rng(0).standard_normal(inp.shape, dtype=np.float32)}
+    shape = [d if isinstance(d, int) and d > 0 else 1 for d in inp.shape]  # a symbolic dim ('batch'): 1
+    feed = {inp.name: np.random.default_rng(0).standard_normal(shape, dtype=np.float32)}
     return (lambda: session.run(None, feed)), ort.__version__
 
 

@@ -84,8 +84,20 @@ class RemoteProfiler(Profiler):
             if proc.returncode != 0:
                 raise DeviceError(f"{self.transport.name}: the device runner failed to start with {self.python!r} "
                                   f"(exit {proc.returncode}): {err.splitlines()[-1] if err else 'no message'}")
-            self._ready = json.loads(proc.stdout.decode())
+            self._ready = self._runner_json(proc.stdout, "--check")
         return self._ready
+
+    def _runner_json(self, data, what: str) -> dict:
+        """The runner's JSON answer; :class:`DeviceError` when it is truncated or garbled (a dropped link)."""
+        try:
+            doc = json.loads(data)
+        except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
+            doc, why = None, f"{type(e).__name__}: {e}"
+        else:
+            why = f"a JSON {type(doc).__name__}, not an object"
+        if not isinstance(doc, dict):
+            raise DeviceError(f"{self.transport.name}: unreadable runner output ({what}; {why}); rerun to resume")
+        return doc
 
     def runtime_info(self) -> dict:
         ready = self.setup()
@@ -134,7 +146,7 @@ class RemoteProfiler(Profiler):
         if proc.returncode not in (0, EXIT_MODEL_FAILED):
             raise DeviceError(f"{self.transport.name}: the device runner stopped (exit {proc.returncode}): "
                               f"{err.splitlines()[-1] if err else 'no message'}; rerun to resume")
-        result = json.loads(self.transport.read(out))
+        result = self._runner_json(self.transport.read(out), out)
         entries = list(result.get("results", {}).values())
         if len(entries) != 1:
             raise DeviceError(f"{self.transport.name}: the runner timed {len(entries)} models in {run.folder}, not 1")

@@ -117,6 +117,33 @@ def test_runtime_missing_on_the_device(tmp_path, tiny_space, fast_protocol):
     assert not (tmp_path / "t.json").exists()
 
 
+class _GarbledLocal(LocalTransport):
+    """The runner's answers arrive cut short, as over a link that dropped."""
+
+    def __init__(self, garble_check: bool, **kw):
+        super().__init__(**kw)
+        self.garble_check = garble_check
+
+    def run(self, argv, timeout=600.0, stdin=None):
+        proc = super().run(argv, timeout=timeout, stdin=stdin)
+        if self.garble_check and "--check" in argv:
+            proc.stdout = proc.stdout[:len(proc.stdout) // 2]
+        return proc
+
+    def read(self, remote_path):
+        return super().read(remote_path)[:7]
+
+
+@pytest.mark.parametrize("garble_check", [True, False])
+def test_unreadable_runner_output_is_a_device_error(tmp_path, fast_protocol, garble_check):
+    import torch.nn as nn
+
+    prof = RemoteProfiler(_GarbledLocal(garble_check, workdir=str(tmp_path / "dev")), "onnxruntime",
+                          protocol=fast_protocol)
+    with pytest.raises(DeviceError, match="unreadable runner output .*; rerun to resume"):
+        prof.measure(nn.ReLU(), (1, 1, 4, 4))
+
+
 def test_device_runner_times_a_folder_and_reports_a_broken_model(tmp_path, tiny_space):
     from edgenas.onnx_io import to_onnx_bytes
 
@@ -134,6 +161,18 @@ def test_device_runner_times_a_folder_and_reports_a_broken_model(tmp_path, tiny_
     check = subprocess.run([sys.executable, str(runner), "--runtime", "onnxruntime", "--check"],
                            capture_output=True, text=True)
     assert check.returncode == 0 and json.loads(check.stdout)["runtime"] == "onnxruntime"
+
+
+def test_device_runner_feeds_a_symbolic_batch_dim_with_1(tmp_path):
+    import torch.nn as nn
+
+    from edgenas.onnx_io import to_onnx_bytes
+    from profilers.device_runner import _onnxruntime
+
+    (tmp_path / "dyn.onnx").write_bytes(to_onnx_bytes(nn.ReLU(), (1, 1, 4, 4), dynamic_batch=True))
+    run, _ = _onnxruntime(str(tmp_path / "dyn.onnx"), 1)
+    out, = run()
+    assert out.shape == (1, 1, 4, 4)
 
 
 # ---- ssh against a real sshd on 127.0.0.1 -----------------------------------------------------------

@@ -4,8 +4,11 @@ Build: ``trt.Builder`` → ``create_network`` → ``trt.OnnxParser.parse`` →
 ``build_serialized_network`` with FP32, FP16 (``BuilderFlag.FP16``) or INT8
 (``BuilderFlag.INT8``). Run: ``trt.Runtime.deserialize_cuda_engine`` →
 ``create_execution_context``, device buffers bound with
-``set_tensor_address``, ``execute_async_v3`` on torch's current CUDA stream, timed with CUDA
-events on that stream: **compute only**, no host transfer.
+``set_tensor_address``, ``execute_async_v3`` on a dedicated CUDA stream of the profiler (not the
+legacy default stream), timed with CUDA events on that stream: **compute only**, no host transfer.
+
+Needs TensorRT 10 (``pip install 'tensorrt>=10,<11'``): TensorRT 11 removes the
+FP16/INT8 builder flags this module sets.
 
 INT8 here is for latency only: no calibration data is used; every tensor gets a
 fixed dynamic range so the builder can choose INT8 kernels, as ``trtexec
@@ -26,6 +29,7 @@ from .gpu_info import ClockLog, cuda_device_info, require_cuda
 
 PRECISIONS = ("fp32", "fp16", "int8")
 INT8_RANGE = 4.0
+TRT_RANGE = "tensorrt>=10,<11"
 
 
 def require_tensorrt():
@@ -33,8 +37,8 @@ def require_tensorrt():
     try:
         import tensorrt
     except ImportError:
-        raise BackendUnavailableError("TensorRT is not installed: pip install tensorrt (needs an NVIDIA GPU "
-                                      "and a matching CUDA driver)") from None
+        raise BackendUnavailableError(f"TensorRT is not installed: pip install '{TRT_RANGE}' (needs an NVIDIA GPU "
+                                      f"and a matching CUDA driver)") from None
     return tensorrt
 
 
@@ -50,17 +54,21 @@ def build_engine(onnx_bytes: bytes, precision: str, workspace_bytes: int = 1 << 
         raise ExportError(f"TensorRT could not parse the ONNX model: {errors}")
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_bytes)
-    if precision == "fp16":
-        config.set_flag(trt.BuilderFlag.FP16)
-    elif precision == "int8":
-        config.set_flag(trt.BuilderFlag.INT8)
-        config.set_flag(trt.BuilderFlag.FP16)  # layers without an INT8 kernel fall back to FP16, not FP32
-        for i in range(network.num_inputs):
-            network.get_input(i).set_dynamic_range(-INT8_RANGE, INT8_RANGE)
-        for i in range(network.num_layers):
-            layer = network.get_layer(i)
-            for j in range(layer.num_outputs):
-                layer.get_output(j).set_dynamic_range(-INT8_RANGE, INT8_RANGE)
+    try:
+        if precision == "fp16":
+            config.set_flag(trt.BuilderFlag.FP16)
+        elif precision == "int8":
+            config.set_flag(trt.BuilderFlag.INT8)
+            config.set_flag(trt.BuilderFlag.FP16)  # layers without an INT8 kernel fall back to FP16, not FP32
+            for i in range(network.num_inputs):
+                network.get_input(i).set_dynamic_range(-INT8_RANGE, INT8_RANGE)
+            for i in range(network.num_layers):
+                layer = network.get_layer(i)
+                for j in range(layer.num_outputs):
+                    layer.get_output(j).set_dynamic_range(-INT8_RANGE, INT8_RANGE)
+    except AttributeError as e:  # TensorRT 11 removed the precision flags and dynamic ranges
+        raise BackendUnavailableError(f"TensorRT {getattr(trt, '__version__', '?')} cannot build a {precision} "
+                                      f"engine the way edgenas does ({e}); install {TRT_RANGE}") from None
     engine = builder.build_serialized_network(network, config)
     if engine is None:
         raise ExportError(f"TensorRT could not build a {precision} engine")
@@ -77,6 +85,7 @@ class TensorRTProfiler(Profiler):
         if precision not in PRECISIONS:
             raise ValueError(f"TensorRT precision is one of {', '.join(PRECISIONS)}")
         self.device, self.precision = device, precision
+        self._stream = None  # the dedicated CUDA stream engines run and are timed on; made on first prepare
         self._clocks = ClockLog(device)
         self.name = "tensorrt" if precision == "fp32" else f"tensorrt-{precision}"
 
@@ -109,8 +118,10 @@ class TensorRTProfiler(Profiler):
             buf = torch.randn(shape, device="cuda").to(dtype)
             buffers.append(buf)
             context.set_tensor_address(tname, buf.data_ptr())
-        # Run on torch's current stream, the stream the CUDA events of the timer are recorded on.
-        stream = torch.cuda.current_stream(self.device)
+        if self._stream is None:
+            self._stream = torch.cuda.Stream(self.device)
+        stream = self._stream
+        stream.wait_stream(torch.cuda.current_stream(self.device))  # the buffers are filled on the current stream
 
         def run():
             if not context.execute_async_v3(stream.cuda_stream):
@@ -118,6 +129,15 @@ class TensorRTProfiler(Profiler):
 
         run._keep = (runtime, engine, context, buffers)  # noqa: SLF001
         return run
+
+    def time(self, run):
+        """Time on the profiler's own stream: the timer's CUDA events are recorded on the stream TensorRT runs on."""
+        import torch
+
+        if self._stream is None:
+            raise TypeError("TensorRTProfiler.time takes what its prepare() returned")
+        with torch.cuda.device(self.device), torch.cuda.stream(self._stream):
+            return super().time(run)
 
     def timer(self):
         from .torch_cuda import cuda_event_timer

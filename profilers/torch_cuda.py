@@ -64,6 +64,7 @@ class TorchCUDAProfiler(Profiler):
 
     def _place(self, module: nn.Module, input_shape: Tuple[int, ...]):
         torch = require_cuda()
+        torch.cuda.set_device(self.device)  # the timer's CUDA events are recorded on the current device's stream
         torch.backends.cudnn.benchmark = False
         dtype = torch.float16 if self.precision == "fp16" else torch.float32
         dev = torch.device("cuda", self.device)

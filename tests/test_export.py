@@ -109,7 +109,7 @@ TRT_MISSING = _tensorrt_missing()
 
 @pytest.mark.skipif(TRT_MISSING is None, reason="TensorRT is present here")
 def test_tensorrt_absent_says_what_to_install():
-    assert "pip install tensorrt" in TRT_MISSING or "no CUDA GPU" in TRT_MISSING
+    assert "pip install 'tensorrt>=10,<11'" in TRT_MISSING or "no CUDA GPU" in TRT_MISSING
 
 
 @pytest.mark.tensorrt

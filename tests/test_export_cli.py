@@ -126,7 +126,7 @@ def test_tensorrt_absent(tmp_path, capsys, search_run):
     run, _ = search_run
     code, out = run_main(capsys, export_args(run, tmp_path / "d", "--format", "tensorrt"))
     one_line_error(code, out)
-    assert "pip install tensorrt" in out.err or "no CUDA GPU" in out.err
+    assert "pip install 'tensorrt>=10,<11'" in out.err or "no CUDA GPU" in out.err
     assert not (tmp_path / "d").exists()
 
 

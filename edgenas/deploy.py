@@ -298,7 +298,7 @@ def _context(opts: ExportOptions, src: SearchSource, progress: Progress) -> _Con
     threads = int(runtime.get("threads", 1) or 1)
     try:
         table_protocol = TimingProtocol.from_json(table.header.get("protocol") or {})
-    except TypeError:  # a table without a timing protocol (synthetic)
+    except (TypeError, ValueError):  # a table without a timing protocol (synthetic)
         table_protocol = None
     protocol = opts.protocol or table_protocol or TimingProtocol()
     batch = int(table.header.get("batch") or src.space.input_shape[0])

@@ -96,6 +96,28 @@ class DelegateCall(nn.Module):
         return x.relu()
 
 
+
+class ExportedModelProfiler(Profiler):
+    """A backend that runs an exported model (ONNX, ``.pte``, ``.tflite``): :meth:`artifact` exports the
+    module to bytes, :meth:`load` makes the bytes runnable. Exports are plain data, so a profile prepares
+    them in a worker process ahead of the timing (``prefetch``)."""
+
+    prefetch = True
+
+    @abstractmethod
+    def artifact(self, module: nn.Module, input_shape: Tuple[int, ...]) -> bytes:
+        """The module exported to this runtime's format."""
+
+    @abstractmethod
+    def load(self, artifact: bytes, input_shape: Tuple[int, ...]) -> Callable[[], object]:
+        """A callable that runs the exported model once on a fixed input and waits for it."""
+
+    def prepare(self, module: nn.Module, input_shape: Tuple[int, ...]) -> Callable[[], object]:
+        return self.load(self.artifact(module, input_shape), input_shape)
+
+    def measure_artifact(self, artifact: bytes, input_shape: Tuple[int, ...]) -> Timing:
+        return self.time(self.load(artifact, input_shape))
+
 def _cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:

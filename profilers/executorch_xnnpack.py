@@ -11,7 +11,7 @@ from typing import Tuple
 import torch
 import torch.nn as nn
 
-from .base import DelegateCall, Profiler
+from .base import DelegateCall, ExportedModelProfiler
 from .converters import executorch_version, to_pte_bytes
 
 
@@ -27,7 +27,7 @@ def set_xnnpack_threads(threads: int) -> None:
         portable_lib._unsafe_reset_threadpool(threads)
 
 
-class ExecuTorchXnnpackProfiler(Profiler):
+class ExecuTorchXnnpackProfiler(ExportedModelProfiler):
     name = "executorch-xnnpack"
 
     def runtime_info(self) -> dict:
@@ -36,10 +36,13 @@ class ExecuTorchXnnpackProfiler(Profiler):
                 "where": "host CPU (the XNNPACK kernels phones run, timed on this machine, not on a phone)",
                 "overhead_model": "one ReLU delegated to XNNPACK (the cost of one delegate call)"}
 
-    def prepare(self, module: nn.Module, input_shape: Tuple[int, ...]):
+    def artifact(self, module: nn.Module, input_shape: Tuple[int, ...]) -> bytes:
+        return to_pte_bytes(module, input_shape)
+
+    def load(self, data: bytes, input_shape: Tuple[int, ...]):
+        """A runnable method of the ``.pte`` program ``data``."""
         from executorch.runtime import Runtime
 
-        data = to_pte_bytes(module, input_shape)
         set_xnnpack_threads(self.threads)  # before loading: a loaded XNNPACK delegate keeps the pool it saw
         program = Runtime.get().load_program(data)
         method = program.load_method("forward")

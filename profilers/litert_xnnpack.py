@@ -14,7 +14,7 @@ import torch.nn as nn
 
 from edgenas.errors import BackendUnavailableError
 
-from .base import DelegateCall, Profiler
+from .base import DelegateCall, ExportedModelProfiler
 from .converters import litert_torch_version, to_tflite_bytes
 
 
@@ -34,7 +34,7 @@ def litert_version() -> str:
     return version("ai-edge-litert")
 
 
-class LiteRTXnnpackProfiler(Profiler):
+class LiteRTXnnpackProfiler(ExportedModelProfiler):
     name = "litert-xnnpack"
 
     def runtime_info(self) -> dict:
@@ -44,9 +44,12 @@ class LiteRTXnnpackProfiler(Profiler):
                 "where": "host CPU (the XNNPACK kernels phones run, timed on this machine, not on a phone)",
                 "overhead_model": "one ReLU delegated to XNNPACK (the cost of one delegate call)"}
 
-    def prepare(self, module: nn.Module, input_shape: Tuple[int, ...]):
-        interpreter = litert_interpreter()(model_content=to_tflite_bytes(module, input_shape),
-                                           num_threads=self.threads)
+    def artifact(self, module: nn.Module, input_shape: Tuple[int, ...]) -> bytes:
+        return to_tflite_bytes(module, input_shape)
+
+    def load(self, content: bytes, input_shape: Tuple[int, ...]):
+        """A runnable interpreter of the ``.tflite`` flatbuffer ``content``."""
+        interpreter = litert_interpreter()(model_content=content, num_threads=self.threads)
         interpreter.allocate_tensors()
         detail = interpreter.get_input_details()[0]
         x = np.random.default_rng(0).standard_normal(tuple(detail["shape"]), dtype=np.float32)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Optional
 from urllib.parse import parse_qsl, urlsplit
 
 from edgenas.errors import ConfigError

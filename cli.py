@@ -271,7 +271,10 @@ def supernet_train(mode, space_name, dataset, epochs, batch_size, lr, max_batche
 @click.option("--alpha", type=float, help="[dnas] loss scale α of CE·α·log(LAT)^β (FBNet 0.2).")
 @click.option("--beta", type=float, help="[dnas] latency exponent β (FBNet 0.6).")
 @click.option("--target-ms", type=click.FloatRange(min=0, min_open=True),
-              help="[dnas] latency budget; β adapts so the found architecture lands on it.")
+              help="[dnas] latency budget: β adapts toward it, and the run returns the most likely "
+                   "architecture predicted within [band·budget, budget].")
+@click.option("--budget-band", type=click.FloatRange(0, 1, min_open=True),
+              help="[dnas] lower edge of the budget band, as a fraction of --target-ms (0.9).")
 @click.option("--memory-beta", type=float, help="[dnas] add a log(memory KiB)^β factor to the loss.")
 @click.option("--memory-target-bytes", type=click.FloatRange(min=0, min_open=True), help="[dnas] memory budget.")
 @click.option("--warmup-epochs", type=click.IntRange(0), help="[dnas] weight-only epochs first.")
@@ -346,7 +349,7 @@ def parse_memory(text):
 @click.option("--space", "space_name", default="fbnet-small", show_default=True, help="Preset name or JSON file.")
 @click.option("--dataset", default="mnist5k", show_default=True, help="mnist5k, digits, or a folder.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder (rerun to resume).")
-@click.option("--epochs", default=15, show_default=True, type=click.IntRange(1))
+@click.option("--epochs", default=30, show_default=True, type=click.IntRange(1))
 @click.option("--batch-size", default=128, show_default=True, type=click.IntRange(2))
 @click.option("--lr", default=0.05, show_default=True, type=click.FloatRange(min=0, min_open=True))
 @click.option("--seed", default=0, show_default=True, help="Initialisation and shuffling.")
@@ -357,7 +360,7 @@ def train(arch, space_name, dataset, out, epochs, batch_size, lr, seed, split_se
     """Train ARCH from scratch and report its test accuracy.
 
     ARCH is an architecture string (candidates joined by '-') or a search run folder / result.json,
-    whose most likely architecture is taken.
+    whose selected architecture is taken (with a budget: the most likely one within it).
     """
     from edgenas.final import train_architecture
     from edgenas.progress import epoch_progress
@@ -369,6 +372,94 @@ def train(arch, space_name, dataset, out, epochs, batch_size, lr, seed, split_se
                                threads=threads, on_epoch=bar)
     click.echo(f"{r['arch']}: test accuracy {r['test_acc']:.4f} on {r['test_images']} held-out images "
                f"({r['epochs']} epochs, {r['params']} parameters); run folder: {out}")
+
+
+# ---- export and quickstart ---------------------------------------------------------
+@cli.command("export")
+@click.argument("run", type=click.Path())
+@click.option("--models", "models", multiple=True, default=("pareto",), show_default=True,
+              help="'pareto' (every Pareto member, at most --max-models spread along the front), a Pareto index, "
+                   "or an architecture string; repeatable or comma-separated (--models 0,3).")
+@click.option("--format", "formats", multiple=True, default=("onnx",), show_default=True,
+              help="onnx, executorch (.pte, XNNPACK) or tensorrt (FP32/FP16/INT8 engines); repeatable. "
+                   "ONNX is always written: it is what is measured.")
+@click.option("--out", required=True, type=click.Path(), help="Output folder (rerun to resume).")
+@click.option("--init", type=click.Choice(["scratch", "supernet"]), default="scratch", show_default=True,
+              help="Train from scratch, or fine-tune the weights inherited from the search's supernet.")
+@click.option("--epochs", default=10, show_default=True, type=click.IntRange(1))
+@click.option("--batch-size", default=128, show_default=True, type=click.IntRange(2))
+@click.option("--lr", default=0.05, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option("--seed", default=0, show_default=True)
+@click.option("--max-models", default=5, show_default=True, type=click.IntRange(1), help="Cap of --models pareto.")
+@click.option("--table", "table_path", type=click.Path(dir_okay=False), help="Latency table (default: the search's).")
+@click.option("--dataset", help="Dataset (default: the one the search used).")
+@click.option("--baseline", "baselines", multiple=True, type=click.FloatRange(min=0, min_open=True),
+              help="Also train and measure MobileNetV2 at this width multiplier (repeatable).")
+@click.option("--threads", type=click.IntRange(1), help="Torch threads for training.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def export_cmd(run, models, formats, out, init, epochs, batch_size, lr, seed, max_models, table_path, dataset,
+               baselines, threads, quiet):
+    """Train, export, verify and measure the architectures of the search run folder RUN; write a report.
+
+    Each model lands in OUT/models/<id>/ (model.onnx, model.pte, model.<precision>.engine, export.json);
+    OUT/deploy.json, OUT/report.md and OUT/report.png compare measured with predicted latency.
+    """
+    from edgenas.deploy import ExportOptions, deploy_models
+    from edgenas.progress import progress_bar
+
+    opts = ExportOptions(run=run, out=out, models=models, formats=formats, init=init, epochs=epochs,
+                         batch_size=batch_size, lr=lr, seed=seed, max_models=max_models, table=table_path,
+                         dataset=dataset, baselines=baselines, threads=threads)
+    with progress_bar("export", not quiet) as bar:
+        doc = deploy_models(opts, progress=bar)
+    click.echo(_deploy_summary(doc, out))
+
+
+def _deploy_summary(doc, out) -> str:
+    lines = []
+    for m in doc["models"] + doc["baselines"]:
+        pred = (m.get("predicted") or {}).get("latency_ms")
+        err = f"{m['error_pct']:+.1f}%" if m.get("error_pct") is not None else "-"
+        lines.append(f"{m['id']:>10}  acc {100 * m['accuracy']:6.2f}%  measured {m['measured']['latency_ms']:.4f} ms  "
+                     f"predicted {'%.4f ms' % pred if pred else '-':>10}  error {err:>7}  "
+                     f"{m.get('arch', 'MobileNetV2 x%g' % m.get('width', 0))}")
+    st = doc["prediction"]
+    if st["n"]:
+        lines.append(f"prediction after export: {100 * st['within_10pct']:.0f}% of {st['n']} within ±10% "
+                     f"(MAPE {st['mape_pct']:.1f}%)")
+    for r in doc["versus_baselines"]:
+        lines.append(f"{r['baseline']}: " + (f"{r['match']} is {r['speedup']:.2f}x faster at >= its accuracy"
+                                             if r["match"] else "no searched model reaches its accuracy"))
+    lines.append(f"report: {out}/report.md, {out}/report.png")
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.option("--out", default="runs/quickstart", show_default=True, type=click.Path(), help="Run folder (resumes).")
+@click.option("--fast", is_flag=True, help="Tiny sizes on the digits dataset: every stage in about a minute.")
+@click.option("--table", "table_path", type=click.Path(dir_okay=False), help="Use this table instead of profiling.")
+@click.option("--dataset", help="Dataset (default mnist5k; digits with --fast).")
+@click.option("--epochs", type=click.IntRange(1), help="Final-training epochs per exported model.")
+@click.option("--models", type=click.IntRange(1), help="How many Pareto models to export.")
+@click.option("--baseline", "baselines", multiple=True, type=click.FloatRange(min=0, min_open=True),
+              help="MobileNetV2 width multipliers to compare with (repeatable; default 0.25 and 0.5).")
+@click.option("--no-baselines", is_flag=True, help="Skip the MobileNetV2 baselines.")
+@click.option("--threads", type=click.IntRange(1), help="Torch threads for training (default 1).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def quickstart(out, fast, table_path, dataset, epochs, models, baselines, no_baselines, threads, quiet):
+    """Profile this CPU, train a supernet, search with NSGA-II, export the Pareto set and report, in one go."""
+    from edgenas.progress import progress_bar
+    from edgenas.quickstart import QuickstartConfig, fast_config, run_quickstart
+
+    over = {k: v for k, v in {"table": table_path, "dataset": dataset, "epochs": epochs, "models": models,
+                              "threads": threads}.items() if v is not None}
+    if baselines or no_baselines:
+        over["baselines"] = () if no_baselines else tuple(baselines)
+    cfg = fast_config(out, **over) if fast else QuickstartConfig(out=out, **over)
+    with progress_bar("quickstart", not quiet) as bar:
+        doc = run_quickstart(cfg, progress=bar, log=click.echo)
+    click.echo(_deploy_summary(doc, f"{out}/deploy"))
+    click.echo(f"done in {doc['quickstart_wall_s_this_session']:.0f} s; run folder: {out}")
 
 
 def main(argv=None):

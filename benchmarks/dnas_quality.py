@@ -28,23 +28,25 @@ def main() -> None:
     ap.add_argument("--table", required=True)
     ap.add_argument("--dataset", default="mnist5k")
     ap.add_argument("--target-ms", type=float, default=None, help="latency budget (target mode)")
-    ap.add_argument("--train-epochs", type=int, default=15)
+    ap.add_argument("--train-epochs", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (1 on a shared machine)")
     ap.add_argument("--out-dir", default="runs/bench-dnas-quality")
     args = ap.parse_args()
     out = Path(args.out_dir)
 
     t0 = time.perf_counter()
     res = get_strategy("dnas")(SearchRequest("dnas", out / "search", table=args.table, dataset=args.dataset,
-                                             seed=args.seed, options={"target_ms": args.target_ms}))
+                                             seed=args.seed, options={"target_ms": args.target_ms, "threads": args.threads}))
     search_wall = time.perf_counter() - t0
     hist = json.loads((out / "search" / "history.json").read_text())
-    best = res["most_likely"]
+    best = res["selected"]
     print(f"search: {best['arch']}  {best['latency_ms']:.4g} ms  ({search_wall:.0f} s this session)", flush=True)
 
     t1 = time.perf_counter()
     tr = train_architecture(str(out / "search"), out / "train", dataset=args.dataset,
-                            cfg=TrainConfig(epochs=args.train_epochs, seed=args.seed), split_seed=args.seed)
+                            cfg=TrainConfig(epochs=args.train_epochs, seed=args.seed), split_seed=args.seed,
+                            threads=args.threads)
     summary = {
         "arch": best["arch"], "latency_ms": best["latency_ms"], "target_ms": args.target_ms,
         "memory_bytes": best["memory_bytes"], "mflops": best["flops"] / 1e6,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Union
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -20,7 +20,7 @@ from .data import check_fits_space, load_images, make_splits
 from .fileio import PathLike, atomic_write_bytes, atomic_write_json
 from .model import build_network
 from .runfolder import CHECKPOINT, open_run, read_json
-from .space import get_space
+from .space import SearchSpace, get_space
 from .train import TrainConfig, train_model
 
 KIND = "train"
@@ -35,24 +35,64 @@ def resolve_architecture(arch: str, space: str) -> tuple:
         from .errors import RunError
 
         res = read_json(p)
-        if res is None or "most_likely" not in res:
-            raise RunError(f"{p} is not a search result (no 'most_likely' architecture)")
-        return res["most_likely"]["arch"], res["space"]
+        if res is None:
+            raise RunError(f"{p} is not a search result (no such file); give an architecture string or a DNAS run")
+        best = res.get("selected") or res.get("most_likely")
+        if best is None:
+            raise RunError(f"{p} is not a search result (no 'selected' architecture)")
+        return best["arch"], res["space"]
     return arch, space
 
 
-def train_architecture(arch: str, out: PathLike, *, space: str = "fbnet-small", dataset: str = "mnist5k",
-                       cfg: TrainConfig = TrainConfig(), split_seed: int = 0, threads: Optional[int] = None,
-                       on_epoch: Optional[Callable[[int, int, dict], None]] = None) -> dict:
-    """Train ``arch`` from scratch; return (and write) the test accuracy and the per-epoch history."""
-    arch_text, space_name = resolve_architecture(arch, space)
-    sp = get_space(space_name)
+def train_architecture(arch: str, out: PathLike, *, space: Union[str, SearchSpace] = "fbnet-small",
+                       dataset: str = "mnist5k", cfg: TrainConfig = TrainConfig(), split_seed: int = 0,
+                       threads: Optional[int] = None,
+                       on_epoch: Optional[Callable[[int, int, dict], None]] = None,
+                       supernet: Optional[PathLike] = None) -> dict:
+    """Train ``arch`` (from scratch, or from a supernet's shared weights); return (and write) its test accuracy.
+
+    With ``supernet`` (a supernet run folder) the network starts from the weights
+    :meth:`Supernet.extract` copies out of it, and the training fine-tunes them.
+    """
+    if isinstance(space, SearchSpace):  # a space object (e.g. rebuilt from a table's declaration)
+        arch_text, sp = arch, space
+    else:
+        arch_text, space_name = resolve_architecture(arch, space)
+        sp = get_space(space_name)
     indices = sp.parse(arch_text)
+    config = {"arch": sp.format(indices), "space": sp.name}
+    if supernet is not None:
+        from .supernet_io import load_supernet_run
+
+        run = load_supernet_run(supernet)
+        if run.space.fingerprint != sp.fingerprint:
+            from .errors import RunError
+
+            raise RunError(f"supernet {supernet} was trained for space {run.space.name!r}, not {sp.name!r}")
+        torch.manual_seed(cfg.seed)
+        model = run.supernet.extract(indices)
+        config["init"] = f"supernet:{run.digest}"
+    else:
+        torch.manual_seed(cfg.seed)
+        model = build_network(sp, indices)
+    return train_network(model, out, config, dataset=dataset, cfg=cfg, split_seed=split_seed, threads=threads,
+                         on_epoch=on_epoch, space=sp)
+
+
+def train_network(model: torch.nn.Module, out: PathLike, identity: dict, *, dataset: str = "mnist5k",
+                  cfg: TrainConfig = TrainConfig(), split_seed: int = 0, threads: Optional[int] = None,
+                  on_epoch: Optional[Callable[[int, int, dict], None]] = None, space=None) -> dict:
+    """Train any network with the final-training recipe into the run folder ``out``; return ``result.json``.
+
+    ``identity`` (what the network is: an architecture, a baseline and its width)
+    enters the run config, so a rerun resumes only the same network. With
+    ``space`` the dataset is checked against it first.
+    """
     splits = make_splits(load_images(dataset), seed=split_seed)
-    check_fits_space(splits, sp)
+    if space is not None:
+        check_fits_space(splits, space)
     out = Path(out)
-    config = {"arch": sp.format(indices), "space": sp.name, "dataset": dataset, "split_seed": split_seed,
-              **cfg.to_json()}
+    config = {**identity, "dataset": dataset, "split_seed": split_seed, **cfg.to_json()}
     open_run(out, config, KIND)
     train = TensorDataset(torch.cat([splits.weight.tensors[0], splits.arch.tensors[0]]),
                           torch.cat([splits.weight.tensors[1], splits.arch.tensors[1]]))
@@ -60,8 +100,6 @@ def train_architecture(arch: str, out: PathLike, *, space: str = "fbnet-small", 
     if threads:
         torch.set_num_threads(threads)
     try:
-        torch.manual_seed(cfg.seed)
-        model = build_network(sp, indices)
         t0 = time.perf_counter()
         history = train_model(
             model, DataLoader(train, batch_size=cfg.batch_size, shuffle=True,
@@ -75,7 +113,7 @@ def train_architecture(arch: str, out: PathLike, *, space: str = "fbnet-small", 
     buf = io.BytesIO()
     torch.save(model.state_dict(), buf)
     atomic_write_bytes(out / "model.pt", buf.getvalue())
-    result = {"arch": sp.format(indices), "space": sp.name, "dataset": dataset, "split_seed": split_seed,
+    result = {**identity, "dataset": dataset, "split_seed": split_seed,
               "train_images": len(train), "test_images": len(splits.test),
               "test_acc": history[-1]["test_acc"], "best_test_acc": max(h["test_acc"] for h in history),
               "params": sum(p.numel() for p in model.parameters()), "epochs": len(history),

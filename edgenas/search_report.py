@@ -3,7 +3,7 @@ a terminal table, and a per-generation progress bar that shows the hypervolume."
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 
@@ -21,9 +21,13 @@ def _row(spec: ObjectiveSpec, r: EvalRecord) -> dict:
             "param_bytes": v["param_bytes"], "flops": v["flops"], "generation": r.generation}
 
 
-def front_json(spec: ObjectiveSpec, result, config: dict) -> dict:
-    """The Pareto set document: every architecture with its objectives and predicted latency per table."""
-    return {"format": "edgenas-pareto-set", "config": config, **spec.to_json(),
+def front_json(spec: ObjectiveSpec, result, config: dict, sources: Optional[dict] = None) -> dict:
+    """The Pareto set document: every architecture with its objectives and predicted latency per table.
+
+    ``sources`` (the table files, the supernet folder, the dataset) lets ``edgenas export`` find what the
+    search used; it is not part of the config, so it never blocks a resume.
+    """
+    return {"format": "edgenas-pareto-set", "config": config, "sources": sources or {}, **spec.to_json(),
             "evaluated": result.evaluated, "fresh": result.fresh, "hypervolume": result.hypervolume,
             "pareto": [_row(spec, r) for r in result.front],
             "least_violating": _row(spec, result.least_violating) if result.least_violating else None,
@@ -68,9 +72,9 @@ def plot_search(path: Path, spec: ObjectiveSpec, records: List[EvalRecord], fron
 
 
 def write_outputs(out: Path, spec: ObjectiveSpec, result, records: List[EvalRecord], config: dict,
-                  plot: bool = True) -> None:
+                  plot: bool = True, sources: Optional[dict] = None) -> None:
     """``pareto.json`` and ``pareto.png`` in ``out`` (atomic writes)."""
-    atomic_write_json(out / "pareto.json", front_json(spec, result, config))
+    atomic_write_json(out / "pareto.json", front_json(spec, result, config, sources))
     if plot:
         plot_search(out / "pareto.png", spec, records, result.front,
                     title=f"{config.get('strategy')} on {spec.space.name}: {result.evaluated} evaluated, "
@@ -82,6 +86,11 @@ def format_result(result: dict) -> str:
     lines = []
     best = result.get("most_likely")
     if best:
+        sel = result.get("selected")
+        if sel and sel["arch"] != best["arch"]:
+            lines.append(f"selected:    {sel['arch']}  latency {sel['latency_ms']:.4g} ms  "
+                         f"memory {sel['memory_bytes'] / 1024:.1f} KiB  {sel['flops'] / 1e6:.3g} MFLOPs  "
+                         f"(most likely within the budget band)")
         lines.append(f"most likely: {best['arch']}  latency {best['latency_ms']:.4g} ms  "
                      f"memory {best['memory_bytes'] / 1024:.1f} KiB  {best['flops'] / 1e6:.3g} MFLOPs")
         lines += [f"sample:      {s['arch']}  latency {s['latency_ms']:.4g} ms  p={s['probability']:.3g}"

@@ -156,7 +156,12 @@ def execute(strategy: str, opts: SearchOptions, progress: Optional[GenerationPro
             result = run_search(spec, estimator, store, runner, strategy=strategy, pop=opts.pop, gens=opts.gens,
                                 seed=opts.seed, progress=progress)
             if opts.out is not None:
-                write_outputs(Path(opts.out), spec, result, store.records(), config, plot=opts.plot)
+                sources = {"tables": [str(Path(t).resolve()) for t in opts.tables],
+                           "supernet": str(Path(opts.supernet).resolve()) if opts.supernet else None,
+                           "dataset": (opts.dataset or run.dataset) if run else opts.dataset,
+                           "split_seed": run.split_seed if run else 0}
+                write_outputs(Path(opts.out), spec, result, store.records(), config, plot=opts.plot,
+                              sources=sources)
         finally:
             store.close()
     finally:

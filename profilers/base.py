@@ -49,9 +49,22 @@ class Profiler(ABC):
     def measure(self, module: nn.Module, input_shape: Tuple[int, ...]) -> Timing:
         return self.time(self.prepare(module.eval(), input_shape))
 
-    def peak_memory_bytes(self, module: nn.Module, input_shape: Tuple[int, ...]) -> Optional[int]:
-        """Measured peak memory of one run where the runtime can say (CUDA); ``None`` elsewhere."""
+    def peak_memory_bytes(self, artifact: object, input_shape: Tuple[int, ...]) -> Optional[int]:
+        """Measured peak memory of one run of what :meth:`artifact` returned (the module, for backends that do
+        not override it) where the runtime can say (CUDA); ``None`` elsewhere."""
         return None
+
+    # Profiling exports op i+1 while op i is timed when ``prefetch`` is set: :meth:`artifact` then runs in a
+    # worker process (edgenas.prefetch), so the profiler must pickle and the artifact must be plain data.
+    prefetch: bool = False
+
+    def artifact(self, module: nn.Module, input_shape: Tuple[int, ...]) -> object:
+        """The expensive, backend-specific preparation of ``module`` (an exported model). Default: the module."""
+        return module
+
+    def measure_artifact(self, artifact: object, input_shape: Tuple[int, ...]) -> Timing:
+        """:meth:`measure` of what :meth:`artifact` returned."""
+        return self.measure(artifact, input_shape)
 
     def overhead(self, input_shape: Tuple[int, ...]) -> Timing:
         """Cost of running a model that computes nothing (an identity) on ``input_shape``.

@@ -40,7 +40,19 @@ class OnnxRuntimeCPUProfiler(Profiler):
                 "opset": OPSET, "threads": self.threads, "inter_op_threads": 1, "execution": "sequential",
                 "graph_optimization": "all", "precision": self.precision}
 
+    prefetch = True
+
+    def artifact(self, module: nn.Module, input_shape: Tuple[int, ...]) -> bytes:
+        return to_onnx_bytes(module, input_shape)
+
+    def measure_artifact(self, artifact: bytes, input_shape: Tuple[int, ...]):
+        return self.time(self.load(artifact, input_shape))
+
     def prepare(self, module: nn.Module, input_shape: Tuple[int, ...]):
-        session = ort_session(to_onnx_bytes(module, input_shape), self.threads)
+        return self.load(self.artifact(module, input_shape), input_shape)
+
+    def load(self, artifact: bytes, input_shape: Tuple[int, ...]):
+        """A runnable session of the ONNX model ``artifact``."""
+        session = ort_session(artifact, self.threads)
         feed = {session.get_inputs()[0].name: np.random.default_rng(0).standard_normal(input_shape, dtype=np.float32)}
         return lambda: session.run(None, feed)

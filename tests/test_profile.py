@@ -24,9 +24,9 @@ class CountingProfiler(OnnxRuntimeCPUProfiler):
         super().__init__(**kw)
         self.measured = []
 
-    def measure(self, module, input_shape):
-        self.measured.append(type(module).__name__)
-        return super().measure(module, input_shape)
+    def measure_artifact(self, artifact, input_shape):
+        self.measured.append(input_shape)
+        return super().measure_artifact(artifact, input_shape)
 
 
 def test_profile_measures_every_op(tiny_space, tiny_table):

@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from ..cost import CostModel
+from ..constrained_decode import most_probable_within
 from ..costloss import CostTerm, ExpectedCost, TargetController, check_budgets, fbnet_loss
 from ..data import check_fits_space, load_images, make_splits
 from ..distributed import DistContext, setup
@@ -72,10 +73,11 @@ class DNASConfig:
     tau_decay: float = 0.045             # τ ← τ · e^-0.045 per search epoch
     alpha: float = 0.2
     beta: float = 0.6
-    target_ms: Optional[float] = None    # latency budget: β adapts until the most likely arch meets it
+    target_ms: Optional[float] = None    # latency budget: β adapts toward it, the result is decoded within it
     memory_beta: Optional[float] = None  # adds a log(memory KiB)^memory_beta factor
     memory_target_bytes: Optional[float] = None
     target_gain: float = 0.5
+    budget_band: float = 0.9             # with target_ms: return the most likely arch within [band·target, target]
     samples: int = 6                     # architectures sampled from the learned distribution
     weight_sampling: str = "soft"        # soft: FBNet's mixture; hard: one sampled path per step (see module doc)
     max_batches: Optional[int] = None    # per epoch and split (tests, smoke runs)
@@ -83,7 +85,7 @@ class DNASConfig:
     device: str = "auto"
 
     # Settings that do not change what a run computes: a resume may change them.
-    RESUME_NEUTRAL = ("out", "threads", "device")
+    RESUME_NEUTRAL = ("out", "threads", "device", "budget_band", "samples")  # the last two only decode θ
     _FROM_REQUEST = ("out", "table", "space", "dataset", "seed", "epochs")
 
     @classmethod
@@ -122,6 +124,7 @@ class DNASConfig:
                                                        f"{self.weight_sampling!r}"),
             (self.max_batches is None or self.max_batches >= 1, "max_batches must be >= 1"),
             (self.target_gain > 0, "target_gain must be positive"),
+            (0 < self.budget_band <= 1, f"budget_band must be in (0, 1], got {self.budget_band}"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -237,10 +240,16 @@ class DNASSearch:
         return tuple(int(c) for c in self.theta.detach().argmax(1).cpu())
 
     def adapt_targets(self) -> None:
-        """Target mode: move each targeted term's β toward its budget (called before every θ step)."""
+        """Target mode: move each targeted term's β toward its budget (called before every θ step).
+
+        The signal is the expected cost under softmax(θ), not the cost of the
+        argmax: the argmax jumps between architectures (at θ = 0 it is the first
+        candidate everywhere), which made β overshoot and θ collapse to ``skip``.
+        """
         if self.controller.terms:
-            p = self.cost.predict(self.most_likely())
-            self.controller.update({"latency_ms": float(p.latency_ms[0]), "memory_bytes": float(p.memory_bytes[0])})
+            with torch.no_grad():
+                probs = torch.softmax(self.theta, 1)
+                self.controller.update({t.metric: float(self.expected(t.metric, probs)) for t in self.terms})
 
     def _batches(self, part: str, epoch: int):
         return epoch_batches(getattr(self.splits, part), self.cfg.batch_size, seed=self.cfg.seed,
@@ -312,10 +321,26 @@ class DNASSearch:
                 "param_bytes": float(p.param_bytes[0]), "peak_activation_bytes": float(p.peak_activation_bytes[0]),
                 "flops": float(p.flops[0])}
 
+    def selected(self, probs: np.ndarray) -> tuple:
+        """(architecture, how it was chosen): the argmax of θ, or with a latency budget the most likely
+        architecture predicted within [``budget_band`` · budget, budget] ("band"), else the most likely
+        under the budget ("under_budget"); see :mod:`edgenas.constrained_decode`. A memory budget only
+        steers θ: decoding does not constrain memory."""
+        if self.cfg.target_ms is None:
+            return self.most_likely(), "argmax"
+        target = self.cfg.target_ms
+        arch = most_probable_within(self.cost, probs, self.cfg.budget_band * target, target)
+        if arch is not None:
+            return arch, "band"
+        arch = most_probable_within(self.cost, probs, 0.0, target)
+        # check_budgets guarantees the fastest architecture meets the budget, so this is not None.
+        return arch, "under_budget"
+
     def result(self) -> dict:
-        """The most likely architecture and ``samples`` draws from the learned distribution, with their costs."""
+        """The selected and the most likely architecture and ``samples`` draws from the learned distribution."""
         probs_t = torch.softmax(self.theta.detach().cpu(), 1)
         probs = probs_t.numpy().astype(np.float64)
+        selected, how = self.selected(probs)
         draws = torch.multinomial(probs_t, max(self.cfg.samples, 1), replacement=True,
                                   generator=torch.Generator().manual_seed(self.cfg.seed + 7919)).T
         fastest, fastest_ms = self.cost.fastest()
@@ -327,6 +352,7 @@ class DNASSearch:
         return {
             "strategy": "dnas", "space": self.space.name, "table": str(self.cfg.table), "dataset": self.cfg.dataset,
             "epochs": len(self.history), "target_ms": self.cfg.target_ms,
+            "selected": {**self._arch_record(selected, probs), "selected_by": how},
             "most_likely": self._arch_record(self.most_likely(), probs),
             "samples": [self._arch_record(tuple(int(c) for c in d), probs) for d in draws[:self.cfg.samples]],
             "fastest": {"arch": self.space.format(fastest), "latency_ms": fastest_ms},

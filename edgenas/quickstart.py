@@ -1,0 +1,178 @@
+"""``edgenas quickstart``: the whole job in one run folder on the embedded default (fbnet-small, MNIST-5k).
+
+Stages, each in its own subfolder and each skipped or resumed when its output
+is already there (so Ctrl-C and a rerun lose at most the item in flight):
+
+1. ``table.json``  — profile this CPU for the space (onnxruntime, 1 thread, a short protocol);
+2. ``supernet/``   — train a SPOS supernet (:mod:`edgenas.spos`);
+3. ``search/``     — NSGA-II under a latency budget placed between the fastest and slowest
+   architecture of the table (:mod:`edgenas.search_setup`);
+4. ``deploy/``     — final training, export and measurement of the Pareto set and of MobileNetV2
+   baselines, and the deployment report (:mod:`edgenas.deploy`).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .fileio import atomic_write_json, check_writable
+
+__all__ = ["QuickstartConfig", "fast_config", "run_quickstart", "latency_budget"]
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class QuickstartConfig:
+    """Sizes of every stage. The defaults fit in about 15 minutes on two CPU cores."""
+
+    out: str = "runs/quickstart"
+    space: str = "fbnet-small"
+    dataset: str = "mnist5k"
+    table: Optional[str] = None          # an existing table of the space: skip profiling
+    profile_min_time_s: float = 0.1
+    profile_min_runs: int = 10
+    calibration_networks: int = 12
+    supernet_epochs: int = 8
+    supernet_max_batches: Optional[int] = None
+    pop: int = 24
+    gens: int = 10
+    bn_batches: int = 4
+    eval_batches: Optional[int] = None
+    budget_fraction: float = 0.5         # budget = fastest + fraction · (slowest − fastest)
+    models: int = 4
+    epochs: int = 8
+    baselines: Tuple[float, ...] = (0.25, 0.5)
+    formats: Tuple[str, ...] = field(default_factory=lambda: ("onnx", "executorch"))
+    threads: Optional[int] = 1          # torch threads for training; 1 is robust on a shared 2-core machine
+    seed: int = 0
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def fast_config(out: str, **overrides) -> QuickstartConfig:
+    """A configuration that runs every stage in well under a minute (for tests and a first look)."""
+    base = QuickstartConfig(out=out, dataset="digits", profile_min_time_s=0.0, profile_min_runs=3,
+                            calibration_networks=4, supernet_epochs=1, supernet_max_batches=4, pop=6, gens=2,
+                            bn_batches=1, eval_batches=1, models=2, epochs=1, baselines=(0.25,),
+                            formats=("onnx",))
+    return replace(base, **overrides)
+
+
+def latency_budget(cost, fraction: float) -> Tuple[float, float, float]:
+    """``(budget, fastest, slowest)`` predicted latencies of the table; budget between the two."""
+    fastest = cost.fastest()[1]
+    slow = tuple(int(c) for c in np.nanargmax(cost.matrix["latency_ms"], axis=1))
+    slowest = float(cost.predict(slow).latency_ms[0])
+    return fastest + fraction * (slowest - fastest), fastest, slowest
+
+
+def _usable_formats(formats: Sequence[str]) -> list:
+    from .errors import BackendUnavailableError
+    from .export_executorch import executorch_available
+
+    out = []
+    for f in formats:
+        if f == "executorch":
+            try:
+                executorch_available()
+            except BackendUnavailableError:
+                continue  # optional on a fresh machine: pip install executorch adds it
+        out.append(f)
+    return out
+
+
+def _profile(cfg: QuickstartConfig, out: Path, progress: Progress, log):
+    from .measure import TimingProtocol
+    from .profile import profile_space
+    from .space import get_space
+    from .table import LatencyTable
+    from profilers import get_profiler
+
+    space = get_space(cfg.space)
+    if cfg.table:
+        log(f"1/4 table: using {cfg.table}")
+        return Path(cfg.table), space
+    path = out / "table.json"
+    if path.is_file():
+        t = LatencyTable.load(path, space=space)
+        if not t.missing(space) and t.calibration and t.calibration.coef:
+            log(f"1/4 profile: {path} is complete, skipped")
+            return path, space
+    log(f"1/4 profile: measuring every op of {space.name} on this CPU into {path}")
+    prof = get_profiler("onnxruntime", threads=1,
+                        protocol=TimingProtocol(min_runs=cfg.profile_min_runs, min_time_s=cfg.profile_min_time_s))
+    profile_space(space, prof, path, calibration_networks=cfg.calibration_networks,
+                  progress=lambda ph, d, n: progress(f"profile {ph}", d, n))
+    return path, space
+
+
+def _supernet(cfg: QuickstartConfig, space, out: Path, progress: Progress, log) -> Path:
+    from .spos import train_spos
+    from .train import TrainConfig
+
+    path = out / "supernet"
+    log(f"2/4 supernet: SPOS training, {cfg.supernet_epochs} epochs, into {path} (resumes)")
+    train_spos(space, cfg.dataset, path, TrainConfig(epochs=cfg.supernet_epochs, seed=cfg.seed),
+               max_batches=cfg.supernet_max_batches,
+               on_epoch=lambda e, n, row: progress("supernet epochs", e, n))
+    return path
+
+
+def _search(cfg: QuickstartConfig, table: Path, space, supernet: Path, out: Path, progress: Progress, log) -> Path:
+    from .cost import CostModel
+    from .search_setup import JOURNAL, SearchOptions, execute
+    from .table import LatencyTable
+
+    path = out / "search"
+    if (path / "pareto.json").is_file():
+        log(f"3/4 search: {path}/pareto.json exists, skipped")
+        return path
+    budget, fastest, slowest = latency_budget(CostModel(space, LatencyTable.load(table, space=space)),
+                                              cfg.budget_fraction)
+    log(f"3/4 search: NSGA-II, {cfg.pop} x {cfg.gens} generations, budget {budget:.4g} ms "
+        f"(table: fastest {fastest:.4g} ms, slowest {slowest:.4g} ms)")
+    execute("nsga2", SearchOptions(tables=[str(table)], out=str(path), max_latency_ms=[budget],
+                                   supernet=str(supernet), bn_batches=cfg.bn_batches, eval_batches=cfg.eval_batches,
+                                   threads=cfg.threads, pop=cfg.pop, gens=cfg.gens, seed=cfg.seed,
+                                   resume=(path / JOURNAL).exists()),
+            progress=lambda g, n, e, hv: progress("search generations", g, n))
+    return path
+
+
+def run_quickstart(cfg: QuickstartConfig, progress: Optional[Progress] = None,
+                   log: Optional[Callable[[str], None]] = None) -> dict:
+    """Run (or resume) every stage into ``cfg.out``; return the deployment document."""
+    from .deploy import ExportOptions, deploy_models
+
+    progress = progress or (lambda phase, done, total: None)
+    log = log or (lambda line: None)
+    out = Path(cfg.out)
+    check_writable(out / "quickstart.json")
+    started = time.perf_counter()
+    formats = _usable_formats(cfg.formats)
+    atomic_write_json(out / "quickstart.json", {**cfg.to_json(), "formats_used": formats})
+    import torch
+
+    threads_before = torch.get_num_threads()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    try:
+        table, space = _profile(cfg, out, progress, log)
+        supernet = _supernet(cfg, space, out, progress, log)
+        search = _search(cfg, table, space, supernet, out, progress, log)
+        log(f"4/4 export: train {cfg.models} Pareto models and {len(cfg.baselines)} MobileNetV2 baselines for "
+            f"{cfg.epochs} epochs each, export to {', '.join(formats)}, measure, report")
+        doc = deploy_models(ExportOptions(run=str(search), out=str(out / "deploy"), formats=formats,
+                                          epochs=cfg.epochs, max_models=cfg.models, baselines=cfg.baselines,
+                                          threads=cfg.threads, seed=cfg.seed, dataset=cfg.dataset),
+                            progress=progress)
+    finally:
+        torch.set_num_threads(threads_before)
+    doc["quickstart_wall_s_this_session"] = time.perf_counter() - started
+    return doc

@@ -1,0 +1,189 @@
+"""``edgenas export`` and ``edgenas quickstart`` through the CLI: bad input is one line and exit 2, nothing lost."""
+import json
+import shutil
+
+import pytest
+
+import edgenas.ops as ops
+from cli import main
+from edgenas.measure import TimingProtocol
+
+from export_helpers import make_search_run, unsupported
+
+FAST = TimingProtocol(warmup_runs=1, warmup_s=0.0, min_runs=3, min_time_s=0.0, max_runs=20, max_time_s=0.2,
+                      max_spread=10.0, retries=0)
+
+
+@pytest.fixture(scope="module")
+def search_run(tmp_path_factory):
+    return make_search_run(tmp_path_factory.mktemp("search"))
+
+
+@pytest.fixture(autouse=True)
+def fast_measurement(monkeypatch):
+    """Measure exported models with a short protocol (the synthetic table has none of its own)."""
+    import edgenas.deploy as deploy
+
+    real = deploy.measure_onnx
+    monkeypatch.setattr(deploy, "measure_onnx", lambda path, shape, threads, protocol: real(path, shape, 1, FAST))
+
+
+def run_main(capsys, args):
+    try:
+        main(args)
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    return code, capsys.readouterr()
+
+
+def one_line_error(code, out, *fragments):
+    assert code == 2, out
+    assert out.err.startswith("error: ") and out.err.count("\n") == 1 and "Traceback" not in out.err, out.err
+    for f in fragments:
+        assert f in out.err, out.err
+
+
+def export_args(run, out, *extra):
+    return ["export", str(run), "--out", str(out), "--epochs", "1", "--batch-size", "32", "--threads", "1",
+            "--quiet", *extra]
+
+
+def test_export_trains_exports_measures_and_resumes(tmp_path, capsys, search_run):
+    run, _ = search_run
+    code, out = run_main(capsys, export_args(run, tmp_path / "d", "--models", "0"))
+    assert code == 0, out.err
+    doc = json.loads((tmp_path / "d" / "deploy.json").read_text())
+    m, = doc["models"]
+    assert m["id"] == "p0" and (tmp_path / "d" / "models" / "p0" / "model.onnx").is_file()
+    assert m["accuracy"] > 0.2 and m["predicted"]["latency_ms"] > 0 and m["measured"]["latency_ms"] > 0
+    assert [p["batch_size"] for p in m["formats"]["onnx"]["parity"]] == [1, 4]
+    assert all(p["ok"] for p in m["formats"]["onnx"]["parity"]) and doc["prediction"]["n"] == 1
+    assert "| p0 |" in (tmp_path / "d" / "report.md").read_text() and (tmp_path / "d" / "report.png").is_file()
+    assert "report:" in out.out
+    # a rerun resumes: nothing is trained or exported again
+    onnx_file = tmp_path / "d" / "models" / "p0" / "model.onnx"
+    before = onnx_file.stat().st_mtime_ns
+    code, out = run_main(capsys, export_args(run, tmp_path / "d", "--models", "0"))
+    assert code == 0 and onnx_file.stat().st_mtime_ns == before
+
+
+@pytest.mark.slow  # about 25 s: two models and a MobileNetV2 baseline
+def test_export_two_models_and_a_baseline(tmp_path, capsys, search_run):
+    run, _ = search_run
+    code, out = run_main(capsys, export_args(run, tmp_path / "d", "--models", "pareto", "--max-models", "2",
+                                             "--baseline", "0.25"))
+    assert code == 0, out.err
+    doc = json.loads((tmp_path / "d" / "deploy.json").read_text())
+    assert len(doc["models"]) == 2 and doc["baselines"][0]["id"] == "mbv2-0.25"
+    assert all(p["ok"] for p in doc["baselines"][0]["formats"]["onnx"]["parity"])
+    assert len(doc["versus_baselines"]) == 1 and "mbv2-0.25" in (tmp_path / "d" / "report.md").read_text()
+
+
+def test_missing_run_folder(tmp_path, capsys):
+    one_line_error(*run_main(capsys, export_args(tmp_path / "nope", tmp_path / "d")), "does not exist")
+    assert not (tmp_path / "d").exists()
+
+
+def test_incomplete_run_folder(tmp_path, capsys, search_run):
+    run, _ = search_run
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    shutil.copy(run / "journal.sqlite", partial / "journal.sqlite")
+    one_line_error(*run_main(capsys, export_args(partial, tmp_path / "d")), "is incomplete", "pareto.json")
+    assert not (tmp_path / "d").exists()
+
+
+def test_corrupt_pareto_file(tmp_path, capsys):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "pareto.json").write_text('{"pareto": [')
+    one_line_error(*run_main(capsys, export_args(bad, tmp_path / "d")), "corrupt or truncated")
+
+
+def test_unknown_format(tmp_path, capsys, search_run):
+    run, _ = search_run
+    one_line_error(*run_main(capsys, export_args(run, tmp_path / "d", "--format", "tflite")),
+                   "unknown export format 'tflite'", "executorch, onnx, tensorrt")
+    assert not (tmp_path / "d").exists()
+
+
+def test_tensorrt_absent(tmp_path, capsys, search_run):
+    pytest.importorskip("torch")
+    try:
+        import tensorrt  # noqa: F401
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("TensorRT and a GPU are present here")
+    except ImportError:
+        pass
+    run, _ = search_run
+    code, out = run_main(capsys, export_args(run, tmp_path / "d", "--format", "tensorrt"))
+    one_line_error(code, out)
+    assert "pip install tensorrt" in out.err or "no CUDA GPU" in out.err
+    assert not (tmp_path / "d").exists()
+
+
+def test_output_folder_not_writable(tmp_path, capsys, search_run):
+    run, _ = search_run
+    blocker = tmp_path / "file"
+    blocker.write_text("keep me")
+    one_line_error(*run_main(capsys, export_args(run, blocker)), "cannot write")
+    assert blocker.read_text() == "keep me"
+
+
+def test_op_that_fails_to_export_names_op_and_layer_and_keeps_earlier_exports(tmp_path, capsys, search_run,
+                                                                                monkeypatch):
+    run, _ = search_run
+    out = tmp_path / "d"
+    code, _ = run_main(capsys, export_args(run, out, "--models", "0"))
+    assert code == 0
+    kept = {p: p.read_bytes() for p in [out / "models" / "p0" / "model.onnx", out / "models" / "p0" / "export.json",
+                                        out / "deploy.json", out / "report.md"]}
+    real_forward = ops.InvertedResidual.forward
+    monkeypatch.setattr(ops.InvertedResidual, "forward", lambda self, x: unsupported(real_forward(self, x)))
+    code, err = run_main(capsys, export_args(run, out, "--models", "1"))
+    one_line_error(code, err, "aten::i0", "in layer layers.")
+    assert all(p.read_bytes() == data for p, data in kept.items())
+    assert not (out / "models" / "p1" / "model.onnx").exists()
+
+
+@pytest.mark.slow  # ExecuTorch lowering takes about 10 s
+def test_export_python_api_resumes_per_format(tmp_path, search_run):
+    """Asking for a second format later adds it without redoing the first."""
+    pytest.importorskip("executorch")
+    from edgenas.deploy import ExportOptions, deploy_models
+
+    run, _ = search_run
+    opts = ExportOptions(run=str(run), out=str(tmp_path / "d"), models=["0"], epochs=1, batch_size=32, threads=1)
+    deploy_models(opts)
+    onnx_file = tmp_path / "d" / "models" / "p0" / "model.onnx"
+    before = onnx_file.stat().st_mtime_ns
+    doc = deploy_models(ExportOptions(**{**opts.__dict__, "formats": ("onnx", "executorch")}))
+    assert onnx_file.stat().st_mtime_ns == before
+    m = doc["models"][0]
+    assert m["formats"]["executorch"]["parity"][0]["ok"] and m["measured"]["executorch_ms"] > 0
+    assert (tmp_path / "d" / "models" / "p0" / "model.pte").is_file()
+
+
+def test_quickstart_fast_smoke_and_resume(tmp_path, capsys, search_run):
+    _, table = search_run
+    args = ["quickstart", "--fast", "--table", str(table), "--out", str(tmp_path / "q"), "--models", "1",
+            "--no-baselines", "--quiet"]
+    code, out = run_main(capsys, args)
+    assert code == 0, out.err
+    doc = json.loads((tmp_path / "q" / "deploy" / "deploy.json").read_text())
+    assert len(doc["models"]) == 1 and (tmp_path / "q" / "deploy" / "report.md").is_file()
+    assert "1/4" in out.out and "4/4" in out.out
+    code, out = run_main(capsys, args)
+    assert code == 0 and "skipped" in out.out
+
+
+@pytest.mark.slow
+def test_quickstart_fast_profiles_this_cpu(tmp_path, capsys):
+    code, out = run_main(capsys, ["quickstart", "--fast", "--out", str(tmp_path / "q"), "--quiet"])
+    assert code == 0, out.err
+    doc = json.loads((tmp_path / "q" / "deploy" / "deploy.json").read_text())
+    assert doc["baselines"] and doc["versus_baselines"]
+    assert doc["table_backend"] == "onnxruntime" and doc["prediction"]["n"] == len(doc["models"]) >= 1

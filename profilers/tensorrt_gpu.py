@@ -53,6 +53,9 @@ def build_engine(onnx_bytes: bytes, precision: str, workspace_bytes: int = 1 << 
     if precision == "fp16":
         config.set_flag(trt.BuilderFlag.FP16)
     elif precision == "int8":
+        if not hasattr(trt.BuilderFlag, "INT8") or not hasattr(network.get_input(0), "set_dynamic_range"):
+            raise BackendUnavailableError(f"TensorRT {trt.__version__} has no implicit INT8 (BuilderFlag.INT8 and "
+                                          f"ITensor.set_dynamic_range): use tensorrt-fp16, or TensorRT 10.x")
         config.set_flag(trt.BuilderFlag.INT8)
         config.set_flag(trt.BuilderFlag.FP16)  # layers without an INT8 kernel fall back to FP16, not FP32
         for i in range(network.num_inputs):

@@ -80,7 +80,7 @@ def profile(space_name, backend, threads, out, min_time, min_runs, calibration_n
         table = profile_space(s, prof, out, restart=restart, calibration_networks=calibration_networks, progress=bar)
     st = table.stats
     click.echo(f"wrote {out}: {st['entries']} entries ({st['unstable_entries']} unstable), "
-               f"calibration {table.calibration.coef}, {st['last_run_wall_s']:.1f} s wall, "
+               f"calibration {table.calibration.describe()}, {st['last_run_wall_s']:.1f} s wall, "
                f"{st['last_run_timed_s']:.1f} s in timed runs")
 
 

@@ -36,6 +36,16 @@ class Prediction:
     flops: np.ndarray
 
 
+def apply_calibration(cal: Calibration, op_sum, xp):
+    """``cal`` applied to ``op_sum`` with array module ``xp`` (numpy, or torch for a differentiable loss)."""
+    features = {"sum": op_sum, "log_sum": xp.log(op_sum), "const": 1.0}
+    unknown = set(cal.features) - set(features)
+    if unknown:
+        raise TableError(f"table calibration uses features {sorted(unknown)} this edgenas does not know; upgrade it")
+    linear = sum(c * features[f] for f, c in zip(cal.features, cal.coef))
+    return xp.exp(linear) if cal.link == "log" else linear
+
+
 class CostModel:
     """Predicts costs of architectures of ``space`` from ``table``."""
 
@@ -85,10 +95,10 @@ class CostModel:
         return a
 
     def calibrate(self, op_sum_ms: np.ndarray) -> np.ndarray:
+        """Whole-network latency from per-op sums (monotone increasing in the sum)."""
         if self.calibration is None:
             return op_sum_ms
-        features = {"sum": op_sum_ms, "const": np.ones_like(op_sum_ms)}
-        return sum(c * features[f] for f, c in zip(self.calibration.features, self.calibration.coef))
+        return apply_calibration(self.calibration, op_sum_ms, np)
 
     def predict(self, archs) -> Prediction:
         """Costs of ``archs``: one architecture (sequence of ints) or an ``(N, layers)`` array."""

@@ -27,7 +27,7 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 import torch
 
-from .cost import CostModel
+from .cost import CostModel, apply_calibration
 from .errors import BudgetError, TableError
 
 METRIC_UNITS = {"latency_ms": (1000.0, "µs"), "memory_bytes": (1.0 / 1024.0, "KiB")}
@@ -47,20 +47,14 @@ class ExpectedCost:
         self.fixed_latency = float(model.fixed["latency_ms"])
         self.fixed_params = float(model.fixed["param_bytes"])
         self.fixed_peak = float(model.fixed_peak)
-        cal = model.calibration
-        self.calibration = None
-        if cal is not None:
-            unknown = set(cal.features) - {"sum", "const"}
-            if unknown:
-                raise TableError(f"table calibration uses features {sorted(unknown)} that the loss cannot differentiate")
-            self.calibration = dict(zip(cal.features, cal.coef))
+        self.calibration = model.calibration
 
     def latency_ms(self, weights: torch.Tensor) -> torch.Tensor:
         """Calibrated expected latency (ms) of the mixture ``weights`` (rows sum to one)."""
         op_sum = (weights * self.latency).sum() + self.fixed_latency
         if self.calibration is None:
             return op_sum
-        return self.calibration.get("sum", 0.0) * op_sum + self.calibration.get("const", 0.0)
+        return apply_calibration(self.calibration, op_sum, torch)
 
     def memory_bytes(self, weights: torch.Tensor) -> torch.Tensor:
         """Expected parameter bytes plus the largest expected peak activation of any layer."""

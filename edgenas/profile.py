@@ -18,11 +18,11 @@ from .errors import TableMismatchError
 from .fileio import PathLike, check_writable
 from .model import build_network, build_op
 from .prefetch import Prefetcher
+from .sampling import spread_sample
 from .space import SearchSpace
 from .table import Calibration, LatencyTable, TableEntry
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
-CALIBRATION_FEATURES = ["sum", "const"]
 
 
 def _quiet(phase: str, done: int, total: int) -> None:
@@ -44,20 +44,22 @@ def open_table(space: SearchSpace, profiler, out: PathLike, restart: bool = Fals
     return old
 
 
-def fit_calibration(points: list) -> list:
-    """Coefficients ``[a, b]`` of measured ≈ a·sum + b, least squares in relative error.
+def fit_calibration(points: list) -> Calibration:
+    """The power law measured ≈ k · sum^α, fitted by least squares on logarithms (i.e. in relative error).
 
-    A fit whose slope is not positive (too few or too noisy networks) would
-    rank architectures backwards, so it falls back to the pure ratio, b = 0.
+    Whole networks run slower than the sum of their ops when they are small (fixed costs the
+    overhead subtraction does not see) and faster when they are large (ops share caches), so the
+    relation is concave and a line fitted on mid-sized networks over-predicts the small ones that
+    searches end with. A fit whose exponent is not positive (too few or too noisy networks) would rank
+    architectures backwards, so it falls back to the pure ratio ``measured ≈ a · sum``.
     """
     x = np.array([p["op_sum_ms"] for p in points])
     y = np.array([p["measured_ms"] for p in points])
-    design = np.stack([x, np.ones_like(x)], axis=1)
-    # Dividing each row by its measurement weights every network the same whatever its size.
-    coef, *_ = np.linalg.lstsq(design / y[:, None], np.ones_like(y), rcond=None)
-    if coef[0] <= 0:
-        coef = [float(np.mean(y / x)), 0.0]
-    return [float(c) for c in coef]
+    if len(points) >= 2 and np.ptp(np.log(x)) > 0:
+        alpha, log_k = np.polyfit(np.log(x), np.log(y), 1)
+        if alpha > 0:
+            return Calibration(["log_sum", "const"], [float(alpha), float(log_k)], list(points), link="log")
+    return Calibration(["sum"], [float(np.mean(y / x))], list(points))
 
 
 def _prepare_op(job) -> tuple:
@@ -111,12 +113,12 @@ def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool 
             table.save(out)
             progress("ops", i + 1, len(todo))
 
-        cal = table.calibration or Calibration(CALIBRATION_FEATURES, [], [])
-        archs = space.sample(calibration_networks, seed=seed)
+        cal = table.calibration or Calibration([], [], [])
         if len(cal.points) < calibration_networks or not cal.coef:
             from .cost import CostModel
 
             uncalibrated = CostModel(space, table, strict=True, calibrated=False)
+            archs = spread_sample(space, uncalibrated.fastest()[0], calibration_networks, seed)
             networks = pool.map(_prepare_network, [(profiler, space, arch) for arch in archs[len(cal.points):]])
             for i, ((_, _, arch), artifact) in enumerate(networks, start=len(cal.points)):
                 progress("calibration", i, len(archs))
@@ -127,7 +129,7 @@ def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool 
                                    "measured_ms": t.median_ms, "spread": t.spread})
                 table.calibration = cal
                 table.save(out)
-            cal.coef = fit_calibration(cal.points) if len(cal.points) >= 2 else [1.0, 0.0]
+            cal = fit_calibration(cal.points)
             progress("calibration", len(archs), len(archs))
         export_workers = pool.workers
 

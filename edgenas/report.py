@@ -44,7 +44,7 @@ def format_table_summary(table: LatencyTable, entries: bool = False) -> str:
             lines.insert(3, f"{label:<9} {rt[key]}")
     if table.calibration and table.calibration.coef:
         c = table.calibration
-        lines.append(f"calibration measured ≈ {' + '.join(f'{v:.4g}·{f}' for f, v in zip(c.features, c.coef))} "
+        lines.append(f"calibration measured ≈ {c.describe()} "
                      f"({len(c.points)} networks)")
     if table.stats:
         lines.append(f"profiling {table.stats.get('last_run_wall_s', 0):.1f} s wall, "

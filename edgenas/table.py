@@ -7,6 +7,7 @@ with another. Writes are atomic.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,22 +47,34 @@ class TableEntry:
 
 @dataclass
 class Calibration:
-    """Whole-network correction: measured ≈ Σ coef[i] · feature[i], fitted on measured networks.
+    """Whole-network correction: measured ≈ link(Σ coef[i] · feature[i]), fitted on measured networks.
 
     ``features`` name what the cost model computes per architecture (``sum``:
-    the per-op latency sum; ``const``: 1). ``points`` keep the fit data.
+    the per-op latency sum; ``log_sum``: its logarithm; ``const``: 1).
+    ``link`` is ``identity`` (a line) or ``log`` (measured = exp(...), so
+    ``log_sum`` + ``const`` is the power law ``k · sum^α``). ``points`` keep the fit data.
     """
 
     features: List[str]
     coef: List[float]
     points: List[dict] = field(default_factory=list)
+    link: str = "identity"
 
     def to_json(self) -> dict:
-        return {"features": self.features, "coef": self.coef, "points": self.points}
+        return {"features": self.features, "coef": self.coef, "link": self.link, "points": self.points}
 
     @classmethod
     def from_json(cls, d: dict) -> "Calibration":
-        return cls(list(d["features"]), [float(c) for c in d["coef"]], list(d.get("points", [])))
+        return cls(list(d["features"]), [float(c) for c in d["coef"]], list(d.get("points", [])),
+                   d.get("link", "identity"))
+
+    def describe(self) -> str:
+        """``measured ≈ …`` in words."""
+        c = dict(zip(self.features, self.coef))
+        if self.link == "log" and set(c) == {"log_sum", "const"}:
+            return f"{math.exp(c['const']):.4g}·sum^{c['log_sum']:.4g}"
+        body = " + ".join(f"{v:.4g}·{f}" for f, v in c.items())
+        return body if self.link == "identity" else f"exp({body})"
 
 
 @dataclass

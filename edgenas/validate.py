@@ -9,6 +9,7 @@ import numpy as np
 from .cost import CostModel
 from .model import build_network
 from .profile import Progress, _quiet
+from .sampling import spread_sample
 from .space import SearchSpace
 from .table import LatencyTable
 
@@ -63,13 +64,16 @@ def validate_table(space: SearchSpace, table: LatencyTable, profiler, n: int = 3
                    progress: Optional[Progress] = None) -> ValidationReport:
     """Measure ``n`` seeded random networks end to end, twice in interleaved passes, and score the table.
 
+    The networks span the space's latency range (:func:`edgenas.sampling.spread_sample`, a seed
+    stream disjoint from the calibration's), so the fast end that searches reach is scored too.
+
     ``calibrated`` is the table's prediction, ``uncalibrated`` the overhead-corrected
     op sum, and ``plain_sum`` the sum of raw per-op medians with no correction.
     """
     progress = progress or _quiet
     table.check_fits(space, profiler.name)
     model = CostModel(space, table, strict=True)
-    archs = space.sample(n, seed=seed + HELD_OUT_SEED_OFFSET)
+    archs = spread_sample(space, model.fastest()[0], n, seed + HELD_OUT_SEED_OFFSET)
     runners = []
     for i, arch in enumerate(archs):
         progress("prepare", i, n)

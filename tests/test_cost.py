@@ -25,9 +25,10 @@ def test_prediction_is_the_sum_of_its_entries(tiny_space, table):
 
 
 def test_calibration_is_applied(tiny_space, table):
-    a, b = table.calibration.coef
+    assert table.calibration.link == "log" and table.calibration.features == ["log_sum", "const"]
+    alpha, log_k = table.calibration.coef
     p = CostModel(tiny_space, table).predict(tiny_space.sample(5, 1))
-    np.testing.assert_allclose(p.latency_ms, a * p.op_sum_ms + b)
+    np.testing.assert_allclose(p.latency_ms, np.exp(log_k) * p.op_sum_ms ** alpha)
 
 
 def test_batch_equals_one_by_one(tiny_space, table):

@@ -299,3 +299,18 @@ def test_a_sigkilled_search_resumes_from_its_last_checkpoint(tmp_path, table_pat
     a = json.loads((tmp_path / "ref" / "result.json").read_text())
     b = json.loads((tmp_path / "run" / "result.json").read_text())
     assert b["theta"] == a["theta"] and b["most_likely"] == a["most_likely"]
+
+
+def test_expected_cost_follows_a_power_law_calibration(table_path):
+    from edgenas.table import Calibration
+
+    table = LatencyTable.load(table_path, space=SPACE)
+    table.calibration = Calibration(["log_sum", "const"], [0.8, math.log(1.3)], [], link="log")
+    model = CostModel(SPACE, table)
+    exp = ExpectedCost(model)
+    for arch in SPACE.sample(3, seed=2):
+        w = F.one_hot(torch.as_tensor(arch), SPACE.num_candidates).float().requires_grad_()
+        lat = exp.latency_ms(w)
+        assert float(lat) == pytest.approx(float(model.predict(arch).latency_ms[0]), rel=1e-5)
+        lat.backward()
+        assert torch.isfinite(w.grad).all()

@@ -33,7 +33,7 @@ def test_profile_measures_every_op(tiny_space, tiny_table):
     t = LatencyTable.load(tiny_table, space=tiny_space)
     assert not t.missing(tiny_space)
     assert len(t.overheads) == len({k.input_shape for k in tiny_space.op_keys()})
-    assert len(t.calibration.points) == 4 and len(t.calibration.coef) == 2
+    assert len(t.calibration.points) == 4 and t.calibration.coef
     assert all(e.timing.runs >= 3 and e.latency_ms >= 0 for e in t.entries.values())
     identity = [e for k, e in t.entries.items() if k.is_identity]
     assert identity and all(e.cost.flops == 0 and e.cost.param_bytes == 0 for e in identity)
@@ -100,11 +100,30 @@ def test_sigkill_then_resume_loses_nothing_and_measures_nothing_twice(tiny_decl,
     assert not resumed.missing(space)
 
 
-def test_calibration_fit_recovers_a_line_and_never_inverts():
+def test_calibration_fit_recovers_a_power_law_and_never_inverts():
+    import numpy as np
+
+    from edgenas.cost import apply_calibration
     from edgenas.profile import fit_calibration
 
-    pts = [{"op_sum_ms": x, "measured_ms": 1.2 * x + 0.3} for x in (1.0, 2.0, 5.0, 9.0)]
-    assert fit_calibration(pts) == pytest.approx([1.2, 0.3])
+    pts = [{"op_sum_ms": x, "measured_ms": 1.3 * x ** 0.8} for x in (0.03, 0.05, 0.1, 0.2)]
+    cal = fit_calibration(pts)
+    assert cal.link == "log" and cal.coef == pytest.approx([0.8, np.log(1.3)])
+    assert apply_calibration(cal, np.array([0.07]), np) == pytest.approx(1.3 * 0.07 ** 0.8)
+    assert cal.describe() == "1.3·sum^0.8"
     inverted = [{"op_sum_ms": 1.0, "measured_ms": 2.0}, {"op_sum_ms": 2.0, "measured_ms": 1.0}]
-    a, b = fit_calibration(inverted)
-    assert a > 0 and b == 0
+    ratio = fit_calibration(inverted)
+    assert ratio.features == ["sum"] and ratio.coef[0] > 0
+
+
+def test_calibration_and_validation_networks_span_the_latency_range(tiny_space, tiny_table):
+    from edgenas.cost import CostModel
+    from edgenas.sampling import spread_sample
+
+    model = CostModel(tiny_space, LatencyTable.load(tiny_table, space=tiny_space))
+    fastest = model.fastest()[0]
+    archs = spread_sample(tiny_space, fastest, 12, seed=0)
+    assert tuple(archs[-1]) == tuple(fastest)
+    assert (spread_sample(tiny_space, fastest, 12, seed=0) == archs).all()
+    lat = model.predict(archs).latency_ms
+    assert lat[:4].mean() > lat[-4:].mean()

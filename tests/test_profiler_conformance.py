@@ -85,7 +85,7 @@ def test_profiles_a_space_into_a_table_that_resumes(profiler, tiny_space, tmp_pa
     out = tmp_path / "t.json"
     table = profile_space(tiny_space, profiler, out, calibration_networks=2)
     loaded = LatencyTable.load(out, space=tiny_space, backend=profiler.name)
-    assert not loaded.missing(tiny_space) and len(loaded.calibration.coef) == 2
+    assert not loaded.missing(tiny_space) and loaded.calibration.coef  # fitted (a power law, or a ratio)
     assert loaded.header["runtime"] == json.loads(json.dumps(profiler.runtime_info()))
     before = out.read_bytes()
     again = profile_space(tiny_space, profiler, out, calibration_networks=2)  # nothing missing: nothing measured

@@ -127,3 +127,14 @@ def test_calibration_and_validation_networks_span_the_latency_range(tiny_space, 
     assert (spread_sample(tiny_space, fastest, 12, seed=0) == archs).all()
     lat = model.predict(archs).latency_ms
     assert lat[:4].mean() > lat[-4:].mean()
+
+
+def test_calibration_fit_leaves_out_a_spike():
+    from edgenas.profile import fit_calibration
+
+    xs = [0.03, 0.04, 0.05, 0.07, 0.09, 0.11, 0.13, 0.15]
+    pts = [{"op_sum_ms": x, "measured_ms": 1.3 * x ** 0.8} for x in xs]
+    pts[5]["measured_ms"] *= 1.9  # a measurement hit by a spike of the machine
+    cal = fit_calibration(pts)
+    assert cal.coef[0] == pytest.approx(0.8, rel=1e-6)
+    assert [p.get("outlier", False) for p in cal.points] == [i == 5 for i in range(len(xs))]

@@ -145,6 +145,11 @@ def plot_deployment(doc: dict, path: PathLike) -> None:
     ax.set_xlabel("latency, batch 1 (ms)")
     ax.set_ylabel("top-1 test accuracy after final training (%)")
     ax.set_xscale("log")
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_locator(LogLocator(subs=(2, 5)))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, loc="lower right")
     ax.set_title(f"exported: {doc['measured_as']}", fontsize=8)

@@ -84,6 +84,57 @@ def profile(space_name, backend, threads, out, min_time, min_runs, calibration_n
                f"{st['last_run_timed_s']:.1f} s in timed runs")
 
 
+@cli.command("profile-many")
+@click.option("--space", "space_name", default="fbnet-small", show_default=True, help="Preset name or JSON file.")
+@click.option("--target", "targets", multiple=True,
+              help="[NAME=]SPEC, repeatable: a backend (onnxruntime, executorch-xnnpack, ...), local:RUNTIME, "
+                   "ssh://[USER@]HOST[:PORT]/RUNTIME[?identity=KEY&python=PY&cooldown=S] or "
+                   "adb://SERIAL/RUNTIME[?cooldown=S].")
+@click.option("--targets", "targets_file", type=click.Path(dir_okay=False),
+              help="JSON file: a list of specs, or an object NAME -> SPEC.")
+@click.option("--out-dir", required=True, type=click.Path(file_okay=False), help="One table per target here.")
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(1))
+@click.option("--min-time", default=0.5, show_default=True, type=click.FloatRange(0), help="Seconds of timed runs per op.")
+@click.option("--min-runs", default=10, show_default=True, type=click.IntRange(1))
+@click.option("--calibration-networks", default=24, show_default=True, type=click.IntRange(2))
+@click.option("--restart", is_flag=True, help="Ignore partial tables and measure everything again.")
+@click.option("--ray", "ray", default="local", show_default=True,
+              help="'local' (a local cluster, one task per device host) or HOST:PORT of a running cluster.")
+@click.option("--no-ray", is_flag=True, help="Profile the hosts one after the other in this process.")
+def profile_many_cmd(space_name, targets, targets_file, out_dir, threads, min_time, min_runs, calibration_networks,
+                     restart, ray, no_ray):
+    """Profile a space on several devices at once: a table per target; rerun to resume each one."""
+    import json
+
+    from edgenas.errors import ConfigError
+    from edgenas.measure import TimingProtocol
+    from edgenas.space import get_space
+    from profilers.many import profile_many
+
+    specs = list(targets)
+    if targets_file:
+        try:
+            data = json.loads(open(targets_file).read())
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"cannot read targets file {targets_file}: {e}") from None
+        if isinstance(data, dict):
+            data = [f"{k}={v}" for k, v in data.items()]
+        if not isinstance(data, list) or not all(isinstance(x, str) for x in data):
+            raise ConfigError(f"targets file {targets_file} must hold a JSON list of target specs (strings) "
+                              f"or an object NAME -> SPEC, not {type(data).__name__}")
+        specs += data
+    s = get_space(space_name)
+    results = profile_many(s, specs, out_dir, threads=threads, restart=restart,
+                           protocol=TimingProtocol(min_runs=min_runs, min_time_s=min_time),
+                           calibration_networks=calibration_networks, ray=None if no_ray else ray)
+    for r in results:
+        click.echo(f"{r.name:<20} {'ok' if r.ok else 'FAILED':<6} {r.table}: {r.message}")
+    failed = [r.name for r in results if not r.ok]
+    if failed:
+        raise ConfigError(f"{len(failed)} of {len(results)} targets failed ({', '.join(failed)}); "
+                          f"rerun the same command to resume them")
+
+
 # ---- table -------------------------------------------------------------------
 @cli.group()
 def table():
@@ -107,8 +158,9 @@ def table_show(path, entries):
 @click.option("--seed", default=0, show_default=True)
 @click.option("--plot", type=click.Path(dir_okay=False), help="PNG scatter plot (default: next to the table).")
 @click.option("--write/--no-write", default=True, show_default=True, help="Store the figures in the table.")
+@click.option("--target", help="Where to measure a device table (its profile-many SPEC); default: this host.")
 @click.option("--quiet", is_flag=True)
-def table_validate(path, n, seed, plot, write, quiet):
+def table_validate(path, n, seed, plot, write, target, quiet):
     """Measure N held-out networks end to end and score the table's predictions."""
     from edgenas.measure import TimingProtocol
     from edgenas.progress import progress_bar
@@ -119,8 +171,18 @@ def table_validate(path, n, seed, plot, write, quiet):
 
     t = LatencyTable.load(path)
     s = t.space()
-    prof = get_profiler(t.backend, threads=t.header["runtime"]["threads"],
-                        protocol=TimingProtocol.from_json(t.header["protocol"]))
+    threads, protocol = t.header["runtime"]["threads"], TimingProtocol.from_json(t.header["protocol"])
+    if target:
+        from profilers.targets import parse_target
+
+        prof = parse_target(target).profiler(threads=threads, protocol=protocol)
+    elif t.backend.startswith("remote-"):
+        from edgenas.errors import ConfigError
+
+        raise ConfigError(f"{path} was measured on {t.header['device'].get('transport', 'a device')}: "
+                          f"pass --target with that device's spec to validate it there")
+    else:
+        prof = get_profiler(t.backend, threads=threads, protocol=protocol)
     with progress_bar(f"validate {path}", not quiet) as bar:
         report = validate_table(s, t, prof, n=n, seed=seed, progress=bar)
     click.echo(format_validation(report))
@@ -292,7 +354,7 @@ def parse_memory(text):
 @click.option("--space", "space_name", default="fbnet-small", show_default=True, help="Preset name or JSON file.")
 @click.option("--dataset", default="mnist5k", show_default=True, help="mnist5k, digits, or a folder.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder (rerun to resume).")
-@click.option("--epochs", default=15, show_default=True, type=click.IntRange(1))
+@click.option("--epochs", default=30, show_default=True, type=click.IntRange(1))
 @click.option("--batch-size", default=128, show_default=True, type=click.IntRange(2))
 @click.option("--lr", default=0.05, show_default=True, type=click.FloatRange(min=0, min_open=True))
 @click.option("--seed", default=0, show_default=True, help="Initialisation and shuffling.")
@@ -370,9 +432,16 @@ def _deploy_summary(doc, out) -> str:
     if st["n"]:
         lines.append(f"prediction after export: {100 * st['within_10pct']:.0f}% of {st['n']} within ±10% "
                      f"(MAPE {st['mape_pct']:.1f}%)")
+    elif doc.get("table_backend") != "onnxruntime":
+        lines.append(f"prediction not compared: the table's backend is {doc.get('table_backend')!r}, the models "
+                     f"were measured in onnxruntime on the CPU")
     for r in doc["versus_baselines"]:
-        lines.append(f"{r['baseline']}: " + (f"{r['match']} is {r['speedup']:.2f}x faster at >= its accuracy"
-                                             if r["match"] else "no searched model reaches its accuracy"))
+        if not r["match"]:
+            lines.append(f"{r['baseline']}: no searched model reaches its accuracy")
+        elif r["speedup"] >= 1:
+            lines.append(f"{r['baseline']}: {r['match']} is {r['speedup']:.2f}x faster at >= its accuracy")
+        else:  # the fastest model at least as accurate is slower than the baseline
+            lines.append(f"{r['baseline']}: {r['match']} is {1 / r['speedup']:.2f}x slower at >= its accuracy")
     lines.append(f"report: {out}/report.md, {out}/report.png")
     return "\n".join(lines)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from edgenas.baselines import DEFAULT_WIDTHS
-from edgenas.deploy import measure_onnx
+from edgenas.deploy import measure_network
 from edgenas.deploy_report import plot_deployment, prediction_stats, versus_baselines
 from edgenas.fileio import atomic_write_json
 from edgenas.measure import TimingProtocol
@@ -32,6 +32,21 @@ from profilers.base import host_device_info
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _network(table: LatencyTable, folder: Path, m: dict, shape: tuple):
+    """The trained network of an exported model or baseline, rebuilt from its weights."""
+    import torch
+
+    from edgenas.baselines import mobilenet_v2
+    from edgenas.model import build_network
+    from edgenas.space import SearchSpace
+
+    space = SearchSpace.from_dict(table.space_name, table.header["space"]["declaration"])
+    net = (mobilenet_v2(m["width"], shape, space.num_classes) if m.get("kind") == "baseline"
+           else build_network(space, space.parse(m["arch"])))
+    net.load_state_dict(torch.load(folder / "train" / "model.pt", map_location="cpu", weights_only=True))
+    return net.eval()
+
+
 def remeasure(doc: dict, out: Path, passes: int) -> dict:
     """Latency of every exported network: the median of ``passes`` interleaved passes (each itself a median of
     timed runs under the table's protocol); noise = pass 2 against pass 1."""
@@ -39,11 +54,12 @@ def remeasure(doc: dict, out: Path, passes: int) -> dict:
     threads = int(table.header["runtime"]["threads"])
     protocol = TimingProtocol.from_json(table.header["protocol"])
     items = [("models", m) for m in doc["models"]] + [("baselines", b) for b in doc["baselines"]]
-    shape = (1, 1, 28, 28)
+    shape = (int(table.header.get("batch", 1)), 1, 28, 28)
+    nets = [_network(table, out / kind / m["id"], m, shape) for kind, m in items]
     ms = np.zeros((passes, len(items)))
     for p in range(passes):
-        for i, (kind, m) in enumerate(items):
-            ms[p, i] = measure_onnx(out / kind / m["id"] / "model.onnx", shape, threads, protocol)["median_ms"]
+        for i, net in enumerate(nets):
+            ms[p, i] = measure_network(net, shape, threads, protocol)["median_ms"]
     noise = 100 * (ms[1] - ms[0]) / ms[0] if passes > 1 else np.zeros(len(items))
     for i, (_, m) in enumerate(items):
         m["remeasured_ms"] = ms[:, i].tolist()

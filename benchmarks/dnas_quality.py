@@ -28,7 +28,7 @@ def main() -> None:
     ap.add_argument("--table", required=True)
     ap.add_argument("--dataset", default="mnist5k")
     ap.add_argument("--target-ms", type=float, default=None, help="latency budget (target mode)")
-    ap.add_argument("--train-epochs", type=int, default=15)
+    ap.add_argument("--train-epochs", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (1 on a shared machine)")
     ap.add_argument("--out-dir", default="runs/bench-dnas-quality")

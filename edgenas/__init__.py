@@ -11,7 +11,7 @@ The Python API does every job the CLI does::
     model.predict(space.sample(1000, seed=0)).latency_ms
 """
 from .cost import CostModel, Prediction
-from .errors import (ArchitectureError, BackendUnavailableError, BudgetError, DatasetError, EdgeNASError,
+from .errors import (ArchitectureError, BackendUnavailableError, BudgetError, DatasetError, DeviceError, EdgeNASError,
                      ExportError, MissingEntryError, OutputPathError, RunError, SpaceError, TableError,
                      TableMismatchError, TableSchemaError, UnknownNameError)
 from .measure import Timing, TimingProtocol, measure
@@ -32,7 +32,8 @@ def get_profiler(name: str, **kwargs):
 
 
 __all__ = [
-    "ArchitectureError", "BackendUnavailableError", "BudgetError", "CostModel", "DatasetError", "EdgeNASError",
+    "ArchitectureError", "BackendUnavailableError", "BudgetError", "CostModel", "DatasetError", "DeviceError",
+    "EdgeNASError",
     "ExportError", "LatencyTable", "MissingEntryError", "Network", "OPS", "OpKey", "OpRegistry", "OutputPathError",
     "PRESETS", "Prediction", "RunError", "SearchSpace", "SpaceError", "TableError", "TableMismatchError",
     "TableSchemaError", "Timing", "TimingProtocol", "UnknownNameError", "ValidationReport", "__version__",

@@ -12,7 +12,7 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
-from .errors import ArchitectureError, MissingEntryError
+from .errors import ArchitectureError, MissingEntryError, TableError
 from .space import OpKey, SearchSpace
 from .table import Calibration, LatencyTable
 
@@ -48,6 +48,12 @@ class CostModel:
             raise MissingEntryError(f"table lacks {len(self.misses)} op(s) of space {space.name!r}, e.g. {shown}; "
                                     f"resume the profile to measure them")
         self.calibration: Calibration | None = table.calibration if calibrated else None
+        if self.calibration is not None and not self.calibration.coef:
+            # A profile killed while measuring its calibration networks leaves the fit empty.
+            if strict:
+                raise TableError(f"the table's whole-network calibration is not fitted yet ({len(self.calibration.points)} "
+                                 f"networks measured); resume the profile to finish it")
+            self.calibration = None
         L, C = space.num_layers, space.num_candidates
         self.matrix: Dict[str, np.ndarray] = {m: np.full((L, C), np.nan) for m in METRICS}
         for l in range(L):

@@ -106,10 +106,10 @@ def fbnet_loss(ce: torch.Tensor, costs: Dict[str, torch.Tensor], terms: Sequence
 class TargetController:
     """Integral control of each targeted term's β: ``β += gain · log(realised / target)``, clipped.
 
-    ``realised`` is the cost of the most likely architecture under the current
-    θ: the architecture the search will return. β rises while it is over the
-    budget and falls (down to ``beta_min``, which may be negative and then
-    rewards cost) while it is under.
+    ``realised`` is the expected cost under softmax(θ) (see
+    ``DNASSearch.adapt_targets``). β rises while it is over the budget and
+    falls (down to ``beta_min``, which may be negative and then rewards cost)
+    while it is under.
     """
 
     def __init__(self, terms: Sequence[CostTerm], gain: float = 0.5, beta_min: float = -2.0, beta_max: float = 40.0):

@@ -13,9 +13,11 @@ weights is not redone, so a rerun resumes and an export that fails midway
 (a mismatch, an op that does not export) keeps everything exported before it.
 
 Latency is measured as the table measured its calibration networks: the whole
-exported ONNX network in onnxruntime on the CPU, with the table's threads and
-timing protocol, batch 1. It is compared with the table's calibrated
-prediction.
+network exported to a static-shape ONNX model (the table's batch) and timed by
+:class:`profilers.onnxruntime_cpu.OnnxRuntimeCPUProfiler` with the table's
+threads and timing protocol. It is compared with the table's calibrated
+prediction only when the table is an onnxruntime table: the prediction of a
+table of another backend is not a prediction of onnxruntime on this CPU.
 """
 from __future__ import annotations
 
@@ -33,12 +35,12 @@ from .data import load_images, make_splits
 from .deploy_source import DEFAULT_MAX_MODELS, Candidate, SearchSource, load_search_source, select_models
 from .errors import ConfigError, UnknownNameError
 from .fileio import atomic_write_json, check_writable
-from .measure import TimingProtocol, measure
+from .measure import TimingProtocol
 from .space import SearchSpace
 from .table import LatencyTable
 from .train import TrainConfig
 
-__all__ = ["FORMATS", "ExportOptions", "check_formats", "export_run", "measure_onnx", "deploy_models"]
+__all__ = ["FORMATS", "ExportOptions", "check_formats", "export_run", "measure_network", "deploy_models"]
 
 FORMATS = ("onnx", "executorch", "tensorrt")
 INITS = ("scratch", "supernet")
@@ -100,14 +102,17 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
-def measure_onnx(onnx_path: Path, input_shape: Sequence[int], threads: int, protocol: TimingProtocol) -> dict:
-    """Latency of the exported ONNX network in onnxruntime on the CPU (batch of ``input_shape``)."""
-    from profilers.onnxruntime_cpu import ort_session
+def measure_network(module: torch.nn.Module, input_shape: Sequence[int], threads: int,
+                    protocol: TimingProtocol) -> dict:
+    """Latency of ``module`` as an onnxruntime table times its calibration networks: a static-shape ONNX
+    model of ``input_shape`` (the table's batch), timed by the onnxruntime CPU profiler."""
+    from profilers.onnxruntime_cpu import OnnxRuntimeCPUProfiler
 
-    sess = ort_session(onnx_path.read_bytes(), threads)
-    x = np.random.default_rng(0).standard_normal(tuple(input_shape), dtype=np.float32)
-    feed = {sess.get_inputs()[0].name: x}
-    return measure(lambda: sess.run(None, feed), protocol).to_json()
+    from .onnx_io import to_onnx_bytes
+
+    shape = tuple(int(d) for d in input_shape)
+    profiler = OnnxRuntimeCPUProfiler(threads=threads, protocol=protocol)
+    return profiler.measure_artifact(to_onnx_bytes(module, shape), shape).to_json()
 
 
 @dataclass
@@ -127,6 +132,8 @@ class _Context:
     cost: Optional[CostModel] = None
     space: Optional[SearchSpace] = None
     cfg: TrainConfig = field(default_factory=TrainConfig)
+    measure_shape: Optional[tuple] = None   # the table's batch; default: input_shape
+    comparable: bool = True                 # the table is an onnxruntime table: error_pct means something
 
 
 def _export_formats(ctx: _Context, module: torch.nn.Module, folder: Path, manifest: dict, label: str) -> None:
@@ -186,28 +193,31 @@ def _gpu_provider_parity(module: torch.nn.Module, path: Path, ctx: _Context) -> 
     return out
 
 
-def _measure(ctx: _Context, folder: Path, manifest: dict, label: str) -> None:
-    """Time the exported ONNX file (and the ``.pte`` when there is one) unless done for these files already."""
+def _measure(ctx: _Context, module: torch.nn.Module, folder: Path, manifest: dict, label: str) -> None:
+    """Time ``module`` as the table timed networks (and the ``.pte`` when there is one) unless done for these
+    exports already; the prediction error only against an onnxruntime table."""
     onnx_sha = manifest["formats"]["onnx"]["sha256"]
     measured = manifest.get("measured") or {}
     want_pte = "executorch" in manifest["formats"]
-    if measured.get("onnx_sha256") == onnx_sha and (not want_pte or "executorch_ms" in measured):
-        return
-    ctx.progress(f"{label} measure", 0, 1)
-    if measured.get("onnx_sha256") != onnx_sha:
-        timing = measure_onnx(folder / "model.onnx", ctx.input_shape, ctx.threads, ctx.protocol)
-        measured = {"latency_ms": timing["median_ms"], "timing": timing, "backend": ctx.measured_as,
-                    "threads": ctx.threads, "onnx_sha256": onnx_sha}
-    if want_pte:
-        from .export_executorch import load_program, time_program
+    if measured.get("onnx_sha256") != onnx_sha or (want_pte and "executorch_ms" not in measured):
+        ctx.progress(f"{label} measure", 0, 1)
+        if measured.get("onnx_sha256") != onnx_sha:
+            shape = ctx.measure_shape or ctx.input_shape
+            timing = measure_network(module, shape, ctx.threads, ctx.protocol)
+            measured = {"latency_ms": timing["median_ms"], "timing": timing, "backend": ctx.measured_as,
+                        "threads": ctx.threads, "input_shape": list(shape), "onnx_sha256": onnx_sha}
+        if want_pte:
+            from .export_executorch import load_program, time_program
 
-        t = time_program(load_program(str(folder / "model.pte")), ctx.input_shape, ctx.protocol)
-        measured["executorch_ms"] = t.median_ms
-    manifest["measured"] = measured
+            method = load_program(str(folder / "model.pte"), threads=ctx.threads)
+            measured["executorch_ms"] = time_program(method, ctx.input_shape, ctx.protocol).median_ms
+            measured["executorch_threads"] = ctx.threads
+        manifest["measured"] = measured
+        ctx.progress(f"{label} measure", 1, 1)
     pred = (manifest.get("predicted") or {}).get("latency_ms")
-    manifest["error_pct"] = (100.0 * (pred - measured["latency_ms"]) / measured["latency_ms"]) if pred else None
+    manifest["error_pct"] = ((100.0 * (pred - measured["latency_ms"]) / measured["latency_ms"])
+                             if pred and ctx.comparable else None)
     atomic_write_json(folder / "export.json", manifest)
-    ctx.progress(f"{label} measure", 1, 1)
 
 
 def _train_epoch_progress(ctx: _Context, label: str):
@@ -236,7 +246,7 @@ def _deploy_candidate(ctx: _Context, src: SearchSource, cand: Candidate) -> dict
                                    "memory_bytes": float(p.memory_bytes[0]),
                                    "param_bytes": float(p.param_bytes[0]), "flops": float(p.flops[0])}})
     _export_formats(ctx, model, folder, manifest, label)
-    _measure(ctx, folder, manifest, label)
+    _measure(ctx, model, folder, manifest, label)
     return manifest
 
 
@@ -264,7 +274,7 @@ def _deploy_baseline(ctx: _Context, src: SearchSource, width: float) -> dict:
         _export_formats(ctx, model, folder, manifest, label)
     finally:
         ctx.formats = saved
-    _measure(ctx, folder, manifest, label)
+    _measure(ctx, model, folder, manifest, label)
     return manifest
 
 
@@ -285,14 +295,19 @@ def _context(opts: ExportOptions, src: SearchSource, progress: Progress) -> _Con
     table = LatencyTable.load(src.table, space=src.space)
     cost = CostModel(src.space, table)
     runtime = table.header.get("runtime", {})
-    if table.backend == "onnxruntime":
-        threads = int(runtime.get("threads", 1))
-        protocol = opts.protocol or TimingProtocol.from_json(table.header["protocol"])
+    comparable = table.backend == "onnxruntime"
+    threads = int(runtime.get("threads", 1) or 1)
+    try:
+        table_protocol = TimingProtocol.from_json(table.header.get("protocol") or {})
+    except (TypeError, ValueError):  # a table without a timing protocol (synthetic)
+        table_protocol = None
+    protocol = opts.protocol or table_protocol or TimingProtocol()
+    batch = int(table.header.get("batch") or src.space.input_shape[0])
+    if comparable:
         measured_as = f"onnxruntime {runtime.get('version')} CPU, {threads} thread(s), the table's protocol"
     else:  # a table of another backend: still measure the exported ONNX, but say it is not that backend
-        threads = int(runtime.get("threads", 1) or 1)
-        protocol = opts.protocol or TimingProtocol()
-        measured_as = f"onnxruntime CPU, {threads} thread(s) (the table's backend is {table.backend!r})"
+        measured_as = (f"onnxruntime CPU, {threads} thread(s) (the table's backend is {table.backend!r}: "
+                       f"its predictions are not compared)")
     splits = make_splits(load_images(src.dataset), seed=src.split_seed)
     from .data import check_fits_space
 
@@ -303,7 +318,8 @@ def _context(opts: ExportOptions, src: SearchSource, progress: Progress) -> _Con
     calibration = splits.weight.tensors[0][pick].numpy()
     cfg = TrainConfig(epochs=opts.epochs, batch_size=opts.batch_size, lr=opts.lr, seed=opts.seed)
     return _Context(opts, Path(opts.out), check_formats(opts.formats), tuple(src.space.input_shape), sample,
-                    calibration, threads, protocol, measured_as, progress, cost, src.space, cfg)
+                    calibration, threads, protocol, measured_as, progress, cost, src.space, cfg,
+                    (batch, *tuple(src.space.input_shape)[1:]), comparable)
 
 
 def deploy_models(opts: ExportOptions, progress: Optional[Progress] = None) -> dict:

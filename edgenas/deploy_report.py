@@ -32,12 +32,14 @@ def _error_stats(errs: np.ndarray) -> dict:
 def prediction_stats(models: List[dict]) -> dict:
     """How the table's predictions held after export: share within ±10 %, mean absolute and signed error.
 
-    ``op_sum`` scores the uncalibrated prediction (the overhead-corrected sum of
-    the ops) the same way, to show what the whole-network calibration adds.
+    Models without an ``error_pct`` (baselines; every model when the table is not an onnxruntime table,
+    whose predictions are not predictions of the onnxruntime measurement) are left out. ``op_sum`` scores
+    the uncalibrated prediction (the overhead-corrected sum of the ops) the same way, to show what the
+    whole-network calibration adds.
     """
     errs = np.array([m["error_pct"] for m in models if m.get("error_pct") is not None], dtype=np.float64)
     raw = np.array([100 * (m["predicted"]["op_sum_ms"] - m["measured"]["latency_ms"]) / m["measured"]["latency_ms"]
-                    for m in models if (m.get("predicted") or {}).get("op_sum_ms") and m.get("measured")],
+                    for m in models if m.get("error_pct") is not None and (m.get("predicted") or {}).get("op_sum_ms")],
                    dtype=np.float64)
     return {**_error_stats(errs), "op_sum": _error_stats(raw)}
 
@@ -99,6 +101,9 @@ def format_markdown(doc: dict, png_name: Optional[str] = "report.png") -> str:
             lines[-1] += (f" Without the table's whole-network calibration (the plain op sum): "
                           f"{100 * raw['within_10pct']:.0f} % within ±{WITHIN:g} %, mean absolute error "
                           f"{raw['mape_pct']:.1f} %, bias {raw['bias_pct']:+.1f} %.")
+    if doc.get("table_backend") != "onnxruntime":
+        lines += ["", f"Prediction error not computed: the table's backend is {doc.get('table_backend')!r}, while the "
+                      f"exported models were measured in onnxruntime on the CPU; the table does not predict that."]
     if doc["baselines"]:
         lines += ["", "## MobileNetV2 baselines (same data and training recipe)", "",
                   "| baseline | params | accuracy | measured ms | fastest searched model at ≥ its accuracy | "

@@ -45,6 +45,7 @@ class SearchSource:
     dataset: Optional[str]
     split_seed: int
     pareto: List[Candidate]
+    selected: Optional[str] = None  # id of the architecture the search itself chose (DNAS); always deployed
 
 
 def _read(path: Path) -> dict:
@@ -115,8 +116,10 @@ def _from_dnas(path: Path, d: dict, table: Optional[str]) -> SearchSource:
                                 {k: r.get(k) for k in ("latency_ms", "memory_bytes", "param_bytes", "flops")}))
     cfg = _read(folder / "config.json").get("config", {}) if (folder / "config.json").is_file() else {}
     has_supernet = (folder / "checkpoint.pt").is_file()
-    return SearchSource(folder, "dnas", space, table, str(folder) if has_supernet else None, d.get("dataset"),
-                        int(cfg.get("split_seed", 0)), pareto)
+    # DNAS splits its data with make_splits(data, seed=cfg.seed): the split seed is stored as "seed"
+    return SearchSource(folder, "dnas", space, table, str(folder) if has_supernet else None,
+                        cfg.get("dataset") or d.get("dataset"), int(cfg.get("split_seed", cfg.get("seed", 0))),
+                        pareto, selected=pareto[0].id if pareto else None)
 
 
 def load_search_source(run: PathLike, table: Optional[str] = None) -> SearchSource:
@@ -153,7 +156,8 @@ def _spread(cands: List[Candidate], n: int) -> List[Candidate]:
 
 
 def select_models(src: SearchSource, ids: Sequence[str], max_models: int = DEFAULT_MAX_MODELS) -> List[Candidate]:
-    """The candidates ``ids`` names: ``pareto`` (all, at most ``max_models`` spread along the front),
+    """The candidates ``ids`` names: ``pareto`` (all, at most ``max_models`` spread along the front, the
+    search's selected architecture first where it has one),
     Pareto indices (``0``, ``3``) or architecture strings of the space; an item may hold several, comma-separated."""
     ids = [part for item in ids for part in str(item).split(",") if part.strip()] or ["pareto"]
     chosen: List[Candidate] = []
@@ -162,7 +166,12 @@ def select_models(src: SearchSource, ids: Sequence[str], max_models: int = DEFAU
         if item == "pareto":
             if not src.pareto:
                 raise RunError(f"search run {src.path} has an empty Pareto set (no architecture met the budgets)")
-            chosen += _spread(src.pareto, max_models)
+            first = next((c for c in src.pareto if c.id == src.selected), None)
+            if first is None:
+                chosen += _spread(src.pareto, max_models)
+            else:  # the search's own choice first, the rest spread along the front
+                rest = [c for c in src.pareto if c is not first]
+                chosen += [first] + (_spread(rest, max_models - 1) if max_models > 1 else [])
         elif item.isdigit():
             i = int(item)
             if i >= len(src.pareto):

@@ -52,6 +52,10 @@ class BackendUnavailableError(EdgeNASError):
     """A profiling or export backend whose runtime is not installed or not reachable."""
 
 
+class DeviceError(EdgeNASError):
+    """A remote device that is not connected, refuses authentication, lacks a runtime or drops mid-profile."""
+
+
 class BudgetError(EdgeNASError, ValueError):
     """A latency or memory budget that no architecture of the space can meet."""
 

@@ -76,11 +76,16 @@ def to_pte_bytes(module: nn.Module, input_shape: Sequence[int]) -> tuple:
     return edge.to_executorch().buffer, delegated
 
 
-def load_program(data_or_path):
-    """The ``forward`` method of a program in ExecuTorch's host runtime."""
+def load_program(data_or_path, threads: Optional[int] = None):
+    """The ``forward`` method of a program in ExecuTorch's host runtime; ``threads`` sizes the XNNPACK
+    threadpool first (it must be set before loading: a loaded delegate keeps the pool it saw)."""
     _modules()
     from executorch.runtime import Runtime
 
+    if threads is not None:
+        from profilers.executorch_xnnpack import set_xnnpack_threads
+
+        set_xnnpack_threads(threads)
     with native_stderr_silenced():  # the runtime's CPU probe prints a warning from C++
         program = Runtime.get().load_program(data_or_path)
         return program.load_method("forward")

@@ -29,7 +29,8 @@ __all__ = ["PRECISIONS", "INSTALL", "tensorrt_available", "machine_stamp", "buil
            "ort_gpu_providers"]
 
 PRECISIONS = ("fp32", "fp16", "int8")
-INSTALL = "pip install tensorrt (TensorRT also needs an NVIDIA GPU with a CUDA driver)"
+INSTALL = ("pip install 'tensorrt>=10,<11' (TensorRT 11 removes the FP16/INT8 builder flags and the INT8 "
+           "calibrator used here; TensorRT also needs an NVIDIA GPU with a CUDA driver)")
 
 
 def tensorrt_available():
@@ -121,18 +122,22 @@ def build_engine(onnx_path: PathLike, path: PathLike, precision: str, input_shap
     profile.set_shape(name, (1, *shape[1:]), (1, *shape[1:]), (max_batch, *shape[1:]))
     config.add_optimization_profile(profile)
     calibrator = None
-    if precision == "fp16":
-        config.set_flag(trt.BuilderFlag.FP16)
-    elif precision == "int8":
-        if calibration is None or len(calibration) < 8:
-            raise ExportError("INT8 needs calibration images (at least 8) from the calibration split")
-        config.set_flag(trt.BuilderFlag.INT8)
-        batch = min(32, max_batch, len(calibration))
-        calibrator = _Calibrator.make(trt, calibration.astype(np.float32), batch, name)
-        config.int8_calibrator = calibrator
-        calib_profile = builder.create_optimization_profile()
-        calib_profile.set_shape(name, (batch, *shape[1:]), (batch, *shape[1:]), (batch, *shape[1:]))
-        config.set_calibration_profile(calib_profile)
+    if precision == "int8" and (calibration is None or len(calibration) < 8):
+        raise ExportError("INT8 needs calibration images (at least 8) from the calibration split")
+    try:
+        if precision == "fp16":
+            config.set_flag(trt.BuilderFlag.FP16)
+        elif precision == "int8":
+            config.set_flag(trt.BuilderFlag.INT8)
+            batch = min(32, max_batch, len(calibration))
+            calibrator = _Calibrator.make(trt, calibration.astype(np.float32), batch, name)
+            config.int8_calibrator = calibrator
+            calib_profile = builder.create_optimization_profile()
+            calib_profile.set_shape(name, (batch, *shape[1:]), (batch, *shape[1:]), (batch, *shape[1:]))
+            config.set_calibration_profile(calib_profile)
+    except AttributeError as e:  # TensorRT 11 removed BuilderFlag.FP16/INT8, int8_calibrator and the calibrators
+        raise BackendUnavailableError(f"TensorRT {getattr(trt, '__version__', '?')} cannot build a {precision} "
+                                      f"engine the way edgenas does ({e}); install tensorrt>=10,<11") from None
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise ExportError(f"TensorRT could not build a {precision} engine from {onnx_path} (see its log above)")
@@ -178,13 +183,14 @@ def run_engine(engine, x: np.ndarray) -> np.ndarray:
     names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
     inp = next(n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT)
     outp = next(n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT)
-    xd = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).cuda()
-    ctx.set_input_shape(inp, tuple(xd.shape))
-    yd = torch.empty(tuple(ctx.get_tensor_shape(outp)), dtype=torch.float32, device="cuda")
-    ctx.set_tensor_address(inp, int(xd.data_ptr()))
-    ctx.set_tensor_address(outp, int(yd.data_ptr()))
-    stream = torch.cuda.current_stream()
-    if not ctx.execute_async_v3(stream.cuda_stream):
-        raise ExportError("TensorRT inference failed")
-    stream.synchronize()
-    return yd.cpu().numpy()
+    stream = torch.cuda.Stream()  # a dedicated stream, not the legacy default stream
+    with torch.cuda.stream(stream):  # the copies and allocations below are ordered on it too
+        xd = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).cuda()
+        ctx.set_input_shape(inp, tuple(xd.shape))
+        yd = torch.empty(tuple(ctx.get_tensor_shape(outp)), dtype=torch.float32, device="cuda")
+        ctx.set_tensor_address(inp, int(xd.data_ptr()))
+        ctx.set_tensor_address(outp, int(yd.data_ptr()))
+        if not ctx.execute_async_v3(stream.cuda_stream):
+            raise ExportError("TensorRT inference failed")
+        stream.synchronize()
+        return yd.cpu().numpy()

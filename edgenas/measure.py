@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
+
+# A timer runs ``fn`` once and returns how long it took, in nanoseconds. The
+# default is the host's monotonic clock around the call; a GPU backend passes
+# one that reads device events instead (see profilers/torch_cuda.py).
+Timer = Callable[[Callable[[], object]], float]
 
 
 @dataclass(frozen=True)
@@ -58,27 +63,39 @@ class Timing:
         return cls(**d)
 
 
-def _run_until(fn: Callable[[], object], min_runs: int, min_s: float, max_runs: int, max_s: float):
+def wall_clock(fn: Callable[[], object]) -> float:
+    """The default :data:`Timer`: the host's monotonic clock around one call."""
+    t0 = time.perf_counter_ns()
+    fn()
+    return time.perf_counter_ns() - t0
+
+
+def _run_until(fn: Callable[[], object], min_runs: int, min_s: float, max_runs: int, max_s: float,
+               timer: Timer = wall_clock):
     samples = []
     start = time.perf_counter()
-    clock = time.perf_counter_ns
     while True:
-        t0 = clock()
-        fn()
-        samples.append(clock() - t0)
+        samples.append(timer(fn))
         elapsed = time.perf_counter() - start
         if (len(samples) >= min_runs and elapsed >= min_s) or len(samples) >= max_runs or elapsed >= max_s:
             return np.asarray(samples, dtype=np.float64) / 1e6, elapsed
 
 
-def measure(fn: Callable[[], object], protocol: TimingProtocol = TimingProtocol()) -> Timing:
-    """Time ``fn`` (one inference, already synchronised) under ``protocol``."""
+def measure(fn: Callable[[], object], protocol: TimingProtocol = TimingProtocol(),
+            timer: Optional[Timer] = None) -> Timing:
+    """Time ``fn`` (one inference, already synchronised) under ``protocol``.
+
+    ``timer`` replaces the host clock around each call (GPU event timing); the
+    stop rule, retries and statistics stay the same whatever the clock.
+    """
     p = protocol
-    warm, warm_s = _run_until(fn, p.warmup_runs, p.warmup_s, max(p.warmup_runs, 1000), max(p.warmup_s, 0.5) * 4)
+    timer = timer or wall_clock
+    warm, warm_s = _run_until(fn, p.warmup_runs, p.warmup_s, max(p.warmup_runs, 1000), max(p.warmup_s, 0.5) * 4,
+                              timer)
     best = None
     timed_total = 0.0
     for attempt in range(1, p.retries + 2):
-        ms, elapsed = _run_until(fn, p.min_runs, p.min_time_s, p.max_runs, p.max_time_s)
+        ms, elapsed = _run_until(fn, p.min_runs, p.min_time_s, p.max_runs, p.max_time_s, timer)
         timed_total += elapsed
         q10, q25, q50, q75, q90 = np.percentile(ms, [10, 25, 50, 75, 90])
         spread = float((q75 - q25) / q50) if q50 > 0 else 0.0

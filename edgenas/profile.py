@@ -17,7 +17,7 @@ from .analysis import analyse
 from .errors import TableMismatchError
 from .fileio import PathLike, check_writable
 from .model import build_network, build_op
-from .prefetch import prefetched
+from .prefetch import Prefetcher
 from .space import SearchSpace
 from .table import Calibration, LatencyTable, TableEntry
 
@@ -77,57 +77,65 @@ def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool 
                   progress: Optional[Progress] = None, workers: Optional[int] = None) -> LatencyTable:
     """Measure every op of ``space`` missing from the table at ``out``, then calibrate; return the table.
 
-    Exports and FLOP counts run a few entries ahead in a worker process (``workers``, default one when a
-    spare core exists, see :mod:`edgenas.prefetch`); timing stays sequential in this process.
+    For backends that allow it (``profiler.prefetch``), exports and FLOP counts run a few entries ahead in
+    a worker process (``workers``: default one when a core is spare beside the profiler's threads, see
+    :mod:`edgenas.prefetch`; the table's stats record it); timing stays sequential in this process.
     """
+    if not profiler.prefetch:
+        workers = 0
     progress = progress or _quiet
     check_writable(out)
     table = open_table(space, profiler, out, restart)
     started = time.perf_counter()
     timed = 0.0
+    with Prefetcher(workers, timing_threads=profiler.threads) as pool:
+        todo = table.missing(space)
+        # Submitted now, so the worker exports the first ops while the overheads are timed.
+        ops = pool.map(_prepare_op, [(profiler, key) for key in todo])
 
-    shapes = sorted({k.input_shape for k in space.op_keys()} - set(table.overheads))
-    for i, shape in enumerate(shapes):
-        progress("overhead", i, len(shapes))
-        t = profiler.overhead(shape)
-        timed += t.timed_s
-        table.overheads[shape] = t
-        table.save(out)
-
-    todo = table.missing(space)
-    progress("ops", 0, len(todo))
-    jobs = ((profiler, key) for key in todo)
-    for i, ((_, key), (artifact, cost)) in enumerate(prefetched(_prepare_op, jobs, workers=workers)):
-        t = profiler.measure_artifact(artifact, key.input_shape)
-        timed += t.timed_s
-        overhead = table.overheads[key.input_shape].median_ms
-        table.entries[key] = TableEntry(t, max(0.0, t.median_ms - overhead), cost)
-        table.save(out)
-        progress("ops", i + 1, len(todo))
-
-    cal = table.calibration or Calibration(CALIBRATION_FEATURES, [], [])
-    archs = space.sample(calibration_networks, seed=seed)
-    if len(cal.points) < calibration_networks or not cal.coef:
-        from .cost import CostModel
-
-        uncalibrated = CostModel(space, table, strict=True, calibrated=False)
-        jobs = ((profiler, space, arch) for arch in archs[len(cal.points):])
-        for i, ((_, _, arch), artifact) in enumerate(prefetched(_prepare_network, jobs, workers=workers),
-                                                      start=len(cal.points)):
-            progress("calibration", i, len(archs))
-            t = profiler.measure_artifact(artifact, space.input_shape)
+        shapes = sorted({k.input_shape for k in space.op_keys()} - set(table.overheads))
+        for i, shape in enumerate(shapes):
+            progress("overhead", i, len(shapes))
+            t = profiler.overhead(shape)
             timed += t.timed_s
-            cal.points.append({"arch": space.format(arch), "op_sum_ms": float(uncalibrated.predict(arch).op_sum_ms[0]),
-                               "measured_ms": t.median_ms, "spread": t.spread})
-            table.calibration = cal
+            table.overheads[shape] = t
             table.save(out)
-        cal.coef = fit_calibration(cal.points) if len(cal.points) >= 2 else [1.0, 0.0]
-        progress("calibration", len(archs), len(archs))
+
+        progress("ops", 0, len(todo))
+        for i, ((_, key), (artifact, cost)) in enumerate(ops):
+            t = profiler.measure_artifact(artifact, key.input_shape)
+            timed += t.timed_s
+            overhead = table.overheads[key.input_shape].median_ms
+            peak = profiler.peak_memory_bytes(artifact, key.input_shape)
+            table.entries[key] = TableEntry(t, max(0.0, t.median_ms - overhead), cost, peak)
+            table.save(out)
+            progress("ops", i + 1, len(todo))
+
+        cal = table.calibration or Calibration(CALIBRATION_FEATURES, [], [])
+        archs = space.sample(calibration_networks, seed=seed)
+        if len(cal.points) < calibration_networks or not cal.coef:
+            from .cost import CostModel
+
+            uncalibrated = CostModel(space, table, strict=True, calibrated=False)
+            networks = pool.map(_prepare_network, [(profiler, space, arch) for arch in archs[len(cal.points):]])
+            for i, ((_, _, arch), artifact) in enumerate(networks, start=len(cal.points)):
+                progress("calibration", i, len(archs))
+                t = profiler.measure_artifact(artifact, space.input_shape)
+                timed += t.timed_s
+                cal.points.append({"arch": space.format(arch),
+                                   "op_sum_ms": float(uncalibrated.predict(arch).op_sum_ms[0]),
+                                   "measured_ms": t.median_ms, "spread": t.spread})
+                table.calibration = cal
+                table.save(out)
+            cal.coef = fit_calibration(cal.points) if len(cal.points) >= 2 else [1.0, 0.0]
+            progress("calibration", len(archs), len(archs))
+        export_workers = pool.workers
 
     wall = time.perf_counter() - started
     table.stats = {"last_run_wall_s": round(wall, 3), "last_run_timed_s": round(timed, 3),
                    "entries": len(table.entries),
-                   "unstable_entries": sum(not e.timing.stable for e in table.entries.values())}
+                   "unstable_entries": sum(not e.timing.stable for e in table.entries.values()),
+                   "export_workers": export_workers, **profiler.run_stats()}
     table.calibration = cal
     table.save(out)
     return table

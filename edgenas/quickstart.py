@@ -1,7 +1,9 @@
 """``edgenas quickstart``: the whole job in one run folder on the embedded default (fbnet-small, MNIST-5k).
 
 Stages, each in its own subfolder and each skipped or resumed when its output
-is already there (so Ctrl-C and a rerun lose at most the item in flight):
+is already there (so Ctrl-C and a rerun lose at most the item in flight). A
+rerun with another configuration is refused (``quickstart.json`` holds the
+one that made the folder), so stages of two configurations never mix:
 
 1. ``table.json``  — profile this CPU for the space (onnxruntime, 1 thread, a short protocol);
 2. ``supernet/``   — train a SPOS supernet (:mod:`edgenas.spos`);
@@ -12,6 +14,7 @@ is already there (so Ctrl-C and a rerun lose at most the item in flight):
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -24,6 +27,9 @@ from .fileio import atomic_write_json, check_writable
 __all__ = ["QuickstartConfig", "fast_config", "run_quickstart", "latency_budget"]
 
 Progress = Callable[[str, int, int], None]
+
+# settings a rerun may change without changing what the stages compute (formats_used is derived, not set)
+RESUME_NEUTRAL = ("out", "threads", "formats_used")
 
 
 @dataclass(frozen=True)
@@ -145,6 +151,27 @@ def _search(cfg: QuickstartConfig, table: Path, space, supernet: Path, out: Path
     return path
 
 
+def _check_resumable(cfg: QuickstartConfig, out: Path) -> None:
+    """Refuse (:class:`RunError`) a folder whose ``quickstart.json`` holds another configuration."""
+    from .errors import RunError
+    from .runfolder import config_changes
+
+    path = out / "quickstart.json"
+    if not path.is_file():
+        return
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise RunError(f"{path} is unreadable ({type(e).__name__}); use another --out") from None
+    if not isinstance(old, dict):
+        raise RunError(f"{path} is not a quickstart configuration; use another --out")
+    new = json.loads(json.dumps(cfg.to_json()))  # tuples as JSON lists, as stored
+    changes = config_changes(old, new, ignore=RESUME_NEUTRAL)
+    if changes:
+        raise RunError(f"{out} holds a quickstart run with another configuration ({'; '.join(changes)}); rerun "
+                       f"with the same options to resume, or pick another --out")
+
+
 def run_quickstart(cfg: QuickstartConfig, progress: Optional[Progress] = None,
                    log: Optional[Callable[[str], None]] = None) -> dict:
     """Run (or resume) every stage into ``cfg.out``; return the deployment document."""
@@ -154,6 +181,7 @@ def run_quickstart(cfg: QuickstartConfig, progress: Optional[Progress] = None,
     log = log or (lambda line: None)
     out = Path(cfg.out)
     check_writable(out / "quickstart.json")
+    _check_resumable(cfg, out)
     started = time.perf_counter()
     formats = _usable_formats(cfg.formats)
     atomic_write_json(out / "quickstart.json", {**cfg.to_json(), "formats_used": formats})

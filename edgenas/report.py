@@ -23,15 +23,25 @@ def format_validation(report) -> str:
     return "\n".join(lines)
 
 
+def _device_name(dev: dict) -> str:
+    """A GPU's name, a device's model / SoC / CPU, or the host CPU, with the transport of a remote device."""
+    name = dev.get("gpu") or " / ".join(x for x in (dev.get("model"), dev.get("soc"), dev.get("cpu")) if x) \
+        or dev.get("name", "?")
+    return f"{name} via {dev['transport']}" if dev.get("transport") else name
+
+
 def format_table_summary(table: LatencyTable, entries: bool = False) -> str:
     h = table.header
     rt, dev = h["runtime"], h["device"]
     lines = [f"space     {h['space']['name']} (fingerprint {h['space']['fingerprint']})",
              f"backend   {h['backend']}: {rt.get('runtime')} {rt.get('version')}, threads {rt.get('threads')}, "
              f"precision {h['precision']}, batch {h['batch']}",
-             f"device    {dev.get('cpu', dev.get('name', '?'))}, {dev.get('cores', '?')} cores, {dev.get('os', '')}",
+             f"device    {_device_name(dev)}, {dev.get('cores', '?')} cores, {dev.get('os', dev.get('uname', ''))}",
              f"schema    {h['schema_version']} (edgenas {h['edgenas_version']}), created {h['created']}",
              f"entries   {len(table.entries)} ({sum(not e.timing.stable for e in table.entries.values())} unstable)"]
+    for label, key in (("where", "where"), ("timed", "timed"), ("overhead", "overhead_model")):
+        if rt.get(key):
+            lines.insert(3, f"{label:<9} {rt[key]}")
     if table.calibration and table.calibration.coef:
         c = table.calibration
         lines.append(f"calibration measured ≈ {' + '.join(f'{v:.4g}·{f}' for f, v in zip(c.features, c.coef))} "

@@ -2,7 +2,8 @@
 
 SPOS training (:mod:`edgenas.spos`) and DNAS search write this layout; the
 search strategies read it through :func:`load_supernet_run`, which is tolerant
-of both: the space may be named (a preset or a JSON file) or declared inline,
+of both (and of a DNAS search folder, whose ``config.json`` nests the settings
+under ``"config"``): the space may be named (a preset or a JSON file) or declared inline,
 and the weights may sit under ``"supernet"`` or ``"model"``.
 """
 from __future__ import annotations
@@ -79,6 +80,8 @@ def load_supernet_run(path: PathLike) -> SupernetRun:
         raise RunError(f"{cfg_path} is corrupt: {e}") from None
     if not isinstance(config, dict):
         raise RunError(f"{cfg_path} is not a JSON object")
+    if isinstance(config.get("kind"), str) and isinstance(config.get("config"), dict):
+        config = config["config"]  # a run folder of edgenas.runfolder (DNAS search): {"kind", "config": {...}}
     try:
         space = space_from_config(config, str(cfg_path))
     except EdgeNASError as e:

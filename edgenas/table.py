@@ -25,15 +25,23 @@ FORMAT = "edgenas-latency-table"
 
 @dataclass
 class TableEntry:
-    """One measured op: raw timing, overhead-corrected latency and analytical cost."""
+    """One measured op: raw timing, overhead-corrected latency and analytical cost.
+
+    ``measured_peak_bytes`` is the runtime's own peak-memory reading for one run
+    (CUDA's ``max_memory_allocated``), where the backend can give one.
+    """
 
     timing: Timing
     latency_ms: float
     cost: OpCost
+    measured_peak_bytes: Optional[int] = None
 
     def to_json(self, key: OpKey) -> dict:
-        return {"key": key.to_json(), "latency_ms": self.latency_ms, "timing": self.timing.to_json(),
-                "cost": self.cost.to_json()}
+        d = {"key": key.to_json(), "latency_ms": self.latency_ms, "timing": self.timing.to_json(),
+             "cost": self.cost.to_json()}
+        if self.measured_peak_bytes is not None:
+            d["measured_peak_bytes"] = self.measured_peak_bytes
+        return d
 
 
 @dataclass
@@ -77,7 +85,8 @@ class LatencyTable:
             "backend": backend, "runtime": runtime, "device": device,
             "precision": runtime.get("precision", "fp32"), "batch": space.input_shape[0],
             "protocol": protocol,
-            "latency": "median of timed runs minus the run overhead of an identity model of the same input",
+            "latency": f"median of timed runs minus the run overhead of "
+                       f"{runtime.get('overhead_model', 'an identity model')} on the same input",
         }
         return cls(header=header)
 
@@ -137,7 +146,7 @@ class LatencyTable:
             for k in ("space", "backend", "runtime", "device", "protocol"):
                 header[k]  # noqa: B018 - presence check
             entries = {OpKey.from_json(e["key"]): TableEntry(Timing.from_json(e["timing"]), float(e["latency_ms"]),
-                                                            OpCost.from_json(e["cost"]))
+                                                            OpCost.from_json(e["cost"]), e.get("measured_peak_bytes"))
                        for e in d.get("entries", [])}
             overheads = {tuple(o["input_shape"]): Timing.from_json(o["timing"]) for o in d.get("overheads", [])}
             cal = Calibration.from_json(d["calibration"]) if d.get("calibration") else None

@@ -75,12 +75,10 @@ def validate_table(space: SearchSpace, table: LatencyTable, profiler, n: int = 3
         progress("prepare", i, n)
         runners.append(profiler.prepare(build_network(space, arch).eval(), space.input_shape))
     passes = np.zeros((2, n))
-    from .measure import measure
-
     for p in range(2):
         for i, run in enumerate(runners):
             progress(f"measure pass {p + 1}/2", i, n)
-            passes[p, i] = measure(run, profiler.protocol).median_ms
+            passes[p, i] = profiler.time(run).median_ms
     progress("measure pass 2/2", n, n)
     measured = passes.mean(0)
     pred = model.predict(archs)

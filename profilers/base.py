@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 import platform
 from abc import ABC, abstractmethod
-from typing import Callable, Tuple
+from typing import Callable, Optional, Tuple
 
 import torch.nn as nn
 
-from edgenas.measure import Timing, TimingProtocol, measure
+from edgenas.measure import Timer, Timing, TimingProtocol, measure
 
 
 class Profiler(ABC):
@@ -38,28 +38,85 @@ class Profiler(ABC):
     def prepare(self, module: nn.Module, input_shape: Tuple[int, ...]) -> Callable[[], object]:
         """A callable that runs ``module`` once on a fixed input of ``input_shape`` and waits for it."""
 
-    def artifact(self, module: nn.Module, input_shape: Tuple[int, ...]) -> object:
-        """The picklable, expensive part of :meth:`prepare` (an exported model), which may run in another
-        process (:mod:`edgenas.prefetch`). Default: the module itself."""
-        return module
+    def timer(self) -> Optional[Timer]:
+        """The clock around one run; ``None`` means the host's (GPU backends read device events)."""
+        return None
 
-    def load(self, artifact: object, input_shape: Tuple[int, ...]) -> Callable[[], object]:
-        """:meth:`prepare` from what :meth:`artifact` returned."""
-        return self.prepare(artifact, input_shape)
+    def time(self, run: Callable[[], object]) -> Timing:
+        """Time a prepared callable under this profiler's protocol and clock."""
+        return measure(run, self.protocol, self.timer())
 
     def measure(self, module: nn.Module, input_shape: Tuple[int, ...]) -> Timing:
-        return measure(self.prepare(module.eval(), input_shape), self.protocol)
+        return self.time(self.prepare(module.eval(), input_shape))
+
+    def peak_memory_bytes(self, artifact: object, input_shape: Tuple[int, ...]) -> Optional[int]:
+        """Measured peak memory of one run of what :meth:`artifact` returned (the module, for backends that do
+        not override it) where the runtime can say (CUDA); ``None`` elsewhere."""
+        return None
+
+    # Profiling exports op i+1 while op i is timed when ``prefetch`` is set: :meth:`artifact` then runs in a
+    # worker process (edgenas.prefetch), so the profiler must pickle and the artifact must be plain data.
+    prefetch: bool = False
+
+    def artifact(self, module: nn.Module, input_shape: Tuple[int, ...]) -> object:
+        """The expensive, backend-specific preparation of ``module`` (an exported model). Default: the module."""
+        return module
 
     def measure_artifact(self, artifact: object, input_shape: Tuple[int, ...]) -> Timing:
-        return measure(self.load(artifact, input_shape), self.protocol)
+        """:meth:`measure` of what :meth:`artifact` returned."""
+        return self.measure(artifact, input_shape)
 
     def overhead(self, input_shape: Tuple[int, ...]) -> Timing:
-        """Cost of running a model that computes nothing (an identity) on ``input_shape``."""
+        """Cost of running a model that computes nothing (an identity) on ``input_shape``.
+
+        Backends that hand a model to a delegate override this with the
+        cheapest model the delegate takes (see :class:`DelegateCall`), so that
+        the fixed cost of one delegate call is subtracted from every op.
+        """
         return self.measure(nn.Identity(), input_shape)
 
     def device_info(self) -> dict:
         return host_device_info(self.threads)
 
+    def run_stats(self) -> dict:
+        """Readings of the last profile that are not settings (device temperatures); kept in the table's stats."""
+        return {}
+
+
+class DelegateCall(nn.Module):
+    """The cheapest op a delegate (XNNPACK) accepts: one ReLU over the input.
+
+    An identity model is not delegated at all, so its run cost misses what a
+    delegate call itself costs; every op of a table pays that call, a whole
+    network pays it once. A ReLU reads and writes the input once, which is
+    small beside the call for the inputs of a search space.
+    """
+
+    def forward(self, x):
+        return x.relu()
+
+
+
+class ExportedModelProfiler(Profiler):
+    """A backend that runs an exported model (ONNX, ``.pte``, ``.tflite``): :meth:`artifact` exports the
+    module to bytes, :meth:`load` makes the bytes runnable. Exports are plain data, so a profile prepares
+    them in a worker process ahead of the timing (``prefetch``)."""
+
+    prefetch = True
+
+    @abstractmethod
+    def artifact(self, module: nn.Module, input_shape: Tuple[int, ...]) -> bytes:
+        """The module exported to this runtime's format."""
+
+    @abstractmethod
+    def load(self, artifact: bytes, input_shape: Tuple[int, ...]) -> Callable[[], object]:
+        """A callable that runs the exported model once on a fixed input and waits for it."""
+
+    def prepare(self, module: nn.Module, input_shape: Tuple[int, ...]) -> Callable[[], object]:
+        return self.load(self.artifact(module, input_shape), input_shape)
+
+    def measure_artifact(self, artifact: bytes, input_shape: Tuple[int, ...]) -> Timing:
+        return self.time(self.load(artifact, input_shape))
 
 def _cpu_model() -> str:
     try:

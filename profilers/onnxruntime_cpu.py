@@ -9,7 +9,7 @@ import torch.nn as nn
 from edgenas.errors import BackendUnavailableError
 from edgenas.onnx_io import OPSET, to_onnx_bytes
 
-from .base import Profiler
+from .base import ExportedModelProfiler
 
 
 def _ort():
@@ -32,7 +32,7 @@ def ort_session(model: bytes, threads: int, providers=("CPUExecutionProvider",))
     return ort.InferenceSession(model, so, providers=list(providers))
 
 
-class OnnxRuntimeCPUProfiler(Profiler):
+class OnnxRuntimeCPUProfiler(ExportedModelProfiler):
     name = "onnxruntime"
 
     def runtime_info(self) -> dict:
@@ -43,10 +43,8 @@ class OnnxRuntimeCPUProfiler(Profiler):
     def artifact(self, module: nn.Module, input_shape: Tuple[int, ...]) -> bytes:
         return to_onnx_bytes(module, input_shape)
 
-    def prepare(self, module: nn.Module, input_shape: Tuple[int, ...]):
-        return self.load(self.artifact(module, input_shape), input_shape)
-
     def load(self, artifact: bytes, input_shape: Tuple[int, ...]):
+        """A runnable session of the ONNX model ``artifact``."""
         session = ort_session(artifact, self.threads)
         feed = {session.get_inputs()[0].name: np.random.default_rng(0).standard_normal(input_shape, dtype=np.float32)}
         return lambda: session.run(None, feed)

@@ -28,10 +28,11 @@ class TorchCPUProfiler(Profiler):
 
         return run
 
-    def measure(self, module: nn.Module, input_shape: Tuple[int, ...]) -> Timing:
+    def time(self, run) -> Timing:
+        # Every timing path (ops, calibration and validation networks) goes through here.
         previous = torch.get_num_threads()
         torch.set_num_threads(self.threads)
         try:
-            return super().measure(module, input_shape)
+            return super().time(run)
         finally:
             torch.set_num_threads(previous)

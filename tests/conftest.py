@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 
 import pytest
@@ -54,3 +55,30 @@ def tiny_table(_tiny_table_master, tmp_path):
     path = tmp_path / "tiny.json"
     shutil.copy(_tiny_table_master, path)
     return path
+
+
+@pytest.fixture
+def fake_adb(tmp_path, monkeypatch):
+    """A fake ``adb`` (and ``getprop``) on PATH; returns (adb path, log path). Serial FAKE0001 is connected."""
+    from device_helpers import FAKES
+
+    log = tmp_path / "adb.log"
+    monkeypatch.setenv("FAKE_ADB_LOG", str(log))
+    monkeypatch.setenv("FAKE_ADB_SERIAL", "FAKE0001")
+    monkeypatch.delenv("FAKE_ADB_DROP_AFTER", raising=False)
+    monkeypatch.setenv("PATH", f"{FAKES}{os.pathsep}{os.environ.get('PATH', '')}")
+    return FAKES / "adb", log
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory):
+    """An sshd on 127.0.0.1 (a free port) accepting a generated key; skips with the reason where it cannot run."""
+    from device_helpers import Sshd
+
+    server = Sshd(tmp_path_factory.mktemp("sshd"))
+    reason = server.unavailable() or server.start()
+    if reason:
+        server.stop()
+        pytest.skip(reason)
+    yield server
+    server.stop()

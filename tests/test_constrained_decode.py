@@ -71,3 +71,22 @@ def test_a_wide_band_returns_the_argmax(small):
     space, cost, archs, latency = small
     probs = np.random.default_rng(3).dirichlet(np.ones(space.num_candidates), size=space.num_layers)
     assert most_probable_within(cost, probs, 0.0, float(latency.max()) + 1) == tuple(probs.argmax(1))
+
+
+def test_a_budget_just_above_the_fastest_architecture_is_always_met(small):
+    space, cost, archs, latency = small
+    # A distribution that strongly prefers the slowest candidates: the lightest paths must survive binning.
+    probs = np.random.default_rng(4).dirichlet(np.ones(space.num_candidates), size=space.num_layers)
+    probs = probs * np.exp(5 * cost.matrix["latency_ms"] / np.nanmax(cost.matrix["latency_ms"]))
+    probs /= probs.sum(1, keepdims=True)
+    fastest = float(cost.fastest()[1])
+    got = most_probable_within(cost, probs, 0.0, fastest * 1.0001, bins=8)
+    assert got is not None and float(cost.predict(got).latency_ms[0]) <= fastest * 1.0001
+
+
+def test_bad_arguments_are_refused(small):
+    space, cost, archs, latency = small
+    with pytest.raises(ValueError, match="do not fit"):
+        most_probable_within(cost, np.ones((2, 2)), 0, 1)
+    with pytest.raises(ValueError, match="bins"):
+        most_probable_within(cost, np.ones((space.num_layers, space.num_candidates)), 0, 1, bins=1)

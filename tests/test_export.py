@@ -109,7 +109,7 @@ TRT_MISSING = _tensorrt_missing()
 
 @pytest.mark.skipif(TRT_MISSING is None, reason="TensorRT is present here")
 def test_tensorrt_absent_says_what_to_install():
-    assert "pip install tensorrt" in TRT_MISSING or "no CUDA GPU" in TRT_MISSING
+    assert "pip install 'tensorrt>=10,<11'" in TRT_MISSING or "no CUDA GPU" in TRT_MISSING
 
 
 @pytest.mark.tensorrt
@@ -166,6 +166,36 @@ def test_select_models_caps_spreads_and_resolves_ids():
         select_models(src, ["12"])
     with pytest.raises(ArchitectureError):
         select_models(src, ["k3_e1-nope"])
+
+
+def test_deployed_models_are_measured_like_the_tables_networks(monkeypatch):
+    """A static-shape ONNX model of the table's batch, timed by the onnxruntime profiler with its settings."""
+    from edgenas.deploy import measure_network
+    from edgenas.measure import TimingProtocol
+    from profilers.onnxruntime_cpu import OnnxRuntimeCPUProfiler
+
+    fast = TimingProtocol(warmup_runs=1, warmup_s=0.0, min_runs=3, min_time_s=0.0, max_runs=10, max_time_s=0.2,
+                          max_spread=10.0, retries=0)
+    seen = {}
+    real = OnnxRuntimeCPUProfiler.measure_artifact
+
+    def spy(self, artifact, shape):
+        dims = onnx.load_from_string(artifact).graph.input[0].type.tensor_type.shape.dim
+        seen.update(threads=self.threads, protocol=self.protocol, shape=tuple(shape),
+                    dims=[d.dim_value if d.HasField("dim_value") else d.dim_param for d in dims])
+        return real(self, artifact, shape)
+
+    monkeypatch.setattr(OnnxRuntimeCPUProfiler, "measure_artifact", spy)
+    timing = measure_network(trained_like(), (2, 1, 28, 28), 1, fast)
+    assert seen == {"threads": 1, "protocol": fast, "shape": (2, 1, 28, 28), "dims": [2, 1, 28, 28]}
+    assert timing["median_ms"] > 0
+
+
+def test_select_models_keeps_the_dnas_selected_architecture_first():
+    src = _source(9)
+    src.selected = "p3"  # in the middle of the front: a spread by latency alone would drop it
+    assert [c.id for c in select_models(src, ["pareto"], max_models=3)] == ["p3", "p0", "p8"]
+    assert [c.id for c in select_models(src, ["pareto"], max_models=1)] == ["p3"]
 
 
 def _model(mid, acc, pred, meas):
@@ -237,3 +267,26 @@ def test_fine_tune_from_the_supernet(tmp_path):
     trained = torch.load(tmp_path / "t" / "model.pt", weights_only=True)
     w = "layers.0.body.0.0.weight"
     assert torch.allclose(trained[w], start[w], atol=1e-6)  # lr ~ 0: the inherited weights are kept
+
+
+def test_export_init_supernet_from_a_tiny_dnas_run(tmp_path):
+    """A DNAS run folder nests its settings under "config" and names its split seed "seed"."""
+    from edgenas.deploy import ExportOptions, deploy_models
+    from edgenas.deploy_source import load_search_source
+    from edgenas.strategies import SearchRequest, get_strategy
+
+    from _synthetic_table import synthetic_table
+
+    torch.set_num_threads(1)
+    synthetic_table(SPACE, tmp_path / "t.json")
+    run = tmp_path / "dnas"
+    opts = {"warmup_epochs": 1, "max_batches": 1, "batch_size": 32, "samples": 2, "threads": 1}
+    get_strategy("dnas")(SearchRequest("dnas", run, table=str(tmp_path / "t.json"), dataset="digits", epochs=2,
+                                       seed=3, options=opts))
+    src = load_search_source(run)
+    assert src.supernet == str(run) and src.dataset == "digits" and src.split_seed == 3
+    summary = deploy_models(ExportOptions(run=str(run), out=str(tmp_path / "out"), models=["0"], init="supernet",
+                                          epochs=1, batch_size=64, threads=1, report=False))
+    assert summary["init"] == "supernet" and summary["models"][0]["init"] == "supernet"
+    cfg = json.loads((tmp_path / "out" / "models" / "p0" / "train" / "config.json").read_text())["config"]
+    assert cfg["init"].startswith("supernet:")

@@ -24,8 +24,9 @@ def fast_measurement(monkeypatch):
     """Measure exported models with a short protocol (the synthetic table has none of its own)."""
     import edgenas.deploy as deploy
 
-    real = deploy.measure_onnx
-    monkeypatch.setattr(deploy, "measure_onnx", lambda path, shape, threads, protocol: real(path, shape, 1, FAST))
+    real = deploy.measure_network
+    monkeypatch.setattr(deploy, "measure_network",
+                        lambda module, shape, threads, protocol: real(module, shape, 1, FAST))
 
 
 def run_main(capsys, args):
@@ -59,8 +60,12 @@ def test_export_trains_exports_measures_and_resumes(tmp_path, capsys, search_run
     assert m["id"] == "p0" and (tmp_path / "d" / "models" / "p0" / "model.onnx").is_file()
     assert m["accuracy"] > 0.3 and m["predicted"]["latency_ms"] > 0 and m["measured"]["latency_ms"] > 0
     assert [p["batch_size"] for p in m["formats"]["onnx"]["parity"]] == [1, 4]
-    assert all(p["ok"] for p in m["formats"]["onnx"]["parity"]) and doc["prediction"]["n"] == 1
-    assert "| p0 |" in (tmp_path / "d" / "report.md").read_text() and (tmp_path / "d" / "report.png").is_file()
+    assert all(p["ok"] for p in m["formats"]["onnx"]["parity"]) and m["measured"]["input_shape"] == [1, 1, 28, 28]
+    # the synthetic table is not an onnxruntime table: its prediction is not compared with the measurement
+    assert doc["table_backend"] == "synthetic" and m["error_pct"] is None and doc["prediction"]["n"] == 0
+    report = (tmp_path / "d" / "report.md").read_text()
+    assert "| p0 |" in report and "Prediction error not computed" in report
+    assert (tmp_path / "d" / "report.png").is_file()
     assert "report:" in out.out
     # a rerun resumes: nothing is trained or exported again
     onnx_file = tmp_path / "d" / "models" / "p0" / "model.onnx"
@@ -122,7 +127,7 @@ def test_tensorrt_absent(tmp_path, capsys, search_run):
     run, _ = search_run
     code, out = run_main(capsys, export_args(run, tmp_path / "d", "--format", "tensorrt"))
     one_line_error(code, out)
-    assert "pip install tensorrt" in out.err or "no CUDA GPU" in out.err
+    assert "pip install 'tensorrt>=10,<11'" in out.err or "no CUDA GPU" in out.err
     assert not (tmp_path / "d").exists()
 
 
@@ -165,6 +170,7 @@ def test_export_python_api_resumes_per_format(tmp_path, search_run):
     assert onnx_file.stat().st_mtime_ns == before
     m = doc["models"][0]
     assert m["formats"]["executorch"]["parity"][0]["ok"] and m["measured"]["executorch_ms"] > 0
+    assert m["measured"]["executorch_threads"] == 1
     assert (tmp_path / "d" / "models" / "p0" / "model.pte").is_file()
 
 
@@ -181,6 +187,21 @@ def test_quickstart_fast_smoke_and_resume(tmp_path, capsys, search_run):
     assert code == 0 and "skipped" in out.out
 
 
+def test_quickstart_rerun_with_another_configuration_is_refused(tmp_path, capsys, search_run):
+    from edgenas.quickstart import fast_config
+
+    _, table = search_run
+    out = tmp_path / "q"
+    out.mkdir()
+    stored = fast_config(str(out), table=str(table), models=2).to_json()
+    (out / "quickstart.json").write_text(json.dumps({**stored, "formats_used": ["onnx"]}))
+    code, res = run_main(capsys, ["quickstart", "--fast", "--table", str(table), "--out", str(out), "--models", "1",
+                                  "--no-baselines", "--quiet"])
+    one_line_error(code, res, "another configuration", "models: 2 -> 1", "baselines: [0.25] -> []", "--out")
+    assert json.loads((out / "quickstart.json").read_text())["models"] == 2  # the stored one is kept
+    assert sorted(p.name for p in out.iterdir()) == ["quickstart.json"]  # no stage ran
+
+
 @pytest.mark.slow
 def test_quickstart_fast_profiles_this_cpu(tmp_path, capsys):
     code, out = run_main(capsys, ["quickstart", "--fast", "--out", str(tmp_path / "q"), "--quiet"])
@@ -188,3 +209,18 @@ def test_quickstart_fast_profiles_this_cpu(tmp_path, capsys):
     doc = json.loads((tmp_path / "q" / "deploy" / "deploy.json").read_text())
     assert doc["baselines"] and doc["versus_baselines"]
     assert doc["table_backend"] == "onnxruntime" and doc["prediction"]["n"] == len(doc["models"]) >= 1
+
+
+def test_deploy_summary_says_slower_when_the_match_is_slower():
+    from cli import _deploy_summary
+
+    def entry(mid, ms):
+        return {"id": mid, "accuracy": 0.9, "measured": {"latency_ms": ms}, "predicted": None, "error_pct": None,
+                "arch": "a"}
+
+    row = {"baseline": "mbv2-0.25", "match": "p0", "speedup": 0.8}
+    doc = {"models": [entry("p0", 1.25)], "baselines": [entry("mbv2-0.25", 1.0)], "table_backend": "onnxruntime",
+           "prediction": {"n": 0}, "versus_baselines": [row, {**row, "speedup": 2.0}]}
+    text = _deploy_summary(doc, "out")
+    assert "p0 is 1.25x slower at >= its accuracy" in text and "0.80x" not in text
+    assert "p0 is 2.00x faster" in text

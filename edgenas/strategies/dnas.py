@@ -73,7 +73,7 @@ class DNASConfig:
     tau_decay: float = 0.045             # τ ← τ · e^-0.045 per search epoch
     alpha: float = 0.2
     beta: float = 0.6
-    target_ms: Optional[float] = None    # latency budget: β adapts until the most likely arch meets it
+    target_ms: Optional[float] = None    # latency budget: β adapts toward it, the result is decoded within it
     memory_beta: Optional[float] = None  # adds a log(memory KiB)^memory_beta factor
     memory_target_bytes: Optional[float] = None
     target_gain: float = 0.5
@@ -85,7 +85,7 @@ class DNASConfig:
     device: str = "auto"
 
     # Settings that do not change what a run computes: a resume may change them.
-    RESUME_NEUTRAL = ("out", "threads", "device")
+    RESUME_NEUTRAL = ("out", "threads", "device", "budget_band", "samples")  # the last two only decode θ
     _FROM_REQUEST = ("out", "table", "space", "dataset", "seed", "epochs")
 
     @classmethod
@@ -322,19 +322,25 @@ class DNASSearch:
                 "flops": float(p.flops[0])}
 
     def selected(self, probs: np.ndarray) -> tuple:
-        """The architecture the search returns: the most likely one, or with a latency budget the most likely
-        one predicted within [``budget_band`` · budget, budget] (see :mod:`edgenas.constrained_decode`)."""
+        """(architecture, how it was chosen): the argmax of θ, or with a latency budget the most likely
+        architecture predicted within [``budget_band`` · budget, budget] ("band"), else the most likely
+        under the budget ("under_budget"); see :mod:`edgenas.constrained_decode`. A memory budget only
+        steers θ: decoding does not constrain memory."""
         if self.cfg.target_ms is None:
-            return self.most_likely()
-        band = most_probable_within(self.cost, probs, self.cfg.budget_band * self.cfg.target_ms, self.cfg.target_ms)
-        if band is None:  # nothing in the band: the most likely architecture under the budget
-            band = most_probable_within(self.cost, probs, 0.0, self.cfg.target_ms)
-        return band if band is not None else self.most_likely()
+            return self.most_likely(), "argmax"
+        target = self.cfg.target_ms
+        arch = most_probable_within(self.cost, probs, self.cfg.budget_band * target, target)
+        if arch is not None:
+            return arch, "band"
+        arch = most_probable_within(self.cost, probs, 0.0, target)
+        # check_budgets guarantees the fastest architecture meets the budget, so this is not None.
+        return arch, "under_budget"
 
     def result(self) -> dict:
         """The selected and the most likely architecture and ``samples`` draws from the learned distribution."""
         probs_t = torch.softmax(self.theta.detach().cpu(), 1)
         probs = probs_t.numpy().astype(np.float64)
+        selected, how = self.selected(probs)
         draws = torch.multinomial(probs_t, max(self.cfg.samples, 1), replacement=True,
                                   generator=torch.Generator().manual_seed(self.cfg.seed + 7919)).T
         fastest, fastest_ms = self.cost.fastest()
@@ -346,7 +352,7 @@ class DNASSearch:
         return {
             "strategy": "dnas", "space": self.space.name, "table": str(self.cfg.table), "dataset": self.cfg.dataset,
             "epochs": len(self.history), "target_ms": self.cfg.target_ms,
-            "selected": self._arch_record(self.selected(probs), probs),
+            "selected": {**self._arch_record(selected, probs), "selected_by": how},
             "most_likely": self._arch_record(self.most_likely(), probs),
             "samples": [self._arch_record(tuple(int(c) for c in d), probs) for d in draws[:self.cfg.samples]],
             "fastest": {"arch": self.space.format(fastest), "latency_ms": fastest_ms},

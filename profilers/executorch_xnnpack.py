@@ -1,0 +1,58 @@
+"""ExecuTorch with the XNNPACK delegate, run on this CPU: the kernels Android and iOS phones run.
+
+Each op is exported to its own ``.pte`` program (see :func:`profilers.converters.to_pte_bytes`)
+and executed through ``executorch.runtime.Runtime``. The header says the
+timings come from this host's CPU, not from a phone.
+"""
+from __future__ import annotations
+
+from typing import Tuple
+
+import torch
+import torch.nn as nn
+
+from .base import DelegateCall, ExportedModelProfiler
+from .converters import executorch_version, to_pte_bytes
+
+
+def set_xnnpack_threads(threads: int) -> None:
+    """Size ExecuTorch's shared threadpool (XNNPACK runs its kernels on it).
+
+    Resetting the pool while a loaded program holds it crashes the process, so
+    this is called before loading, and only when the size changes.
+    """
+    from executorch.extension.pybindings import portable_lib
+
+    if portable_lib._threadpool_get_thread_count() != threads:
+        portable_lib._unsafe_reset_threadpool(threads)
+
+
+class ExecuTorchXnnpackProfiler(ExportedModelProfiler):
+    name = "executorch-xnnpack"
+
+    def runtime_info(self) -> dict:
+        return {"runtime": "executorch", "version": executorch_version(), "delegate": "XnnpackPartitioner",
+                "torch": torch.__version__, "threads": self.threads, "precision": self.precision,
+                "where": "host CPU (the XNNPACK kernels phones run, timed on this machine, not on a phone)",
+                "overhead_model": "one ReLU delegated to XNNPACK (the cost of one delegate call)"}
+
+    def artifact(self, module: nn.Module, input_shape: Tuple[int, ...]) -> bytes:
+        return to_pte_bytes(module, input_shape)
+
+    def load(self, data: bytes, input_shape: Tuple[int, ...]):
+        """A runnable method of the ``.pte`` program ``data``."""
+        from executorch.runtime import Runtime
+
+        set_xnnpack_threads(self.threads)  # before loading: a loaded XNNPACK delegate keeps the pool it saw
+        program = Runtime.get().load_program(data)
+        method = program.load_method("forward")
+        inputs = [torch.randn(input_shape, generator=torch.Generator().manual_seed(0))]
+
+        def run(_program=program):  # the method reads the program's buffer: keep it alive
+            return method.execute(inputs)
+
+        return run
+
+    def overhead(self, input_shape: Tuple[int, ...]):
+        """The run cost of one delegate call: a ReLU model, which XNNPACK takes (an identity it would not)."""
+        return self.measure(DelegateCall(), input_shape)

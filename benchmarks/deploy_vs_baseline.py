@@ -48,7 +48,8 @@ def _network(table: LatencyTable, folder: Path, m: dict, shape: tuple):
 
 
 def remeasure(doc: dict, out: Path, passes: int) -> dict:
-    """Median latency of every exported network in ``passes`` interleaved passes; noise = pass 2 vs pass 1."""
+    """Latency of every exported network: the median of ``passes`` interleaved passes (each itself a median of
+    timed runs under the table's protocol); noise = pass 2 against pass 1."""
     table = LatencyTable.load(doc["table"])
     threads = int(table.header["runtime"]["threads"])
     protocol = TimingProtocol.from_json(table.header["protocol"])
@@ -62,7 +63,7 @@ def remeasure(doc: dict, out: Path, passes: int) -> dict:
     noise = 100 * (ms[1] - ms[0]) / ms[0] if passes > 1 else np.zeros(len(items))
     for i, (_, m) in enumerate(items):
         m["remeasured_ms"] = ms[:, i].tolist()
-        m["measured"]["latency_ms"] = float(ms[:, i].mean())
+        m["measured"]["latency_ms"] = float(np.median(ms[:, i]))
         pred = (m.get("predicted") or {}).get("latency_ms")
         m["error_pct"] = 100 * (pred - m["measured"]["latency_ms"]) / m["measured"]["latency_ms"] if pred else None
     return {"passes": passes, "noise_mean_abs_pct": float(np.mean(np.abs(noise))),
@@ -80,16 +81,21 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--budget-fraction", type=float, default=0.7)
     ap.add_argument("--widths", type=float, nargs="+", default=list(DEFAULT_WIDTHS))
-    ap.add_argument("--passes", type=int, default=2)
+    ap.add_argument("--passes", type=int, default=5)
     ap.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "deploy_vs_baseline.json"))
     args = ap.parse_args()
 
     cfg = QuickstartConfig(out=args.out, table=args.table, supernet_epochs=args.supernet_epochs, pop=args.pop,
                            gens=args.gens, models=args.models, epochs=args.epochs, baselines=tuple(args.widths),
                            budget_fraction=args.budget_fraction, formats=("onnx",))
+    results = Path(args.results)
     t0 = time.perf_counter()
     doc = run_quickstart(cfg, log=lambda line: print(line, flush=True))
     wall = time.perf_counter() - t0
+    if results.is_file():  # a rerun resumes the pipeline: keep the wall time of the run that computed it
+        old = json.loads(results.read_text())
+        if old.get("config") == json.loads(json.dumps(cfg.to_json())):
+            wall = max(wall, old.get("pipeline_wall_s", 0.0))
     out = Path(args.out) / "deploy"
     noise = remeasure(doc, out, args.passes)
     stats = prediction_stats(doc["models"])
@@ -107,9 +113,8 @@ def main() -> None:
         "baselines": [{k: b.get(k) for k in ("id", "width", "accuracy", "params", "remeasured_ms")}
                       | {"measured_ms": b["measured"]["latency_ms"]} for b in doc["baselines"]],
     }
-    results = Path(args.results)
     atomic_write_json(results, result)
-    doc.update(prediction=stats, versus_baselines=vs, measured_as=doc["measured_as"] + f", mean of {args.passes} passes")
+    doc.update(prediction=stats, versus_baselines=vs, measured_as=doc["measured_as"] + f", median of {args.passes} passes")
     plot_deployment(doc, results.with_suffix(".png"))
     print(json.dumps({"prediction": stats, "versus_baselines": vs, "remeasure": noise}, indent=1))
 

@@ -242,7 +242,8 @@ def _deploy_candidate(ctx: _Context, src: SearchSource, cand: Candidate) -> dict
     manifest.update({"id": cand.id, "kind": "searched", "arch": cand.arch, "accuracy": res["test_acc"],
                      "test_images": res["test_images"], "epochs": res["epochs"], "init": ctx.opts.init,
                      "params": res["params"], "search_estimated_accuracy": cand.estimated_accuracy,
-                     "predicted": {"latency_ms": float(p.latency_ms[0]), "memory_bytes": float(p.memory_bytes[0]),
+                     "predicted": {"latency_ms": float(p.latency_ms[0]), "op_sum_ms": float(p.op_sum_ms[0]),
+                                   "memory_bytes": float(p.memory_bytes[0]),
                                    "param_bytes": float(p.param_bytes[0]), "flops": float(p.flops[0])}})
     _export_formats(ctx, model, folder, manifest, label)
     _measure(ctx, model, folder, manifest, label)

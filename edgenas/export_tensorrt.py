@@ -106,7 +106,10 @@ def build_engine(onnx_path: PathLike, path: PathLike, precision: str, input_shap
     trt = tensorrt_available()
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
-    network = builder.create_network(0)  # explicit batch is the only mode in TensorRT 10
+    major = int(str(trt.__version__).split(".")[0])
+    # TensorRT 10 only has explicit batch (flag 0); 8.x must ask for it
+    flags = 0 if major >= 10 else 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+    network = builder.create_network(flags)
     parser = trt.OnnxParser(network, logger)
     if not parser.parse(Path(onnx_path).read_bytes()):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))

@@ -52,12 +52,13 @@ def export_args(run, out, *extra):
 
 def test_export_trains_exports_measures_and_resumes(tmp_path, capsys, search_run):
     run, _ = search_run
-    code, out = run_main(capsys, export_args(run, tmp_path / "d", "--models", "0"))
+    args = export_args(run, tmp_path / "d", "--models", "0", "--epochs", "3")
+    code, out = run_main(capsys, args)
     assert code == 0, out.err
     doc = json.loads((tmp_path / "d" / "deploy.json").read_text())
     m, = doc["models"]
     assert m["id"] == "p0" and (tmp_path / "d" / "models" / "p0" / "model.onnx").is_file()
-    assert m["accuracy"] > 0.2 and m["predicted"]["latency_ms"] > 0 and m["measured"]["latency_ms"] > 0
+    assert m["accuracy"] > 0.3 and m["predicted"]["latency_ms"] > 0 and m["measured"]["latency_ms"] > 0
     assert [p["batch_size"] for p in m["formats"]["onnx"]["parity"]] == [1, 4]
     assert all(p["ok"] for p in m["formats"]["onnx"]["parity"]) and m["measured"]["input_shape"] == [1, 1, 28, 28]
     # the synthetic table is not an onnxruntime table: its prediction is not compared with the measurement
@@ -69,7 +70,7 @@ def test_export_trains_exports_measures_and_resumes(tmp_path, capsys, search_run
     # a rerun resumes: nothing is trained or exported again
     onnx_file = tmp_path / "d" / "models" / "p0" / "model.onnx"
     before = onnx_file.stat().st_mtime_ns
-    code, out = run_main(capsys, export_args(run, tmp_path / "d", "--models", "0"))
+    code, out = run_main(capsys, args)
     assert code == 0 and onnx_file.stat().st_mtime_ns == before
 
 

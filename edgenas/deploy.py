@@ -25,7 +25,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -40,7 +40,7 @@ from .space import SearchSpace
 from .table import LatencyTable
 from .train import TrainConfig
 
-__all__ = ["FORMATS", "ExportOptions", "check_formats", "export_run", "measure_network", "deploy_models"]
+__all__ = ["FORMATS", "ExportOptions", "check_formats", "measure_network", "deploy_models"]
 
 FORMATS = ("onnx", "executorch", "tensorrt")
 INITS = ("scratch", "supernet")

@@ -150,6 +150,8 @@ def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool 
         export_workers = pool.workers
 
     wall = time.perf_counter() - started
+    if timed == 0.0 and table.stats:  # a rerun of a finished profile measured nothing: keep its readings
+        return table
     table.stats = {"last_run_wall_s": round(wall, 3), "last_run_timed_s": round(timed, 3),
                    "entries": len(table.entries),
                    "unstable_entries": sum(not e.timing.stable for e in table.entries.values()),

@@ -138,3 +138,14 @@ def test_calibration_fit_leaves_out_a_spike():
     cal = fit_calibration(pts)
     assert cal.coef[0] == pytest.approx(0.8, rel=1e-6)
     assert [p.get("outlier", False) for p in cal.points] == [i == 5 for i in range(len(xs))]
+
+
+def test_no_prefetch_profiles_with_an_idle_neighbour_core(tiny_decl, tmp_path):
+    import cli
+
+    space_file = tmp_path / "tiny.json"
+    space_file.write_text(json.dumps(tiny_decl))
+    out = tmp_path / "table.json"
+    cli.main(["profile", "--space", str(space_file), "-o", str(out), "--min-time", "0", "--min-runs", "3",
+              "--calibration-networks", "2", "--no-prefetch", "--quiet"])
+    assert json.loads(out.read_text())["stats"]["export_workers"] == 0

@@ -83,7 +83,7 @@ def test_compare_uses_rtol_and_atol():
 
 @pytest.mark.slow  # about 15 s: importing ExecuTorch and lowering to XNNPACK
 def test_executorch_pte_matches_pytorch_in_the_runtime(tmp_path):
-    pytest.importorskip("executorch")
+    pytest.importorskip("executorch", reason="ExecuTorch is not installed: pip install executorch (the test extra installs it)")
     from edgenas.export_executorch import export_executorch, load_program
 
     net = trained_like()

@@ -65,7 +65,7 @@ def test_one_failing_device_does_not_stop_the_others(tiny_space, tmp_path, fast_
 
 @pytest.mark.slow
 def test_ray_runs_a_task_per_host(tiny_space, tmp_path, fast_protocol):
-    pytest.importorskip("ray")
+    pytest.importorskip("ray", reason="Ray is not installed: pip install ray (the test extra installs it)")
     res = profile_many(tiny_space, ["cpu=onnxruntime", "dev=local:onnxruntime"], tmp_path, protocol=fast_protocol,
                        calibration_networks=2, ray="local")
     assert all(r.ok for r in res), [r.message for r in res]

@@ -155,7 +155,7 @@ def test_ray_unreachable_address():
 
 @pytest.mark.slow
 def test_search_with_ray_matches_in_process(tmp_path):
-    pytest.importorskip("ray")
+    pytest.importorskip("ray", reason="Ray is not installed: pip install ray (the test extra installs it)")
     spec, _ = setup(0.08)
     est = SyntheticOracle(H.space(), spec.targets[0].cost.matrix["flops"])  # workers import it from edgenas
     kw = dict(strategy="nsga2", pop=12, gens=3, seed=5)

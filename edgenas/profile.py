@@ -104,14 +104,17 @@ def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool 
     progress = progress or _quiet
     check_writable(out)
     table = open_table(space, profiler, out, restart)
+    todo = table.missing(space)
+    shapes = sorted({k.input_shape for k in space.op_keys()} - set(table.overheads))
+    cal = table.calibration or Calibration([], [], [])
+    if not todo and not shapes and len(cal.points) >= calibration_networks and cal.coef:
+        return table  # a finished profile: nothing to measure, and its readings stay as they were
     started = time.perf_counter()
     timed = 0.0
     with Prefetcher(workers, timing_threads=profiler.threads) as pool:
-        todo = table.missing(space)
         # Submitted now, so the worker exports the first ops while the overheads are timed.
         ops = pool.map(_prepare_op, [(profiler, key) for key in todo])
 
-        shapes = sorted({k.input_shape for k in space.op_keys()} - set(table.overheads))
         for i, shape in enumerate(shapes):
             progress("overhead", i, len(shapes))
             t = profiler.overhead(shape)
@@ -129,7 +132,6 @@ def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool 
             table.save(out)
             progress("ops", i + 1, len(todo))
 
-        cal = table.calibration or Calibration([], [], [])
         if len(cal.points) < calibration_networks or not cal.coef:
             from .cost import CostModel
 
@@ -150,8 +152,6 @@ def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool 
         export_workers = pool.workers
 
     wall = time.perf_counter() - started
-    if timed == 0.0 and table.stats:  # a rerun of a finished profile measured nothing: keep its readings
-        return table
     table.stats = {"last_run_wall_s": round(wall, 3), "last_run_timed_s": round(timed, 3),
                    "entries": len(table.entries),
                    "unstable_entries": sum(not e.timing.stable for e in table.entries.values()),

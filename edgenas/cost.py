@@ -38,11 +38,11 @@ class Prediction:
 
 def apply_calibration(cal: Calibration, op_sum, xp):
     """``cal`` applied to ``op_sum`` with array module ``xp`` (numpy, or torch for a differentiable loss)."""
-    features = {"sum": op_sum, "log_sum": xp.log(op_sum), "const": 1.0}
+    features = {"sum": lambda: op_sum, "log_sum": lambda: xp.log(op_sum), "const": lambda: 1.0}
     unknown = set(cal.features) - set(features)
     if unknown:
         raise TableError(f"table calibration uses features {sorted(unknown)} this edgenas does not know; upgrade it")
-    linear = sum(c * features[f] for f, c in zip(cal.features, cal.coef))
+    linear = sum(c * features[f]() for f, c in zip(cal.features, cal.coef))  # only the features it uses
     return xp.exp(linear) if cal.link == "log" else linear
 
 

@@ -57,24 +57,27 @@ def fit_calibration(points: list) -> Calibration:
     backwards, so it falls back to the pure ratio ``measured ≈ a · sum``.
     """
     points = [{k: v for k, v in p.items() if k != "outlier"} for p in points]
-    x = np.log([p["op_sum_ms"] for p in points])
-    y = np.log([p["measured_ms"] for p in points])
-    keep = np.ones(len(points), dtype=bool)
-    if len(points) >= 2 and np.ptp(x) > 0:
-        alpha, log_k = np.polyfit(x, y, 1)
-        resid = y - (alpha * x + log_k)
-        mad = 1.4826 * np.median(np.abs(resid - np.median(resid)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = np.log([p["op_sum_ms"] for p in points])
+        y = np.log([p["measured_ms"] for p in points])
+    # A network whose op sum rounds to zero (tiny ops, all at the overhead's level) has no logarithm.
+    keep = np.isfinite(x) & np.isfinite(y)
+    if keep.sum() >= 2 and np.ptp(x[keep]) > 0:
+        finite = keep.copy()
+        alpha, log_k = np.polyfit(x[finite], y[finite], 1)
+        resid = np.where(finite, y - (alpha * x + log_k), np.inf)
+        mad = 1.4826 * np.median(np.abs(resid[finite] - np.median(resid[finite])))
         keep = np.abs(resid) <= max(3 * mad, np.log(1.05))
         if keep.sum() >= 2 and np.ptp(x[keep]) > 0:
             alpha, log_k = np.polyfit(x[keep], y[keep], 1)
         else:
-            keep[:] = True
+            keep = finite
         for p, k in zip(points, keep):
             if not k:
                 p["outlier"] = True
         if alpha > 0:
             return Calibration(["log_sum", "const"], [float(alpha), float(log_k)], points, link="log")
-    ratio = float(np.exp(y[keep] - x[keep]).mean())
+    ratio = float(np.exp(y[keep] - x[keep]).mean()) if keep.any() else 1.0
     return Calibration(["sum"], [ratio], points)
 
 

@@ -149,3 +149,12 @@ def test_no_prefetch_profiles_with_an_idle_neighbour_core(tiny_decl, tmp_path):
     cli.main(["profile", "--space", str(space_file), "-o", str(out), "--min-time", "0", "--min-runs", "3",
               "--calibration-networks", "2", "--no-prefetch", "--quiet"])
     assert json.loads(out.read_text())["stats"]["export_workers"] == 0
+
+
+def test_calibration_fit_ignores_a_network_whose_op_sum_is_zero():
+    from edgenas.profile import fit_calibration
+
+    pts = [{"op_sum_ms": x, "measured_ms": 1.3 * x ** 0.8} for x in (0.03, 0.05, 0.1, 0.2)]
+    pts.append({"op_sum_ms": 0.0, "measured_ms": 0.01})
+    cal = fit_calibration(pts)
+    assert cal.link == "log" and cal.coef[0] == pytest.approx(0.8) and cal.points[-1]["outlier"]

@@ -68,8 +68,12 @@ def space_sample(name, n, seed):
 @click.option("--prefetch/--no-prefetch", default=True, show_default=True,
               help="Export the next ops in a worker on a spare core while one is timed (faster; the worker "
                    "shares the timing core's caches).")
+@click.option("--reference/--no-reference", default=True, show_default=True,
+              help="Time every op and network in alternating chunks with a fixed reference network and scale "
+                   "it to the reference's latency, which cancels the drift of a shared machine's speed.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def profile(space_name, backend, threads, out, min_time, min_runs, calibration_networks, restart, prefetch, quiet):
+def profile(space_name, backend, threads, out, min_time, min_runs, calibration_networks, restart, prefetch,
+            reference, quiet):
     """Measure every op of a space on BACKEND into a latency table (resumes a partial table)."""
     from edgenas.measure import TimingProtocol
     from edgenas.profile import profile_space
@@ -78,7 +82,8 @@ def profile(space_name, backend, threads, out, min_time, min_runs, calibration_n
     from profilers import get_profiler
 
     s = get_space(space_name)
-    prof = get_profiler(backend, threads=threads, protocol=TimingProtocol(min_runs=min_runs, min_time_s=min_time))
+    prof = get_profiler(backend, threads=threads, protocol=TimingProtocol(min_runs=min_runs, min_time_s=min_time,
+                                                                          reference=reference))
     with progress_bar(f"profile {s.name} on {backend}", not quiet) as bar:
         table = profile_space(s, prof, out, restart=restart, calibration_networks=calibration_networks, progress=bar,
                               workers=None if prefetch else 0)

@@ -59,7 +59,7 @@ def remeasure(doc: dict, out: Path, passes: int) -> dict:
     ms = np.zeros((passes, len(items)))
     for p in range(passes):
         for i, net in enumerate(nets):
-            ms[p, i] = measure_network(net, shape, threads, protocol)["median_ms"]
+            ms[p, i] = measure_network(net, shape, threads, protocol, table)["latency_ms"]
     noise = 100 * (ms[1] - ms[0]) / ms[0] if passes > 1 else np.zeros(len(items))
     for i, (_, m) in enumerate(items):
         m["remeasured_ms"] = ms[:, i].tolist()

@@ -36,11 +36,14 @@ def main(argv=None) -> None:
     ap.add_argument("--calibration-networks", type=int, default=24)
     ap.add_argument("--min-time", type=float, default=0.5)
     ap.add_argument("--restart", action="store_true", help="Measure again from nothing (default: resume).")
+    ap.add_argument("--no-reference", action="store_true",
+                    help="Time without pairing every timing with the reference network (see edgenas/reference.py).")
     args = ap.parse_args(argv)
 
     space = get_space(args.space)
     out = args.out or str(ROOT / "latency_tables" / f"{space.name}.{args.backend}.cpu1.json")
-    profiler = get_profiler(args.backend, threads=1, protocol=TimingProtocol(min_time_s=args.min_time))
+    profiler = get_profiler(args.backend, threads=1, protocol=TimingProtocol(min_time_s=args.min_time,
+                                                                          reference=not args.no_reference))
     t0 = time.perf_counter()
     table = profile_space(space, profiler, out, restart=args.restart, calibration_networks=args.calibration_networks)
     profile_s = time.perf_counter() - t0

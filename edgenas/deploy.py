@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
@@ -103,16 +103,26 @@ def _sha(path: Path) -> str:
 
 
 def measure_network(module: torch.nn.Module, input_shape: Sequence[int], threads: int,
-                    protocol: TimingProtocol) -> dict:
+                    protocol: TimingProtocol, table: Optional[LatencyTable] = None) -> dict:
     """Latency of ``module`` as an onnxruntime table times its calibration networks: a static-shape ONNX
-    model of ``input_shape`` (the table's batch), timed by the onnxruntime CPU profiler."""
+    model of ``input_shape`` (the table's batch), timed by the onnxruntime CPU profiler.
+
+    Returns the timing's fields plus ``latency_ms``: the median, scaled to ``table``'s reference unit
+    when the protocol pairs timings with the table's reference network (which ``table`` must then be).
+    """
     from profilers.onnxruntime_cpu import OnnxRuntimeCPUProfiler
 
     from .onnx_io import to_onnx_bytes
+    from .reference import attach_reference
 
     shape = tuple(int(d) for d in input_shape)
     profiler = OnnxRuntimeCPUProfiler(threads=threads, protocol=protocol)
-    return profiler.measure_artifact(to_onnx_bytes(module, shape), shape).to_json()
+    if protocol.reference:
+        if table is None:
+            raise ValueError("a paired protocol measures against a table's reference network: pass the table")
+        attach_reference(profiler, table.space(), table)
+    timing = profiler.measure_artifact(to_onnx_bytes(module, shape), shape)
+    return {**timing.to_json(), "latency_ms": table.normalized(timing) if table else timing.median_ms}
 
 
 @dataclass
@@ -133,6 +143,7 @@ class _Context:
     space: Optional[SearchSpace] = None
     cfg: TrainConfig = field(default_factory=TrainConfig)
     measure_shape: Optional[tuple] = None   # the table's batch; default: input_shape
+    table: Optional[LatencyTable] = None    # its reference network, when the protocol pairs timings
     comparable: bool = True                 # the table is an onnxruntime table: error_pct means something
 
 
@@ -203,8 +214,8 @@ def _measure(ctx: _Context, module: torch.nn.Module, folder: Path, manifest: dic
         ctx.progress(f"{label} measure", 0, 1)
         if measured.get("onnx_sha256") != onnx_sha:
             shape = ctx.measure_shape or ctx.input_shape
-            timing = measure_network(module, shape, ctx.threads, ctx.protocol)
-            measured = {"latency_ms": timing["median_ms"], "timing": timing, "backend": ctx.measured_as,
+            timing = measure_network(module, shape, ctx.threads, ctx.protocol, ctx.table)
+            measured = {"latency_ms": timing.pop("latency_ms"), "timing": timing, "backend": ctx.measured_as,
                         "threads": ctx.threads, "input_shape": list(shape), "onnx_sha256": onnx_sha}
         if want_pte:
             from .export_executorch import load_program, time_program
@@ -302,6 +313,8 @@ def _context(opts: ExportOptions, src: SearchSource, progress: Progress) -> _Con
     except (TypeError, ValueError):  # a table without a timing protocol (synthetic)
         table_protocol = None
     protocol = opts.protocol or table_protocol or TimingProtocol()
+    if not comparable:  # the table's reference network and unit were measured on another backend
+        protocol = replace(protocol, reference=False)
     batch = int(table.header.get("batch") or src.space.input_shape[0])
     if comparable:
         measured_as = f"onnxruntime {runtime.get('version')} CPU, {threads} thread(s), the table's protocol"
@@ -319,7 +332,7 @@ def _context(opts: ExportOptions, src: SearchSource, progress: Progress) -> _Con
     cfg = TrainConfig(epochs=opts.epochs, batch_size=opts.batch_size, lr=opts.lr, seed=opts.seed)
     return _Context(opts, Path(opts.out), check_formats(opts.formats), tuple(src.space.input_shape), sample,
                     calibration, threads, protocol, measured_as, progress, cost, src.space, cfg,
-                    (batch, *tuple(src.space.input_shape)[1:]), comparable)
+                    (batch, *tuple(src.space.input_shape)[1:]), comparable, table)
 
 
 def deploy_models(opts: ExportOptions, progress: Optional[Progress] = None) -> dict:

@@ -4,6 +4,13 @@ Warm-up (logged), then timed runs until a minimum count AND a minimum time,
 capped in both; median and spread stored with the raw count. An entry whose
 spread is too wide is measured again and, if it stays wide, flagged unstable
 rather than silently kept (see the measurement protocol in DESIGN.md).
+
+On a shared machine the speed of a core drifts by ±10–30 % over seconds
+(other tenants, SMT siblings), far more than the spread within one timing
+window. With ``reference`` set, the timed runs alternate in short chunks with
+a fixed reference model, and the timing also stores the reference's median
+from the same window: the ratio of the two cancels that drift
+(:meth:`Timing.normalized`). See BENCHMARKS.md, "Drift of this machine".
 """
 from __future__ import annotations
 
@@ -29,6 +36,10 @@ class TimingProtocol:
     max_time_s: float = 3.0
     max_spread: float = 0.10  # (p75 - p25) / median, torch.utils.benchmark's rule
     retries: int = 2
+    # Pair every timing with a reference model in alternating chunks of ``chunk_s``; min/max time then bound
+    # the whole paired window, so a paired timing costs what an unpaired one does.
+    reference: bool = False
+    chunk_s: float = 0.005
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -54,6 +65,7 @@ class Timing:
     warmup_s: float
     attempts: int
     stable: bool
+    reference_ms: Optional[float] = None  # median of the reference model, timed in the same window
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -61,6 +73,15 @@ class Timing:
     @classmethod
     def from_json(cls, d: dict) -> "Timing":
         return cls(**d)
+
+    def normalized(self, unit_ms: Optional[float]) -> float:
+        """The median in the machine state where the reference took ``unit_ms``: median · unit / reference.
+
+        A timing taken without a reference (or no unit) is returned as measured.
+        """
+        if self.reference_ms is None or unit_ms is None:
+            return self.median_ms
+        return self.median_ms * unit_ms / self.reference_ms
 
 
 def wall_clock(fn: Callable[[], object]) -> float:
@@ -81,12 +102,40 @@ def _run_until(fn: Callable[[], object], min_runs: int, min_s: float, max_runs: 
             return np.asarray(samples, dtype=np.float64) / 1e6, elapsed
 
 
+def _chunk(fn: Callable[[], object], seconds: float, timer: Timer) -> list:
+    """Runs of ``fn`` for at least ``seconds`` after one unkept run (the first after a switch of model starts
+    with the other model's data in the caches)."""
+    timer(fn)
+    out = []
+    start = time.perf_counter()
+    while True:
+        out.append(timer(fn))
+        if time.perf_counter() - start >= seconds:
+            return out
+
+
+def _run_paired(fn: Callable[[], object], reference: Callable[[], object], p: TimingProtocol, timer: Timer):
+    """:func:`_run_until` with chunks of ``fn`` and of ``reference`` alternating.
+
+    Returns ``fn``'s samples (ms), the window's length and the reference's median (ms)."""
+    ours, theirs = [], []
+    start = time.perf_counter()
+    while True:
+        ours += _chunk(fn, p.chunk_s, timer)
+        theirs += _chunk(reference, p.chunk_s, timer)
+        elapsed = time.perf_counter() - start
+        if (len(ours) >= p.min_runs and elapsed >= p.min_time_s) or len(ours) >= p.max_runs or elapsed >= p.max_time_s:
+            return np.asarray(ours, dtype=np.float64) / 1e6, elapsed, float(np.median(theirs)) / 1e6
+
+
 def measure(fn: Callable[[], object], protocol: TimingProtocol = TimingProtocol(),
-            timer: Optional[Timer] = None) -> Timing:
+            timer: Optional[Timer] = None, reference: Optional[Callable[[], object]] = None) -> Timing:
     """Time ``fn`` (one inference, already synchronised) under ``protocol``.
 
     ``timer`` replaces the host clock around each call (GPU event timing); the
     stop rule, retries and statistics stay the same whatever the clock.
+    ``reference`` (a fixed model, run the same way) is timed in alternating
+    chunks with ``fn``; its median lands in :attr:`Timing.reference_ms`.
     """
     p = protocol
     timer = timer or wall_clock
@@ -94,13 +143,18 @@ def measure(fn: Callable[[], object], protocol: TimingProtocol = TimingProtocol(
                               timer)
     best = None
     timed_total = 0.0
+    ref_ms = None
     for attempt in range(1, p.retries + 2):
-        ms, elapsed = _run_until(fn, p.min_runs, p.min_time_s, p.max_runs, p.max_time_s, timer)
+        if reference is None:
+            ms, elapsed = _run_until(fn, p.min_runs, p.min_time_s, p.max_runs, p.max_time_s, timer)
+        else:
+            ms, elapsed, attempt_ref_ms = _run_paired(fn, reference, p, timer)
         timed_total += elapsed
         q10, q25, q50, q75, q90 = np.percentile(ms, [10, 25, 50, 75, 90])
         spread = float((q75 - q25) / q50) if q50 > 0 else 0.0
         if best is None or spread < best[1]:
             best = (ms, spread, (q10, q50, q90))
+            ref_ms = None if reference is None else attempt_ref_ms
         if spread <= p.max_spread:
             break
     ms, spread, (q10, q50, q90) = best
@@ -108,4 +162,4 @@ def measure(fn: Callable[[], object], protocol: TimingProtocol = TimingProtocol(
     return Timing(median_ms=float(q50), p10_ms=float(q10), p90_ms=float(q90), mean_ms=mean,
                   cv=float(ms.std() / mean) if mean > 0 else 0.0, spread=spread, runs=int(ms.size),
                   timed_s=timed_total, warmup_runs=int(warm.size), warmup_s=float(warm_s),
-                  attempts=attempt, stable=spread <= p.max_spread)
+                  attempts=attempt, stable=spread <= p.max_spread, reference_ms=ref_ms)

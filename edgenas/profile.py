@@ -18,6 +18,7 @@ from .errors import TableMismatchError
 from .fileio import PathLike, check_writable
 from .model import build_network, build_op
 from .prefetch import Prefetcher
+from .reference import attach_reference
 from .sampling import spread_sample
 from .space import SearchSpace
 from .table import Calibration, LatencyTable, TableEntry
@@ -113,6 +114,7 @@ def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool 
     if not todo and not shapes and len(cal.points) >= calibration_networks and cal.coef:
         return table  # a finished profile: nothing to measure, and its readings stay as they were
     started = time.perf_counter()
+    attach_reference(profiler, space, table)
     timed = 0.0
     with Prefetcher(workers, timing_threads=profiler.threads) as pool:
         # Submitted now, so the worker exports the first ops while the overheads are timed.
@@ -129,9 +131,9 @@ def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool 
         for i, ((_, key), (artifact, cost)) in enumerate(ops):
             t = profiler.measure_artifact(artifact, key.input_shape)
             timed += t.timed_s
-            overhead = table.overheads[key.input_shape].median_ms
+            overhead = table.normalized(table.overheads[key.input_shape])
             peak = profiler.peak_memory_bytes(artifact, key.input_shape)
-            table.entries[key] = TableEntry(t, max(0.0, t.median_ms - overhead), cost, peak)
+            table.entries[key] = TableEntry(t, max(0.0, table.normalized(t) - overhead), cost, peak)
             table.save(out)
             progress("ops", i + 1, len(todo))
 
@@ -147,7 +149,7 @@ def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool 
                 timed += t.timed_s
                 cal.points.append({"arch": space.format(arch),
                                    "op_sum_ms": float(uncalibrated.predict(arch).op_sum_ms[0]),
-                                   "measured_ms": t.median_ms, "spread": t.spread})
+                                   "measured_ms": table.normalized(t), "spread": t.spread})
                 table.calibration = cal
                 table.save(out)
             cal = fit_calibration(cal.points)

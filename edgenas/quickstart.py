@@ -112,7 +112,8 @@ def _profile(cfg: QuickstartConfig, out: Path, progress: Progress, log):
             return path, space
     log(f"1/4 profile: measuring every op of {space.name} on this CPU into {path}")
     prof = get_profiler("onnxruntime", threads=1,
-                        protocol=TimingProtocol(min_runs=cfg.profile_min_runs, min_time_s=cfg.profile_min_time_s))
+                        protocol=TimingProtocol(min_runs=cfg.profile_min_runs, min_time_s=cfg.profile_min_time_s,
+                                                reference=True))
     profile_space(space, prof, path, calibration_networks=cfg.calibration_networks,
                   progress=lambda ph, d, n: progress(f"profile {ph}", d, n))
     return path, space

@@ -20,6 +20,9 @@ def format_validation(report) -> str:
              f"{'predictor':<14} {'±10%':>6} {'±5%':>6} {'MAPE':>6} {'bias%':>7} {'max%':>7} {'rho':>6}"]
     lines += [_stats_line("calibrated", r["calibrated"]), _stats_line("op sum", r["uncalibrated"]),
               _stats_line("plain sum", r["plain_sum"]), _stats_line("noise (pass2/1)", r["noise"])]
+    if r.get("noise_raw"):
+        lines += ["unpaired medians (the machine's drift, not scaled to the reference):",
+                  _stats_line("calibrated", r["calibrated_raw"]), _stats_line("noise (pass2/1)", r["noise_raw"])]
     return "\n".join(lines)
 
 
@@ -46,6 +49,9 @@ def format_table_summary(table: LatencyTable, entries: bool = False) -> str:
         c = table.calibration
         lines.append(f"calibration measured ≈ {c.describe()} "
                      f"({len(c.points)} networks)")
+    if table.reference:
+        lines.append(f"reference {table.reference['arch']}: {table.unit_ms:.4g} ms when profiled; every timing "
+                     f"paired with it and scaled to that")
     if table.stats:
         lines.append(f"profiling {table.stats.get('last_run_wall_s', 0):.1f} s wall, "
                      f"{table.stats.get('last_run_timed_s', 0):.1f} s in timed runs (last run)")

@@ -16,7 +16,7 @@ from typing import Dict, List, Optional, Tuple
 from .analysis import OpCost
 from .errors import TableError, TableMismatchError, TableSchemaError
 from .fileio import PathLike, atomic_write_json
-from .measure import Timing
+from .measure import Timing, TimingProtocol
 from .space import OpKey, SearchSpace
 from .version import __version__
 
@@ -87,6 +87,9 @@ class LatencyTable:
     calibration: Optional[Calibration] = None
     validation: Optional[dict] = None
     stats: dict = field(default_factory=dict)
+    # With a paired protocol: {"arch": the reference network, "unit_ms": its latency when the profile began,
+    # "timing": that measurement}. Every timing of the table is read in that machine state (see normalized).
+    reference: Optional[dict] = None
 
     # ---- construction ----------------------------------------------------
     @classmethod
@@ -99,7 +102,9 @@ class LatencyTable:
             "precision": runtime.get("precision", "fp32"), "batch": space.input_shape[0],
             "protocol": protocol,
             "latency": f"median of timed runs minus the run overhead of "
-                       f"{runtime.get('overhead_model', 'an identity model')} on the same input",
+                       f"{runtime.get('overhead_model', 'an identity model')} on the same input"
+                       + ("; each timing paired with the reference network in alternating chunks and scaled "
+                          "to its unit_ms (see 'reference')" if protocol.get("reference") else ""),
         }
         return cls(header=header)
 
@@ -114,7 +119,18 @@ class LatencyTable:
 
     def settings(self) -> dict:
         """What must match for two measurements to share one table (used by resume)."""
-        return {k: self.header[k] for k in ("space", "backend", "runtime", "device", "precision", "batch", "protocol")}
+        settings = {k: self.header[k] for k in ("space", "backend", "runtime", "device", "precision", "batch")}
+        # through the dataclass, so that a table written before a protocol field existed compares by its default
+        return {**settings, "protocol": TimingProtocol.from_json(self.header["protocol"]).to_json()}
+
+    @property
+    def unit_ms(self) -> Optional[float]:
+        """The reference network's latency that paired timings are scaled to (None: timings are not paired)."""
+        return float(self.reference["unit_ms"]) if self.reference else None
+
+    def normalized(self, timing: Timing) -> float:
+        """``timing``'s median in this table's terms: scaled to the reference's unit when it was paired."""
+        return timing.normalized(self.unit_ms)
 
     def check_fits(self, space: Optional[SearchSpace] = None, backend: Optional[str] = None) -> None:
         """Raise :class:`TableMismatchError` if the table was measured for another space or backend."""
@@ -138,7 +154,7 @@ class LatencyTable:
                 "overheads": [{"input_shape": list(s), "timing": t.to_json()} for s, t in self.overheads.items()],
                 "entries": [e.to_json(k) for k, e in self.entries.items()],
                 "calibration": self.calibration.to_json() if self.calibration else None,
-                "validation": self.validation, "stats": self.stats}
+                "validation": self.validation, "stats": self.stats, "reference": self.reference}
 
     def save(self, path: PathLike) -> None:
         atomic_write_json(path, self.to_json())
@@ -155,7 +171,7 @@ class LatencyTable:
                                    f"up to {SCHEMA_VERSION}: upgrade edgenas")
         try:
             header = {k: v for k, v in d.items()
-                      if k not in ("overheads", "entries", "calibration", "validation", "stats")}
+                      if k not in ("overheads", "entries", "calibration", "validation", "stats", "reference")}
             for k in ("space", "backend", "runtime", "device", "protocol"):
                 header[k]  # noqa: B018 - presence check
             entries = {OpKey.from_json(e["key"]): TableEntry(Timing.from_json(e["timing"]), float(e["latency_ms"]),
@@ -165,7 +181,7 @@ class LatencyTable:
             cal = Calibration.from_json(d["calibration"]) if d.get("calibration") else None
         except (KeyError, TypeError, ValueError) as e:
             raise TableError(f"{source} is corrupt: {type(e).__name__}: {e}") from None
-        return cls(header, entries, overheads, cal, d.get("validation"), d.get("stats") or {})
+        return cls(header, entries, overheads, cal, d.get("validation"), d.get("stats") or {}, d.get("reference"))
 
     @classmethod
     def load(cls, path: PathLike, space: Optional[SearchSpace] = None, backend: Optional[str] = None) -> "LatencyTable":

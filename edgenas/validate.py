@@ -9,6 +9,7 @@ import numpy as np
 from .cost import CostModel
 from .model import build_network
 from .profile import Progress, _quiet
+from .reference import attach_reference
 from .space import SearchSpace
 from .table import LatencyTable
 
@@ -41,7 +42,11 @@ class ErrorStats:
 
 @dataclass
 class ValidationReport:
-    """Predicted vs measured on ``n`` held-out networks; ``noise`` compares the two measuring passes."""
+    """Predicted vs measured on ``n`` held-out networks; ``noise`` compares the two measuring passes.
+
+    With a paired protocol the measurements are scaled to the table's reference unit; ``noise_raw``
+    and ``calibrated_raw`` then show the same figures on the unscaled medians (the machine's drift).
+    """
 
     n: int
     seed: int
@@ -54,6 +59,9 @@ class ValidationReport:
     predicted_ms: list
     op_sum_ms: list
     plain_sum_ms: list
+    noise_raw: Optional[ErrorStats] = None
+    calibrated_raw: Optional[ErrorStats] = None
+    measured_raw_ms: Optional[list] = None
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -78,20 +86,26 @@ def validate_table(space: SearchSpace, table: LatencyTable, profiler, n: int = 3
     for i, arch in enumerate(archs):
         progress("prepare", i, n)
         runners.append(profiler.prepare(build_network(space, arch).eval(), space.input_shape))
-    passes = np.zeros((2, n))
+    attach_reference(profiler, space, table)
+    passes, raw_passes = np.zeros((2, n)), np.zeros((2, n))
     for p in range(2):
         for i, run in enumerate(runners):
             progress(f"measure pass {p + 1}/2", i, n)
-            passes[p, i] = profiler.time(run).median_ms
+            t = profiler.time(run)
+            passes[p, i], raw_passes[p, i] = table.normalized(t), t.median_ms
     progress("measure pass 2/2", n, n)
     measured = passes.mean(0)
+    paired = table.unit_ms is not None
     pred = model.predict(archs)
-    raw = np.array([[table.entries[k].timing.median_ms for k in
+    raw = np.array([[table.normalized(table.entries[k].timing) for k in
                      [space.layer_key(l, c) for l, c in enumerate(a)]] for a in archs]).sum(1)
-    raw += sum(table.entries[k].timing.median_ms for k in space.fixed_keys())
+    raw += sum(table.normalized(table.entries[k].timing) for k in space.fixed_keys())
     return ValidationReport(
         n=n, seed=seed, calibrated=ErrorStats.of(pred.latency_ms, measured),
         uncalibrated=ErrorStats.of(pred.op_sum_ms, measured), plain_sum=ErrorStats.of(raw, measured),
         noise=ErrorStats.of(passes[1], passes[0]), archs=[space.format(a) for a in archs],
         measured_ms=measured.tolist(), predicted_ms=pred.latency_ms.tolist(), op_sum_ms=pred.op_sum_ms.tolist(),
-        plain_sum_ms=raw.tolist())
+        plain_sum_ms=raw.tolist(),
+        noise_raw=ErrorStats.of(raw_passes[1], raw_passes[0]) if paired else None,
+        calibrated_raw=ErrorStats.of(pred.latency_ms, raw_passes.mean(0)) if paired else None,
+        measured_raw_ms=raw_passes.mean(0).tolist() if paired else None)

@@ -29,6 +29,8 @@ class Profiler(ABC):
             raise ValueError("threads must be >= 1")
         self.threads = threads
         self.protocol = protocol
+        # The fixed model every timing is paired with when ``protocol.reference`` is set (see use_reference).
+        self.reference: Optional[Callable[[], object]] = None
 
     @abstractmethod
     def runtime_info(self) -> dict:
@@ -42,9 +44,25 @@ class Profiler(ABC):
         """The clock around one run; ``None`` means the host's (GPU backends read device events)."""
         return None
 
-    def time(self, run: Callable[[], object]) -> Timing:
-        """Time a prepared callable under this profiler's protocol and clock."""
-        return measure(run, self.protocol, self.timer())
+    def time(self, run: Callable[[], object], protocol: Optional[TimingProtocol] = None) -> Timing:
+        """Time a prepared callable under this profiler's protocol (or ``protocol``) and clock, paired with the
+        reference model when the protocol asks for one."""
+        protocol = protocol or self.protocol
+        if not protocol.reference:
+            return measure(run, protocol, self.timer())
+        if self.reference is None:
+            raise TypeError("this profiler's protocol pairs every timing with a reference model: call "
+                            "use_reference() first (edgenas.reference.attach_reference does it for a table)")
+        return measure(run, protocol, self.timer(), reference=self.reference)
+
+    def __getstate__(self) -> dict:
+        # A profiler is pickled to the export worker (edgenas.prefetch), which never times: the loaded
+        # reference model (a runtime session) stays in this process.
+        return {**self.__dict__, "reference": None}
+
+    def use_reference(self, module: nn.Module, input_shape: Tuple[int, ...]) -> None:
+        """Make ``module`` the reference model that timings are paired with (``protocol.reference``)."""
+        self.reference = self.prepare(module.eval(), input_shape)
 
     def measure(self, module: nn.Module, input_shape: Tuple[int, ...]) -> Timing:
         return self.time(self.prepare(module.eval(), input_shape))

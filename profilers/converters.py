@@ -34,24 +34,20 @@ def executorch_version() -> str:
 
 
 def to_pte_bytes(module: nn.Module, input_shape: Shape) -> bytes:
-    """An ExecuTorch program with every op XNNPACK supports delegated to XNNPACK (fp32).
-
-    ``torch.export.export`` → ``to_edge_transform_and_lower(partitioner=[XnnpackPartitioner()])``
-    → ``to_executorch()``; the bytes are the ``.pte`` file a phone loads.
+    """An ExecuTorch program with every op XNNPACK supports delegated to XNNPACK (fp32): the ``.pte`` file
+    a phone loads, lowered as the exporter lowers Pareto models (:func:`edgenas.export_executorch.to_pte_bytes`).
     """
     executorch_version()
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    from executorch.exir import to_edge_transform_and_lower
+    from edgenas.export_executorch import to_pte_bytes as lower_to_pte
 
-    module = module.eval()
     try:
-        with torch.no_grad(), warnings.catch_warnings():
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            exported = torch.export.export(module, _example(input_shape))
-            program = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()]).to_executorch()
+            return lower_to_pte(module, input_shape)[0]
+    except BackendUnavailableError:
+        raise
     except Exception as e:  # the exporter raises many types; the message is what helps
         raise ExportError(f"ExecuTorch export of {type(module).__name__} failed: {type(e).__name__}: {e}") from None
-    return program.buffer
 
 
 def litert_torch_version() -> str:

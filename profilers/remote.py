@@ -54,6 +54,9 @@ class RemoteProfiler(Profiler):
                  protocol: TimingProtocol = TimingProtocol(), cooldown_s: float = 0.0,
                  python: Optional[str] = None, workdir: Optional[str] = None, timeout_s: float = 900.0):
         super().__init__(threads, protocol)
+        if protocol.reference:
+            raise DeviceError("paired timing against a reference model (--reference) is not supported on remote "
+                              "devices yet; profile them with --no-reference")
         if runtime not in CONVERTERS:
             raise DeviceError(f"unknown device runtime {runtime!r}; known: {', '.join(sorted(CONVERTERS))}")
         self.transport, self.runtime, self.cooldown_s = transport, runtime, float(cooldown_s)
@@ -134,7 +137,7 @@ class RemoteProfiler(Profiler):
                 "--max-time", repr(p.max_time_s), "--max-spread", repr(p.max_spread), "--retries", str(p.retries),
                 "--cooldown", repr(self.cooldown_s)]
 
-    def time(self, run) -> Timing:
+    def time(self, run, protocol=None) -> Timing:
         if not isinstance(run, RemoteRun):
             raise TypeError("RemoteProfiler.time takes what its prepare() returned")
         out = f"{run.folder}.json"

@@ -130,14 +130,14 @@ class TensorRTProfiler(Profiler):
         run._keep = (runtime, engine, context, buffers)  # noqa: SLF001
         return run
 
-    def time(self, run):
+    def time(self, run, protocol=None):
         """Time on the profiler's own stream: the timer's CUDA events are recorded on the stream TensorRT runs on."""
         import torch
 
         if self._stream is None:
             raise TypeError("TensorRTProfiler.time takes what its prepare() returned")
         with torch.cuda.device(self.device), torch.cuda.stream(self._stream):
-            return super().time(run)
+            return super().time(run, protocol)
 
     def timer(self):
         from .torch_cuda import cuda_event_timer

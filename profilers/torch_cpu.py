@@ -28,11 +28,11 @@ class TorchCPUProfiler(Profiler):
 
         return run
 
-    def time(self, run) -> Timing:
+    def time(self, run, protocol=None) -> Timing:
         # Every timing path (ops, calibration and validation networks) goes through here.
         previous = torch.get_num_threads()
         torch.set_num_threads(self.threads)
         try:
-            return super().time(run)
+            return super().time(run, protocol)
         finally:
             torch.set_num_threads(previous)

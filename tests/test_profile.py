@@ -158,3 +158,41 @@ def test_calibration_fit_ignores_a_network_whose_op_sum_is_zero():
     pts.append({"op_sum_ms": 0.0, "measured_ms": 0.01})
     cal = fit_calibration(pts)
     assert cal.link == "log" and cal.coef[0] == pytest.approx(0.8) and cal.points[-1]["outlier"]
+
+
+def test_a_paired_profile_stores_its_reference_and_resumes_in_the_same_unit(tiny_space, tmp_path, fast_protocol):
+    from dataclasses import replace
+
+    paired = replace(fast_protocol, reference=True)
+    out = tmp_path / "paired.json"
+    t = profile_space(tiny_space, get_profiler("onnxruntime", protocol=paired), out, calibration_networks=4)
+    assert t.reference and t.unit_ms > 0 and tiny_space.parse(t.reference["arch"])
+    assert all(e.timing.reference_ms > 0 for e in t.entries.values())
+    assert all(o.reference_ms > 0 for o in t.overheads.values())
+    assert "reference" in t.header["latency"]
+    e = next(iter(t.entries.values()))
+    assert e.latency_ms == pytest.approx(max(0.0, t.normalized(e.timing) - t.normalized(
+        t.overheads[next(iter(t.entries)).input_shape])))
+    # a killed profile resumes against the reference and unit it started with
+    saved = LatencyTable.load(out)
+    saved.entries = dict(list(saved.entries.items())[:3])
+    saved.save(out)
+    again = profile_space(tiny_space, get_profiler("onnxruntime", protocol=paired), out, calibration_networks=4)
+    assert again.reference == t.reference and not again.missing(tiny_space)
+    # validation pairs its networks with the same reference and shows the unpaired figures beside
+    from edgenas.report import format_validation
+    from edgenas.validate import validate_table
+
+    report = validate_table(tiny_space, again, get_profiler("onnxruntime", protocol=paired), n=4)
+    assert report.noise_raw is not None and len(report.measured_raw_ms) == 4
+    assert "unpaired medians" in format_validation(report)
+
+
+def test_a_profiler_with_a_paired_protocol_needs_its_reference(tiny_space, fast_protocol):
+    from dataclasses import replace
+
+    import torch.nn as nn
+
+    prof = get_profiler("onnxruntime", protocol=replace(fast_protocol, reference=True))
+    with pytest.raises(TypeError, match="use_reference"):
+        prof.measure(nn.ReLU(), tiny_space.input_shape)

@@ -117,6 +117,14 @@ def test_runtime_missing_on_the_device(tmp_path, tiny_space, fast_protocol):
     assert not (tmp_path / "t.json").exists()
 
 
+def test_remote_profiles_refuse_a_paired_protocol(fast_protocol):
+    from dataclasses import replace
+
+    with pytest.raises(DeviceError, match="--no-reference"):
+        RemoteProfiler(LocalTransport(python=sys.executable), "onnxruntime", protocol=replace(fast_protocol,
+                                                                                                 reference=True))
+
+
 class _GarbledLocal(LocalTransport):
     """The runner's answers arrive cut short, as over a link that dropped."""
 

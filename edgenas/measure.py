@@ -3,7 +3,9 @@
 Warm-up (logged), then timed runs until a minimum count AND a minimum time,
 capped in both; median and spread stored with the raw count. An entry whose
 spread is too wide is measured again and, if it stays wide, flagged unstable
-rather than silently kept (see the measurement protocol in DESIGN.md).
+rather than silently kept (see the measurement protocol in DESIGN.md) — unless
+its median is precise all the same (thousands of runs of a 10 µs op): what the
+table uses is the median, and re-measuring such an op gives the same spread.
 
 On a shared machine the speed of a core drifts by ±10–30 % over seconds
 (other tenants, SMT siblings), far more than the spread within one timing
@@ -35,6 +37,9 @@ class TimingProtocol:
     max_runs: int = 20000
     max_time_s: float = 3.0
     max_spread: float = 0.10  # (p75 - p25) / median, torch.utils.benchmark's rule
+    # ... unless the median is precise all the same: its standard error, from the spread and the run count,
+    # below this share of the median (a 10 µs op has a wide spread at any window, and thousands of runs).
+    max_median_error: float = 0.01
     retries: int = 2
     # Pair every timing with a reference model in alternating chunks of ``chunk_s``; min/max time then bound
     # the whole paired window, so a paired timing costs what an unpaired one does.
@@ -66,6 +71,7 @@ class Timing:
     attempts: int
     stable: bool
     reference_ms: Optional[float] = None  # median of the reference model, timed in the same window
+    median_error: Optional[float] = None  # standard error of the median / median (normal approximation)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -100,6 +106,12 @@ def _run_until(fn: Callable[[], object], min_runs: int, min_s: float, max_runs: 
         elapsed = time.perf_counter() - start
         if (len(samples) >= min_runs and elapsed >= min_s) or len(samples) >= max_runs or elapsed >= max_s:
             return np.asarray(samples, dtype=np.float64) / 1e6, elapsed
+
+
+def median_error(spread: float, runs: int) -> float:
+    """Relative standard error of a median of ``runs`` samples whose interquartile range is ``spread`` of it:
+    σ ≈ IQR / 1.349 and SE(median) ≈ 1.2533 · σ / √n for a roughly normal core of the distribution."""
+    return float(1.2533 * spread / 1.349 / np.sqrt(max(runs, 1)))
 
 
 def _chunk(fn: Callable[[], object], seconds: float, timer: Timer) -> list:
@@ -152,14 +164,16 @@ def measure(fn: Callable[[], object], protocol: TimingProtocol = TimingProtocol(
         timed_total += elapsed
         q10, q25, q50, q75, q90 = np.percentile(ms, [10, 25, 50, 75, 90])
         spread = float((q75 - q25) / q50) if q50 > 0 else 0.0
-        if best is None or spread < best[1]:
-            best = (ms, spread, (q10, q50, q90))
+        error = median_error(spread, ms.size)
+        if best is None or error < best[3]:
+            best = (ms, spread, (q10, q50, q90), error)
             ref_ms = None if reference is None else attempt_ref_ms
-        if spread <= p.max_spread:
+        if spread <= p.max_spread or error <= p.max_median_error:
             break
-    ms, spread, (q10, q50, q90) = best
+    ms, spread, (q10, q50, q90), error = best
     mean = float(ms.mean())
     return Timing(median_ms=float(q50), p10_ms=float(q10), p90_ms=float(q90), mean_ms=mean,
                   cv=float(ms.std() / mean) if mean > 0 else 0.0, spread=spread, runs=int(ms.size),
                   timed_s=timed_total, warmup_runs=int(warm.size), warmup_s=float(warm_s),
-                  attempts=attempt, stable=spread <= p.max_spread, reference_ms=ref_ms)
+                  attempts=attempt, stable=spread <= p.max_spread or error <= p.max_median_error,
+                  reference_ms=ref_ms, median_error=error)

@@ -189,6 +189,7 @@ def parse_args(argv=None):
     p.add_argument("--max-runs", type=int, default=20000)
     p.add_argument("--max-time", type=float, default=3.0)
     p.add_argument("--max-spread", type=float, default=0.10)
+    p.add_argument("--max-median-error", type=float, default=0.01)
     p.add_argument("--retries", type=int, default=2)
     p.add_argument("--cooldown", type=float, default=0.0, help="Seconds to sleep before each model.")
     p.add_argument("--check", action="store_true", help="Only check that the runtime loads; print it as JSON.")
@@ -210,7 +211,8 @@ def main(argv=None) -> int:
     m = _protocol_module()
     protocol = m.TimingProtocol(warmup_runs=args.warmup, warmup_s=args.warmup_time, min_runs=args.min_runs,
                                 min_time_s=args.min_time, max_runs=args.max_runs, max_time_s=args.max_time,
-                                max_spread=args.max_spread, retries=args.retries)
+                                max_spread=args.max_spread, max_median_error=args.max_median_error,
+                                retries=args.retries)
     if not os.path.isdir(args.models):
         _fail(EXIT_BAD_ARGS, f"models folder {args.models!r} does not exist")
     names = sorted(n for n in os.listdir(args.models) if n.endswith(SUFFIX[args.runtime]))

@@ -134,7 +134,8 @@ class RemoteProfiler(Profiler):
         p = self.protocol
         return ["--threads", str(self.threads), "--warmup", str(p.warmup_runs), "--warmup-time", repr(p.warmup_s),
                 "--min-runs", str(p.min_runs), "--min-time", repr(p.min_time_s), "--max-runs", str(p.max_runs),
-                "--max-time", repr(p.max_time_s), "--max-spread", repr(p.max_spread), "--retries", str(p.retries),
+                "--max-time", repr(p.max_time_s), "--max-spread", repr(p.max_spread),
+                "--max-median-error", repr(p.max_median_error), "--retries", str(p.retries),
                 "--cooldown", repr(self.cooldown_s)]
 
     def time(self, run, protocol=None) -> Timing:

@@ -14,6 +14,11 @@ from edgenas.errors import EdgeNASError
 
 EXIT_USER_ERROR = 2
 
+REFERENCE_OPTION = click.option(
+    "--reference/--no-reference", default=True, show_default=True,
+    help="Time every op and network in alternating chunks with a fixed reference network and scale it to the "
+         "reference's latency, which cancels the drift of a shared machine's (or a warming phone's) speed.")
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="edgenas")
@@ -68,9 +73,7 @@ def space_sample(name, n, seed):
 @click.option("--prefetch/--no-prefetch", default=True, show_default=True,
               help="Export the next ops in a worker on a spare core while one is timed (faster; the worker "
                    "shares the timing core's caches).")
-@click.option("--reference/--no-reference", default=True, show_default=True,
-              help="Time every op and network in alternating chunks with a fixed reference network and scale "
-                   "it to the reference's latency, which cancels the drift of a shared machine's speed.")
+@REFERENCE_OPTION
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def profile(space_name, backend, threads, out, min_time, min_runs, calibration_networks, restart, prefetch,
             reference, quiet):
@@ -110,8 +113,9 @@ def profile(space_name, backend, threads, out, min_time, min_runs, calibration_n
 @click.option("--ray", "ray", default="local", show_default=True,
               help="'local' (a local cluster, one task per device host) or HOST:PORT of a running cluster.")
 @click.option("--no-ray", is_flag=True, help="Profile the hosts one after the other in this process.")
+@REFERENCE_OPTION
 def profile_many_cmd(space_name, targets, targets_file, out_dir, threads, min_time, min_runs, calibration_networks,
-                     restart, ray, no_ray):
+                     restart, ray, no_ray, reference):
     """Profile a space on several devices at once: a table per target; rerun to resume each one."""
     import json
 
@@ -134,7 +138,7 @@ def profile_many_cmd(space_name, targets, targets_file, out_dir, threads, min_ti
         specs += data
     s = get_space(space_name)
     results = profile_many(s, specs, out_dir, threads=threads, restart=restart,
-                           protocol=TimingProtocol(min_runs=min_runs, min_time_s=min_time),
+                           protocol=TimingProtocol(min_runs=min_runs, min_time_s=min_time, reference=reference),
                            calibration_networks=calibration_networks, ray=None if no_ray else ray)
     for r in results:
         click.echo(f"{r.name:<20} {'ok' if r.ok else 'FAILED':<6} {r.table}: {r.message}")

@@ -192,6 +192,7 @@ def parse_args(argv=None):
     p.add_argument("--max-median-error", type=float, default=0.01)
     p.add_argument("--retries", type=int, default=2)
     p.add_argument("--cooldown", type=float, default=0.0, help="Seconds to sleep before each model.")
+    p.add_argument("--reference", help="A model file timed in alternating chunks with each model (paired timing).")
     p.add_argument("--check", action="store_true", help="Only check that the runtime loads; print it as JSON.")
     args = p.parse_args(argv)
     if not args.check and not (args.models and args.out):
@@ -212,22 +213,25 @@ def main(argv=None) -> int:
     protocol = m.TimingProtocol(warmup_runs=args.warmup, warmup_s=args.warmup_time, min_runs=args.min_runs,
                                 min_time_s=args.min_time, max_runs=args.max_runs, max_time_s=args.max_time,
                                 max_spread=args.max_spread, max_median_error=args.max_median_error,
-                                retries=args.retries)
+                                retries=args.retries, reference=bool(args.reference))
     if not os.path.isdir(args.models):
         _fail(EXIT_BAD_ARGS, f"models folder {args.models!r} does not exist")
+    if args.reference and not os.path.isfile(args.reference):
+        _fail(EXIT_BAD_ARGS, f"reference model {args.reference!r} does not exist")
     names = sorted(n for n in os.listdir(args.models) if n.endswith(SUFFIX[args.runtime]))
     load = RUNTIMES[args.runtime][0]
     out = {"format": "edgenas-device-timings", "runner_version": RUNNER_VERSION, "runtime": args.runtime,
            "runtime_version": None, "threads": args.threads, "protocol": protocol.to_json(),
            "cooldown_s": args.cooldown, "device": device_facts(), "results": {}}
     failed = []
+    reference = RUNTIMES[args.runtime][0](args.reference, args.threads)[0] if args.reference else None
     for name in names:
         if args.cooldown:
             time.sleep(args.cooldown)
         before = temperatures_c()
         try:
             run, out["runtime_version"] = load(os.path.join(args.models, name), args.threads)
-            timing = m.measure(run, protocol).to_json()
+            timing = m.measure(run, protocol, reference=reference).to_json()
             out["results"][name] = {"timing": timing, "temperature_c": [before, temperatures_c()]}
         except Exception as e:  # a model the runtime cannot load or run: record it and go on
             failed.append(name)

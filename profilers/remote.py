@@ -38,10 +38,10 @@ PROTOCOL = HERE.parent / "edgenas" / "measure.py"
 
 
 class RemoteRun:
-    """A model already on the device, ready to be timed by :meth:`RemoteProfiler.time`."""
+    """A model already on the device (``folder/file``), ready to be timed by :meth:`RemoteProfiler.time`."""
 
-    def __init__(self, folder: str, name: str):
-        self.folder, self.name = folder, name
+    def __init__(self, folder: str, name: str, file: str = ""):
+        self.folder, self.name, self.file = folder, name, file
 
     def __call__(self):
         raise TypeError("a remote model is timed on its device: use RemoteProfiler.time(run)")
@@ -54,9 +54,6 @@ class RemoteProfiler(Profiler):
                  protocol: TimingProtocol = TimingProtocol(), cooldown_s: float = 0.0,
                  python: Optional[str] = None, workdir: Optional[str] = None, timeout_s: float = 900.0):
         super().__init__(threads, protocol)
-        if protocol.reference:
-            raise DeviceError("paired timing against a reference model (--reference) is not supported on remote "
-                              "devices yet; profile them with --no-reference")
         if runtime not in CONVERTERS:
             raise DeviceError(f"unknown device runtime {runtime!r}; known: {', '.join(sorted(CONVERTERS))}")
         self.transport, self.runtime, self.cooldown_s = transport, runtime, float(cooldown_s)
@@ -128,11 +125,11 @@ class RemoteProfiler(Profiler):
         with tempfile.TemporaryDirectory() as tmp:
             path = write_model(self.runtime, module, input_shape, tmp, name)
             self.transport.push(path, folder, os.path.basename(path))
-        return RemoteRun(folder, name)
+        return RemoteRun(folder, name, os.path.basename(path))
 
-    def _protocol_args(self) -> list:
-        p = self.protocol
-        return ["--threads", str(self.threads), "--warmup", str(p.warmup_runs), "--warmup-time", repr(p.warmup_s),
+    def _protocol_args(self, p: TimingProtocol) -> list:
+        paired = ["--reference", f"{self.reference.folder}/{self.reference.file}"] if p.reference else []
+        return [*paired,"--threads", str(self.threads), "--warmup", str(p.warmup_runs), "--warmup-time", repr(p.warmup_s),
                 "--min-runs", str(p.min_runs), "--min-time", repr(p.min_time_s), "--max-runs", str(p.max_runs),
                 "--max-time", repr(p.max_time_s), "--max-spread", repr(p.max_spread),
                 "--max-median-error", repr(p.max_median_error), "--retries", str(p.retries),
@@ -141,9 +138,13 @@ class RemoteProfiler(Profiler):
     def time(self, run, protocol=None) -> Timing:
         if not isinstance(run, RemoteRun):
             raise TypeError("RemoteProfiler.time takes what its prepare() returned")
+        protocol = protocol or self.protocol
+        if protocol.reference and self.reference is None:
+            raise TypeError("this profiler's protocol pairs every timing with a reference model: call "
+                            "use_reference() first (edgenas.reference.attach_reference does it for a table)")
         out = f"{run.folder}.json"
-        proc = self.transport.run(self._runner_argv("--models", run.folder, "--out", out, *self._protocol_args()),
-                                  timeout=self.timeout_s)
+        proc = self.transport.run(self._runner_argv("--models", run.folder, "--out", out,
+                                                    *self._protocol_args(protocol)), timeout=self.timeout_s)
         err = proc.stderr.decode(errors="replace").strip()
         if proc.returncode == EXIT_NO_RUNTIME:
             raise DeviceError(f"{self.transport.name}: {err.removeprefix('edgenas-runner: ')}")

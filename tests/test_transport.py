@@ -117,12 +117,15 @@ def test_runtime_missing_on_the_device(tmp_path, tiny_space, fast_protocol):
     assert not (tmp_path / "t.json").exists()
 
 
-def test_remote_profiles_refuse_a_paired_protocol(fast_protocol):
+def test_a_remote_profile_pairs_its_timings_with_a_reference_on_the_device(tmp_path, tiny_space, fast_protocol):
     from dataclasses import replace
 
-    with pytest.raises(DeviceError, match="--no-reference"):
-        RemoteProfiler(LocalTransport(python=sys.executable), "onnxruntime", protocol=replace(fast_protocol,
-                                                                                                 reference=True))
+    prof = RemoteProfiler(LocalTransport(python=sys.executable, workdir=str(tmp_path / "dev")), "onnxruntime",
+                          protocol=replace(fast_protocol, reference=True))
+    table = profile_space(tiny_space, prof, tmp_path / "t.json", calibration_networks=4)
+    assert table.reference and table.unit_ms > 0
+    assert all(e.timing.reference_ms > 0 for e in table.entries.values())
+    assert all(p["measured_ms"] > 0 for p in table.calibration.points)
 
 
 class _GarbledLocal(LocalTransport):

@@ -174,6 +174,14 @@ def test_device_runner_times_a_folder_and_reports_a_broken_model(tmp_path, tiny_
     assert check.returncode == 0 and json.loads(check.stdout)["runtime"] == "onnxruntime"
 
 
+def test_device_runner_refuses_a_missing_reference_model(tmp_path):
+    runner = Path(__file__).resolve().parents[1] / "profilers" / "device_runner.py"
+    proc = subprocess.run([sys.executable, str(runner), "--runtime", "onnxruntime", "--models", str(tmp_path),
+                           "--out", str(tmp_path / "t.json"), "--reference", str(tmp_path / "none.onnx")],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and "reference model" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_device_runner_feeds_a_symbolic_batch_dim_with_1(tmp_path):
     import torch.nn as nn
 

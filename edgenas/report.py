@@ -18,7 +18,10 @@ def format_validation(report) -> str:
     r = report if isinstance(report, dict) else report.to_json()
     lines = [f"held-out networks: {r['n']} (seed {r['seed']}), each measured twice in interleaved passes",
              f"{'predictor':<14} {'±10%':>6} {'±5%':>6} {'MAPE':>6} {'bias%':>7} {'max%':>7} {'rho':>6}"]
-    lines += [_stats_line("calibrated", r["calibrated"]), _stats_line("op sum", r["uncalibrated"]),
+    lines += [_stats_line("calibrated", r["calibrated"])]
+    if r.get("split_half"):
+        lines.append(_stats_line("split-half fit", r["split_half"]))
+    lines += [_stats_line("op sum", r["uncalibrated"]),
               _stats_line("plain sum", r["plain_sum"]), _stats_line("noise (pass2/1)", r["noise"])]
     if r.get("noise_raw"):
         lines += ["unpaired medians (the machine's drift, not scaled to the reference):",

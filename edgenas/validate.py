@@ -40,11 +40,34 @@ class ErrorStats:
                    max_abs_pct=float(np.max(np.abs(err))), rank_corr=rank_correlation(predicted, measured))
 
 
+def split_half_predictions(op_sum_ms: np.ndarray, measured_ms: np.ndarray) -> np.ndarray:
+    """Each network predicted by a calibration fitted on the other half of the validation networks.
+
+    Networks alternate between two halves; each half's calibration (the same fit as a profile's) is
+    fitted on the other half's op sums and measurements. Both halves are measured in the same session,
+    so the score shows how well the per-op table ranks and sizes whole networks, apart from how far the
+    machine moved since the profile (which ``calibrated`` carries).
+    """
+    from .cost import apply_calibration
+    from .profile import fit_calibration
+
+    half = np.arange(len(op_sum_ms)) % 2
+    predicted = np.zeros(len(op_sum_ms))
+    for h in (0, 1):
+        fit_on = half != h
+        cal = fit_calibration([{"op_sum_ms": float(a), "measured_ms": float(b)}
+                               for a, b in zip(op_sum_ms[fit_on], measured_ms[fit_on])])
+        predicted[~fit_on] = apply_calibration(cal, op_sum_ms[~fit_on], np)
+    return predicted
+
+
 @dataclass
 class ValidationReport:
     """Predicted vs measured on ``n`` held-out networks; ``noise`` compares the two measuring passes.
 
-    With a paired protocol the measurements are scaled to the table's reference unit; ``noise_raw``
+    ``split_half`` scores each network against a calibration fitted on the other half of them
+    (:func:`split_half_predictions`). With a paired protocol the measurements are scaled to the table's
+    reference unit; ``noise_raw``
     and ``calibrated_raw`` then show the same figures on the unscaled medians (the machine's drift).
     """
 
@@ -59,6 +82,7 @@ class ValidationReport:
     predicted_ms: list
     op_sum_ms: list
     plain_sum_ms: list
+    split_half: Optional[ErrorStats] = None
     noise_raw: Optional[ErrorStats] = None
     calibrated_raw: Optional[ErrorStats] = None
     measured_raw_ms: Optional[list] = None
@@ -105,7 +129,7 @@ def validate_table(space: SearchSpace, table: LatencyTable, profiler, n: int = 3
         uncalibrated=ErrorStats.of(pred.op_sum_ms, measured), plain_sum=ErrorStats.of(raw, measured),
         noise=ErrorStats.of(passes[1], passes[0]), archs=[space.format(a) for a in archs],
         measured_ms=measured.tolist(), predicted_ms=pred.latency_ms.tolist(), op_sum_ms=pred.op_sum_ms.tolist(),
-        plain_sum_ms=raw.tolist(),
+        plain_sum_ms=raw.tolist(), split_half=ErrorStats.of(split_half_predictions(pred.op_sum_ms, measured), measured),
         noise_raw=ErrorStats.of(raw_passes[1], raw_passes[0]) if paired else None,
         calibrated_raw=ErrorStats.of(pred.latency_ms, raw_passes.mean(0)) if paired else None,
         measured_raw_ms=raw_passes.mean(0).tolist() if paired else None)

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from edgenas.report import format_validation, plot_validation
@@ -20,7 +21,19 @@ def test_validate_scores_held_out_networks(tiny_space, tiny_table, fast_protocol
     report = validate_table(tiny_space, t, get_profiler("onnxruntime", protocol=fast_protocol), n=6)
     assert report.n == 6 and len(report.measured_ms) == 6
     assert 0 <= report.calibrated.within_10pct <= 1 and report.noise.mape_pct >= 0
-    assert "calibrated" in format_validation(report)
+    assert 0 <= report.split_half.within_5pct <= 1
+    assert "calibrated" in format_validation(report) and "split-half fit" in format_validation(report)
     png = tmp_path / "v.png"
     plot_validation(report, png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_split_half_fits_each_half_on_the_other():
+    from edgenas.validate import split_half_predictions
+
+    op_sum = np.linspace(1.0, 5.0, 12)
+    measured = 0.8 * op_sum ** 1.1
+    np.testing.assert_allclose(split_half_predictions(op_sum, measured), measured, rtol=1e-9)
+    measured[3] *= 1.5  # a spike in one half moves nothing of its own prediction
+    pred = split_half_predictions(op_sum, measured)
+    np.testing.assert_allclose(pred[3], 0.8 * op_sum[3] ** 1.1, rtol=1e-6)

@@ -169,7 +169,8 @@ def table_show(path, entries):
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("-n", default=30, show_default=True, type=click.IntRange(2), help="Held-out architectures.")
 @click.option("--seed", default=0, show_default=True)
-@click.option("--plot", type=click.Path(dir_okay=False), help="PNG scatter plot (default: next to the table).")
+@click.option("--plot", type=click.Path(dir_okay=False),
+              help="PNG scatter plot (default: next to the table, unless --no-write).")
 @click.option("--write/--no-write", default=True, show_default=True, help="Store the figures in the table.")
 @click.option("--target", help="Where to measure a device table (its profile-many SPEC); default: this host.")
 @click.option("--quiet", is_flag=True)
@@ -199,9 +200,11 @@ def table_validate(path, n, seed, plot, write, target, quiet):
     with progress_bar(f"validate {path}", not quiet) as bar:
         report = validate_table(s, t, prof, n=n, seed=seed, progress=bar)
     click.echo(format_validation(report))
-    png = plot or str(path).removesuffix(".json") + ".validation.png"
-    plot_validation(report, png, title=f"{t.space_name} on {t.backend}")
-    click.echo(f"plot: {png}")
+    # --no-write leaves the table's files alone: the plot beside it belongs to its stored validation
+    png = plot or (str(path).removesuffix(".json") + ".validation.png" if write else None)
+    if png:
+        plot_validation(report, png, title=f"{t.space_name} on {t.backend}")
+        click.echo(f"plot: {png}")
     if write:
         t.validation = report.to_json()
         t.save(path)

@@ -85,3 +85,11 @@ def test_space_commands(capsys):
     assert "22 searchable layers" in ok(capsys, "space", "show", "fbnet-224")
     lines = ok(capsys, "space", "sample", "fbnet-small", "-n", "3", "--seed", "1").split()
     assert len(lines) == 3 and all(len(l.split("-")) == 8 for l in lines)
+
+
+def test_table_validate_no_write_leaves_the_tables_files_alone(capsys, tiny_table):
+    before = tiny_table.read_bytes()
+    out = ok(capsys, "table", "validate", str(tiny_table), "-n", "2", "--quiet", "--no-write")
+    assert "split-half fit" in out and "plot:" not in out
+    assert tiny_table.read_bytes() == before
+    assert not tiny_table.with_name(tiny_table.stem + ".validation.png").exists()

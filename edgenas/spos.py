@@ -38,7 +38,8 @@ from .supernet import Supernet
 from .supernet_io import CHECKPOINT, CONFIG
 from .train import TrainConfig, TrainingDivergedError, load_checkpoint, run_epoch, save_checkpoint, sgd_cosine
 
-__all__ = ["train_spos", "uniform_sampler", "anchored_sampler", "anchors", "shape_changing_layers"]
+__all__ = ["train_spos", "uniform_sampler", "anchored_sampler", "anchors", "shape_changing_layers",
+           "uniform_probability"]
 
 EpochCallback = Callable[[int, int, dict], None]  # (epoch, epochs, history row)
 
@@ -57,13 +58,14 @@ def shape_changing_layers(space: SearchSpace) -> List[bool]:
 
 def anchors(supernet: Supernet) -> List[int]:
     """Per layer, the candidate with the most parameters (the first of equals)."""
-    return [max(range(len(layer.candidates)), key=lambda c: (sum(p.numel() for p in layer.candidates[c].parameters()), -c))
-            for layer in supernet.layers]
+    def size(layer, c: int) -> tuple:
+        return sum(p.numel() for p in layer.candidates[c].parameters()), -c
+    return [max(range(len(layer.candidates)), key=lambda c: size(layer, c)) for layer in supernet.layers]
 
 
 def anchored_sampler(space: SearchSpace, generator: torch.Generator, anchor: Sequence[int],
                      p_uniform: float) -> Callable[[], List[int]]:
-    """Paths uniform in residual layers; in shape-changing layers uniform with probability ``p_uniform``, else the anchor.
+    """Paths uniform in residual layers; in shape-changing ones uniform with probability ``p_uniform``, else the anchor.
 
     With ``p_uniform >= 1`` it draws exactly what :func:`uniform_sampler` draws.
     """

@@ -9,7 +9,8 @@ from edgenas.data import load_images, make_splits
 from edgenas.errors import RunError
 from edgenas.estimator import SupernetEstimator, SyntheticOracle
 from edgenas.search_setup import SearchOptions, execute
-from edgenas.spos import anchored_sampler, anchors, shape_changing_layers, train_spos, uniform_probability, uniform_sampler
+from edgenas.spos import (anchored_sampler, anchors, shape_changing_layers, train_spos, uniform_probability,
+                          uniform_sampler)
 from edgenas.supernet import Supernet
 from edgenas.supernet_io import load_supernet_run
 from edgenas.train import TrainConfig, load_checkpoint, save_checkpoint

@@ -255,13 +255,16 @@ def supernet():
 @click.option("--space", "space_name", default="fbnet-small", show_default=True, help="Preset name or JSON file.")
 @click.option("--dataset", default="mnist5k", show_default=True, help="mnist5k, digits, or a dataset folder.")
 @click.option("--epochs", default=10, show_default=True, type=click.IntRange(1))
-@click.option("--batch-size", default=128, show_default=True, type=click.IntRange(1))
-@click.option("--lr", default=0.05, show_default=True, type=click.FloatRange(0, min_open=True))
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1))
+@click.option("--lr", default=0.1, show_default=True, type=click.FloatRange(0, min_open=True))
+@click.option("--anchor-warmup", default=0.2, show_default=True, type=click.FloatRange(0, 1, min_open=True),
+              help="First epoch's chance of a uniform draw in shape-changing layers (else the layer's largest "
+                   "candidate); rises to 1 by the last epoch. 1: plain uniform SPOS.")
 @click.option("--max-batches", type=click.IntRange(1), help="Cap batches per epoch (quick runs).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder (resumes a partial one).")
 @click.option("--quiet", is_flag=True)
-def supernet_train(mode, space_name, dataset, epochs, batch_size, lr, max_batches, seed, out, quiet):
+def supernet_train(mode, space_name, dataset, epochs, batch_size, lr, anchor_warmup, max_batches, seed, out, quiet):
     """Train a supernet into OUT (checkpoint.pt + config.json), for 'edgenas search --supernet OUT'."""
     from edgenas.space import get_space
     from edgenas.spos import train_spos
@@ -273,7 +276,8 @@ def supernet_train(mode, space_name, dataset, epochs, batch_size, lr, max_batche
                        f"sampled-path accuracy {100 * row['train_acc']:.2f}%")
 
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
-    train_spos(get_space(space_name), dataset, out, cfg, max_batches=max_batches, on_epoch=report)
+    train_spos(get_space(space_name), dataset, out, cfg, max_batches=max_batches, on_epoch=report,
+               anchor_warmup=anchor_warmup)
     click.echo(f"wrote {out}/checkpoint.pt and {out}/config.json")
 
 

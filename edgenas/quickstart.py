@@ -43,7 +43,10 @@ class QuickstartConfig:
     profile_min_time_s: float = 0.1
     profile_min_runs: int = 10
     calibration_networks: int = 12
-    supernet_epochs: int = 8
+    supernet_epochs: int = 10
+    supernet_batch_size: int = 32        # many small steps: each candidate gets ~1/9 of them
+    supernet_lr: float = 0.1
+    supernet_anchor_warmup: float = 0.2  # edgenas.spos: anchor warm-up in shape-changing layers (1 = plain SPOS)
     supernet_max_batches: Optional[int] = None
     pop: int = 24
     gens: int = 10
@@ -125,8 +128,9 @@ def _supernet(cfg: QuickstartConfig, space, out: Path, progress: Progress, log) 
 
     path = out / "supernet"
     log(f"2/4 supernet: SPOS training, {cfg.supernet_epochs} epochs, into {path} (resumes)")
-    train_spos(space, cfg.dataset, path, TrainConfig(epochs=cfg.supernet_epochs, seed=cfg.seed),
-               max_batches=cfg.supernet_max_batches,
+    train_spos(space, cfg.dataset, path, TrainConfig(epochs=cfg.supernet_epochs, batch_size=cfg.supernet_batch_size,
+                                                     lr=cfg.supernet_lr, seed=cfg.seed),
+               max_batches=cfg.supernet_max_batches, anchor_warmup=cfg.supernet_anchor_warmup,
                on_epoch=lambda e, n, row: progress("supernet epochs", e, n))
     return path
 

@@ -9,7 +9,8 @@ from edgenas.data import load_images, make_splits
 from edgenas.errors import RunError
 from edgenas.estimator import SupernetEstimator, SyntheticOracle
 from edgenas.search_setup import SearchOptions, execute
-from edgenas.spos import train_spos, uniform_sampler
+from edgenas.spos import (anchored_sampler, anchors, shape_changing_layers, train_spos, uniform_probability,
+                          uniform_sampler)
 from edgenas.supernet import Supernet
 from edgenas.supernet_io import load_supernet_run
 from edgenas.train import TrainConfig, load_checkpoint, save_checkpoint
@@ -59,6 +60,50 @@ def test_uniform_sampler_covers_every_candidate():
     draw = uniform_sampler(s, torch.Generator().manual_seed(0))
     seen = np.array([draw() for _ in range(400)])
     assert all(len(np.unique(seen[:, l])) == s.num_candidates for l in range(s.num_layers))
+
+
+def test_anchor_is_the_largest_candidate_and_shape_changing_layers_are_found():
+    s = H.space()
+    assert anchors(Supernet(s)) == [s.candidate_names.index("k5_e6")] * s.num_layers
+    # fbnet-small6: 12->12 (residual), 12->16, 16->24 s2, 24->24 (residual), 24->32 s2, 32->48
+    assert shape_changing_layers(s) == [False, True, True, False, True, True]
+
+
+def test_anchored_sampler_keeps_residual_layers_uniform_and_anchors_the_others():
+    s = H.space()
+    anchor = anchors(Supernet(s))
+    changing = np.array(shape_changing_layers(s))
+    u = uniform_sampler(s, torch.Generator().manual_seed(3))
+    a = anchored_sampler(s, torch.Generator().manual_seed(3), anchor, 1.0)
+    assert [u() for _ in range(20)] == [a() for _ in range(20)]  # p = 1: plain uniform SPOS, same draws
+    draw = anchored_sampler(s, torch.Generator().manual_seed(0), anchor, 0.25)
+    seen = np.array([draw() for _ in range(900)])
+    at_anchor = (seen == np.array(anchor)).mean(0)
+    assert np.all(np.abs(at_anchor[changing] - (0.75 + 0.25 / 9)) < 0.05)
+    assert np.all(np.abs(at_anchor[~changing] - 1 / 9) < 0.05)
+    assert all(len(np.unique(seen[:, l])) == s.num_candidates for l in range(s.num_layers))
+
+
+def test_uniform_probability_rises_linearly_to_plain_spos():
+    ps = [uniform_probability(0.2, e, 5) for e in range(5)]
+    assert ps[0] == 0.2 and ps[-1] == 1.0 and np.allclose(np.diff(ps), 0.2)
+    assert uniform_probability(1.0, 0, 5) == 1.0 and uniform_probability(0.2, 0, 1) == 1.0
+
+
+def test_spos_records_anchor_warmup_and_refuses_another(spos_run):
+    cfg = json.loads((spos_run / "config.json").read_text())
+    assert cfg["anchor_warmup"] == 0.2
+    assert load_checkpoint(spos_run / "checkpoint.pt")["history"][0]["p_uniform"] == 1.0  # one epoch: uniform
+    with pytest.raises(RunError, match="anchor_warmup: 0.2 -> 1.0"):
+        train_spos(H.space(), "digits", spos_run, CFG, max_batches=3, anchor_warmup=1.0)
+    with pytest.raises(ValueError, match="anchor_warmup"):
+        train_spos(H.space(), "digits", spos_run, CFG, max_batches=3, anchor_warmup=0.0)
+
+
+def test_spos_warmup_schedule_in_history(tmp_path):
+    h = train_spos(H.space(), "digits", tmp_path / "r", TrainConfig(epochs=3, batch_size=16, lr=0.1), max_batches=1,
+                   anchor_warmup=0.4)
+    assert [round(r["p_uniform"], 6) for r in h] == [0.4, 0.7, 1.0]
 
 
 def test_loader_tolerates_dnas_style_layout(tmp_path, spos_run):

@@ -143,8 +143,8 @@ class _Context:
     space: Optional[SearchSpace] = None
     cfg: TrainConfig = field(default_factory=TrainConfig)
     measure_shape: Optional[tuple] = None   # the table's batch; default: input_shape
-    table: Optional[LatencyTable] = None    # its reference network, when the protocol pairs timings
     comparable: bool = True                 # the table is an onnxruntime table: error_pct means something
+    table: Optional[LatencyTable] = None    # its reference network, when the protocol pairs timings
 
 
 def _export_formats(ctx: _Context, module: torch.nn.Module, folder: Path, manifest: dict, label: str) -> None:
@@ -332,7 +332,7 @@ def _context(opts: ExportOptions, src: SearchSource, progress: Progress) -> _Con
     cfg = TrainConfig(epochs=opts.epochs, batch_size=opts.batch_size, lr=opts.lr, seed=opts.seed)
     return _Context(opts, Path(opts.out), check_formats(opts.formats), tuple(src.space.input_shape), sample,
                     calibration, threads, protocol, measured_as, progress, cost, src.space, cfg,
-                    (batch, *tuple(src.space.input_shape)[1:]), comparable, table)
+                    (batch, *tuple(src.space.input_shape)[1:]), comparable=comparable, table=table)
 
 
 def deploy_models(opts: ExportOptions, progress: Optional[Progress] = None) -> dict:

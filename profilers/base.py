@@ -48,12 +48,14 @@ class Profiler(ABC):
         """Time a prepared callable under this profiler's protocol (or ``protocol``) and clock, paired with the
         reference model when the protocol asks for one."""
         protocol = protocol or self.protocol
-        if not protocol.reference:
-            return measure(run, protocol, self.timer())
-        if self.reference is None:
+        return measure(run, protocol, self.timer(), reference=self.paired_reference(protocol))
+
+    def paired_reference(self, protocol: TimingProtocol):
+        """The reference model to pair with under ``protocol`` (``None`` when it does not pair)."""
+        if protocol.reference and self.reference is None:
             raise TypeError("this profiler's protocol pairs every timing with a reference model: call "
                             "use_reference() first (edgenas.reference.attach_reference does it for a table)")
-        return measure(run, protocol, self.timer(), reference=self.reference)
+        return self.reference if protocol.reference else None
 
     def __getstate__(self) -> dict:
         # A profiler is pickled to the export worker (edgenas.prefetch), which never times: the loaded

@@ -139,9 +139,7 @@ class RemoteProfiler(Profiler):
         if not isinstance(run, RemoteRun):
             raise TypeError("RemoteProfiler.time takes what its prepare() returned")
         protocol = protocol or self.protocol
-        if protocol.reference and self.reference is None:
-            raise TypeError("this profiler's protocol pairs every timing with a reference model: call "
-                            "use_reference() first (edgenas.reference.attach_reference does it for a table)")
+        self.paired_reference(protocol)  # raises when the protocol pairs and no reference is on the device
         out = f"{run.folder}.json"
         proc = self.transport.run(self._runner_argv("--models", run.folder, "--out", out,
                                                     *self._protocol_args(protocol)), timeout=self.timeout_s)

@@ -67,3 +67,16 @@ def test_fastest_is_the_per_layer_minimum(tiny_space, table):
 def test_bad_architectures_are_refused(tiny_space, table, bad):
     with pytest.raises(ArchitectureError):
         CostModel(tiny_space, table).predict(bad)
+
+
+def test_chunked_batches_equal_one_by_one(tiny_space, table, monkeypatch):
+    import edgenas.cost as cost
+
+    model = CostModel(tiny_space, table)
+    archs = tiny_space.sample(50, seed=3)
+    whole = model.predict(archs)
+    monkeypatch.setattr(cost, "PREDICT_CHUNK", 7)  # chunk boundaries inside the batch
+    chunked = model.predict(archs)
+    for field in ("latency_ms", "op_sum_ms", "param_bytes", "peak_activation_bytes", "memory_bytes", "flops"):
+        np.testing.assert_array_equal(getattr(chunked, field), getattr(whole, field))
+    np.testing.assert_allclose(whole.memory_bytes, [model.predict(a).memory_bytes[0] for a in archs])

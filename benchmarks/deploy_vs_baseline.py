@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from edgenas.baselines import DEFAULT_WIDTHS
-from edgenas.deploy import measure_network
+from edgenas.deploy import measure_network, network_profiler
 from edgenas.deploy_report import plot_deployment, prediction_stats, versus_baselines
 from edgenas.fileio import atomic_write_json
 from edgenas.measure import TimingProtocol
@@ -56,10 +56,11 @@ def remeasure(doc: dict, out: Path, passes: int) -> dict:
     items = [("models", m) for m in doc["models"]] + [("baselines", b) for b in doc["baselines"]]
     shape = (int(table.header.get("batch", 1)), 1, 28, 28)
     nets = [_network(table, out / kind / m["id"], m, shape) for kind, m in items]
+    profiler = network_profiler(threads, protocol, table)
     ms = np.zeros((passes, len(items)))
     for p in range(passes):
         for i, net in enumerate(nets):
-            ms[p, i] = measure_network(net, shape, threads, protocol, table)["latency_ms"]
+            ms[p, i] = measure_network(net, shape, profiler, table)["latency_ms"]
     noise = 100 * (ms[1] - ms[0]) / ms[0] if passes > 1 else np.zeros(len(items))
     for i, (_, m) in enumerate(items):
         m["remeasured_ms"] = ms[:, i].tolist()

@@ -40,7 +40,7 @@ from .space import SearchSpace
 from .table import LatencyTable
 from .train import TrainConfig
 
-__all__ = ["FORMATS", "ExportOptions", "check_formats", "measure_network", "deploy_models"]
+__all__ = ["FORMATS", "ExportOptions", "check_formats", "network_profiler", "measure_network", "deploy_models"]
 
 FORMATS = ("onnx", "executorch", "tensorrt")
 INITS = ("scratch", "supernet")
@@ -102,25 +102,32 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
-def measure_network(module: torch.nn.Module, input_shape: Sequence[int], threads: int,
-                    protocol: TimingProtocol, table: Optional[LatencyTable] = None) -> dict:
-    """Latency of ``module`` as an onnxruntime table times its calibration networks: a static-shape ONNX
-    model of ``input_shape`` (the table's batch), timed by the onnxruntime CPU profiler.
-
-    Returns the timing's fields plus ``latency_ms``: the median, scaled to ``table``'s reference unit
-    when the protocol pairs timings with the table's reference network (which ``table`` must then be).
-    """
+def network_profiler(threads: int, protocol: TimingProtocol, table: Optional[LatencyTable] = None):
+    """The onnxruntime CPU profiler that times deployed networks as an onnxruntime table timed its calibration
+    networks; with a paired protocol it holds ``table``'s reference network, loaded once for every network."""
     from profilers.onnxruntime_cpu import OnnxRuntimeCPUProfiler
 
-    from .onnx_io import to_onnx_bytes
     from .reference import attach_reference
 
-    shape = tuple(int(d) for d in input_shape)
     profiler = OnnxRuntimeCPUProfiler(threads=threads, protocol=protocol)
     if protocol.reference:
         if table is None:
             raise ValueError("a paired protocol measures against a table's reference network: pass the table")
         attach_reference(profiler, table.space(), table)
+    return profiler
+
+
+def measure_network(module: torch.nn.Module, input_shape: Sequence[int], profiler,
+                    table: Optional[LatencyTable] = None) -> dict:
+    """Latency of ``module`` as a static-shape ONNX model of ``input_shape`` (the table's batch), timed by
+    ``profiler`` (see :func:`network_profiler`).
+
+    Returns the timing's fields plus ``latency_ms``: the median, scaled to ``table``'s reference unit
+    when the timing was paired with the table's reference network.
+    """
+    from .onnx_io import to_onnx_bytes
+
+    shape = tuple(int(d) for d in input_shape)
     timing = profiler.measure_artifact(to_onnx_bytes(module, shape), shape)
     return {**timing.to_json(), "latency_ms": table.normalized(timing) if table else timing.median_ms}
 
@@ -145,6 +152,7 @@ class _Context:
     measure_shape: Optional[tuple] = None   # the table's batch; default: input_shape
     comparable: bool = True                 # the table is an onnxruntime table: error_pct means something
     table: Optional[LatencyTable] = None    # its reference network, when the protocol pairs timings
+    profiler: Optional[object] = None       # network_profiler(threads, protocol, table), once needed
 
 
 def _export_formats(ctx: _Context, module: torch.nn.Module, folder: Path, manifest: dict, label: str) -> None:
@@ -214,7 +222,9 @@ def _measure(ctx: _Context, module: torch.nn.Module, folder: Path, manifest: dic
         ctx.progress(f"{label} measure", 0, 1)
         if measured.get("onnx_sha256") != onnx_sha:
             shape = ctx.measure_shape or ctx.input_shape
-            timing = measure_network(module, shape, ctx.threads, ctx.protocol, ctx.table)
+            if ctx.profiler is None:  # built on the first measurement: a resumed export may need none
+                ctx.profiler = network_profiler(ctx.threads, ctx.protocol, ctx.table)
+            timing = measure_network(module, shape, ctx.profiler, ctx.table)
             measured = {"latency_ms": timing.pop("latency_ms"), "timing": timing, "backend": ctx.measured_as,
                         "threads": ctx.threads, "input_shape": list(shape), "onnx_sha256": onnx_sha}
         if want_pte:

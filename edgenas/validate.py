@@ -6,9 +6,9 @@ from typing import Optional
 
 import numpy as np
 
-from .cost import CostModel
+from .cost import CostModel, apply_calibration
 from .model import build_network
-from .profile import Progress, _quiet
+from .profile import Progress, _quiet, fit_calibration
 from .reference import attach_reference
 from .space import SearchSpace
 from .table import LatencyTable
@@ -48,9 +48,6 @@ def split_half_predictions(op_sum_ms: np.ndarray, measured_ms: np.ndarray) -> np
     so the score shows how well the per-op table ranks and sizes whole networks, apart from how far the
     machine moved since the profile (which ``calibrated`` carries).
     """
-    from .cost import apply_calibration
-    from .profile import fit_calibration
-
     half = np.arange(len(op_sum_ms)) % 2
     predicted = np.zeros(len(op_sum_ms))
     for h in (0, 1):

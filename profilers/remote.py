@@ -127,9 +127,10 @@ class RemoteProfiler(Profiler):
             self.transport.push(path, folder, os.path.basename(path))
         return RemoteRun(folder, name, os.path.basename(path))
 
-    def _protocol_args(self, p: TimingProtocol) -> list:
-        paired = ["--reference", f"{self.reference.folder}/{self.reference.file}"] if p.reference else []
-        return [*paired,"--threads", str(self.threads), "--warmup", str(p.warmup_runs), "--warmup-time", repr(p.warmup_s),
+    def _protocol_args(self, p: TimingProtocol, reference: Optional[RemoteRun]) -> list:
+        paired = ["--reference", f"{reference.folder}/{reference.file}"] if reference else []
+        return [*paired, "--threads", str(self.threads), "--warmup", str(p.warmup_runs),
+                "--warmup-time", repr(p.warmup_s),
                 "--min-runs", str(p.min_runs), "--min-time", repr(p.min_time_s), "--max-runs", str(p.max_runs),
                 "--max-time", repr(p.max_time_s), "--max-spread", repr(p.max_spread),
                 "--max-median-error", repr(p.max_median_error), "--retries", str(p.retries),
@@ -139,10 +140,10 @@ class RemoteProfiler(Profiler):
         if not isinstance(run, RemoteRun):
             raise TypeError("RemoteProfiler.time takes what its prepare() returned")
         protocol = protocol or self.protocol
-        self.paired_reference(protocol)  # raises when the protocol pairs and no reference is on the device
+        reference = self.paired_reference(protocol)
         out = f"{run.folder}.json"
         proc = self.transport.run(self._runner_argv("--models", run.folder, "--out", out,
-                                                    *self._protocol_args(protocol)), timeout=self.timeout_s)
+                                                    *self._protocol_args(protocol, reference)), timeout=self.timeout_s)
         err = proc.stderr.decode(errors="replace").strip()
         if proc.returncode == EXIT_NO_RUNTIME:
             raise DeviceError(f"{self.transport.name}: {err.removeprefix('edgenas-runner: ')}")

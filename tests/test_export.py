@@ -170,7 +170,7 @@ def test_select_models_caps_spreads_and_resolves_ids():
 
 def test_deployed_models_are_measured_like_the_tables_networks(monkeypatch):
     """A static-shape ONNX model of the table's batch, timed by the onnxruntime profiler with its settings."""
-    from edgenas.deploy import measure_network
+    from edgenas.deploy import measure_network, network_profiler
     from edgenas.measure import TimingProtocol
     from profilers.onnxruntime_cpu import OnnxRuntimeCPUProfiler
 
@@ -186,7 +186,7 @@ def test_deployed_models_are_measured_like_the_tables_networks(monkeypatch):
         return real(self, artifact, shape)
 
     monkeypatch.setattr(OnnxRuntimeCPUProfiler, "measure_artifact", spy)
-    timing = measure_network(trained_like(), (2, 1, 28, 28), 1, fast)
+    timing = measure_network(trained_like(), (2, 1, 28, 28), network_profiler(1, fast))
     assert seen == {"threads": 1, "protocol": fast, "shape": (2, 1, 28, 28), "dims": [2, 1, 28, 28]}
     assert timing["median_ms"] > 0
 

@@ -26,10 +26,10 @@ def fast_measurement(monkeypatch):
 
     from dataclasses import replace
 
-    real = deploy.measure_network
-    monkeypatch.setattr(deploy, "measure_network",  # paired as the table asks, against its reference network
-                        lambda module, shape, threads, protocol, table=None:
-                        real(module, shape, 1, replace(FAST, reference=protocol.reference), table))
+    real = deploy.network_profiler
+    monkeypatch.setattr(deploy, "network_profiler",  # paired as the table asks, against its reference network
+                        lambda threads, protocol, table=None: real(1, replace(FAST, reference=protocol.reference),
+                                                                   table))
 
 
 def run_main(capsys, args):

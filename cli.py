@@ -260,11 +260,15 @@ def supernet():
 @click.option("--anchor-warmup", default=0.2, show_default=True, type=click.FloatRange(0, 1, min_open=True),
               help="First epoch's chance of a uniform draw in shape-changing layers (else the layer's largest "
                    "candidate); rises to 1 by the last epoch. 1: plain uniform SPOS.")
+@click.option("--sandwich", type=click.Choice(["none", "largest", "distill"]), default="distill", show_default=True,
+              help="Each step also trains the path of every layer's largest candidate (largest); distill: and the "
+                   "sampled path learns from its predictions. Doubles the cost; ranks the accurate end (BENCHMARKS).")
 @click.option("--max-batches", type=click.IntRange(1), help="Cap batches per epoch (quick runs).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder (resumes a partial one).")
 @click.option("--quiet", is_flag=True)
-def supernet_train(mode, space_name, dataset, epochs, batch_size, lr, anchor_warmup, max_batches, seed, out, quiet):
+def supernet_train(mode, space_name, dataset, epochs, batch_size, lr, anchor_warmup, sandwich, max_batches, seed, out,
+                   quiet):
     """Train a supernet into OUT (checkpoint.pt + config.json), for 'edgenas search --supernet OUT'."""
     from edgenas.space import get_space
     from edgenas.spos import train_spos
@@ -277,7 +281,7 @@ def supernet_train(mode, space_name, dataset, epochs, batch_size, lr, anchor_war
 
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     train_spos(get_space(space_name), dataset, out, cfg, max_batches=max_batches, on_epoch=report,
-               anchor_warmup=anchor_warmup)
+               anchor_warmup=anchor_warmup, sandwich=sandwich)
     click.echo(f"wrote {out}/checkpoint.pt and {out}/config.json")
 
 

@@ -26,6 +26,7 @@ from edgenas.deploy_report import plot_deployment, prediction_stats, versus_base
 from edgenas.fileio import atomic_write_json
 from edgenas.measure import TimingProtocol
 from edgenas.quickstart import QuickstartConfig, run_quickstart
+from edgenas.spos import SANDWICH
 from edgenas.table import LatencyTable
 from profilers.base import host_device_info
 
@@ -76,6 +77,7 @@ def main() -> None:
     ap.add_argument("--table", default=str(ROOT / "latency_tables" / "fbnet-small.onnxruntime.cpu1.json"))
     ap.add_argument("--out", default="runs/bench-deploy")
     ap.add_argument("--supernet-epochs", type=int, default=10)
+    ap.add_argument("--sandwich", choices=SANDWICH, default=QuickstartConfig.supernet_sandwich)
     ap.add_argument("--pop", type=int, default=32)
     ap.add_argument("--gens", type=int, default=12)
     ap.add_argument("--models", type=int, default=8)
@@ -86,7 +88,8 @@ def main() -> None:
     ap.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "deploy_vs_baseline.json"))
     args = ap.parse_args()
 
-    cfg = QuickstartConfig(out=args.out, table=args.table, supernet_epochs=args.supernet_epochs, pop=args.pop,
+    cfg = QuickstartConfig(out=args.out, table=args.table, supernet_epochs=args.supernet_epochs,
+                           supernet_sandwich=args.sandwich, pop=args.pop,
                            gens=args.gens, models=args.models, epochs=args.epochs, baselines=tuple(args.widths),
                            budget_fraction=args.budget_fraction, formats=("onnx",))
     results = Path(args.results)

@@ -134,3 +134,8 @@ class CostModel:
         """The architecture of least predicted latency (per layer argmin; calibration is monotone)."""
         arch = tuple(int(i) for i in np.nanargmin(self.matrix["latency_ms"], axis=1))
         return arch, float(self.predict(arch).latency_ms[0])
+
+    def slowest(self) -> tuple:
+        """The architecture of most predicted latency (per layer argmax)."""
+        arch = tuple(int(i) for i in np.nanargmax(self.matrix["latency_ms"], axis=1))
+        return arch, float(self.predict(arch).latency_ms[0])

@@ -20,8 +20,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Tuple
 
-import numpy as np
-
 from .fileio import atomic_write_json, check_writable
 
 __all__ = ["QuickstartConfig", "fast_config", "run_quickstart", "latency_budget"]
@@ -47,6 +45,7 @@ class QuickstartConfig:
     supernet_batch_size: int = 32        # many small steps: each candidate gets ~1/9 of them
     supernet_lr: float = 0.1
     supernet_anchor_warmup: float = 0.2  # edgenas.spos: anchor warm-up in shape-changing layers (1 = plain SPOS)
+    supernet_sandwich: str = "distill"   # edgenas.spos: also train the largest path, the sampled one learns from it
     supernet_max_batches: Optional[int] = None
     pop: int = 24
     gens: int = 10
@@ -75,9 +74,7 @@ def fast_config(out: str, **overrides) -> QuickstartConfig:
 
 def latency_budget(cost, fraction: float) -> Tuple[float, float, float]:
     """``(budget, fastest, slowest)`` predicted latencies of the table; budget between the two."""
-    fastest = cost.fastest()[1]
-    slow = tuple(int(c) for c in np.nanargmax(cost.matrix["latency_ms"], axis=1))
-    slowest = float(cost.predict(slow).latency_ms[0])
+    fastest, slowest = cost.fastest()[1], cost.slowest()[1]
     return fastest + fraction * (slowest - fastest), fastest, slowest
 
 
@@ -131,6 +128,7 @@ def _supernet(cfg: QuickstartConfig, space, out: Path, progress: Progress, log) 
     train_spos(space, cfg.dataset, path, TrainConfig(epochs=cfg.supernet_epochs, batch_size=cfg.supernet_batch_size,
                                                      lr=cfg.supernet_lr, seed=cfg.seed),
                max_batches=cfg.supernet_max_batches, anchor_warmup=cfg.supernet_anchor_warmup,
+               sandwich=cfg.supernet_sandwich,
                on_epoch=lambda e, n, row: progress("supernet epochs", e, n))
     return path
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
 import torch
+import torch.nn.functional as F
 
 from .data import check_fits_space, load_images, make_splits
 from .errors import RunError
@@ -38,9 +39,10 @@ from .supernet import Supernet
 from .supernet_io import CHECKPOINT, CONFIG
 from .train import TrainConfig, TrainingDivergedError, load_checkpoint, run_epoch, save_checkpoint, sgd_cosine
 
-__all__ = ["train_spos", "uniform_sampler", "anchored_sampler", "anchors", "shape_changing_layers",
+__all__ = ["train_spos", "SandwichStep", "SANDWICH", "uniform_sampler", "anchored_sampler", "anchors", "shape_changing_layers",
            "uniform_probability"]
 
+SANDWICH = ("none", "largest", "distill")
 EpochCallback = Callable[[int, int, dict], None]  # (epoch, epochs, history row)
 
 
@@ -88,24 +90,59 @@ def uniform_probability(anchor_warmup: float, epoch: int, epochs: int) -> float:
     return anchor_warmup + (1.0 - anchor_warmup) * epoch / (epochs - 1)
 
 
+class SandwichStep:
+    """``forward``/``loss_fn`` pair for :func:`train.run_epoch` that trains the largest path beside the sampled one.
+
+    Each step adds the loss of the all-anchor path (every layer's largest
+    candidate) to the sampled path's, the "sandwich rule" of BigNAS (Yu et al.
+    2020) without its smallest path. With ``distill`` the sampled path learns
+    from the largest path's soft predictions (in-place distillation) instead of
+    the labels.
+    """
+
+    def __init__(self, sample: Callable[[], List[int]], largest: Sequence[int], distill: bool = False):
+        self.sample, self.largest, self.distill = sample, list(largest), distill
+        self._largest_logits: Optional[torch.Tensor] = None
+
+    def forward(self, model: Supernet, x: torch.Tensor) -> torch.Tensor:
+        self._largest_logits = model(x, arch=self.largest)
+        return model(x, arch=self.sample())
+
+    def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        largest = self._largest_logits
+        if self.distill:
+            target = F.softmax(largest.detach(), dim=1)
+            sampled = F.kl_div(F.log_softmax(logits, dim=1), target, reduction="batchmean")
+        else:
+            sampled = F.cross_entropy(logits, y)
+        return sampled + F.cross_entropy(largest, y)
+
+
 def train_spos(space: SearchSpace, dataset: str, out: PathLike, cfg: TrainConfig, *, split_seed: int = 0,
                max_batches: Optional[int] = None, on_epoch: Optional[EpochCallback] = None,
-               anchor_warmup: float = 0.2) -> List[dict]:
+               anchor_warmup: float = 0.2, sandwich: str = "distill") -> List[dict]:
     """Train a SPOS supernet of ``space`` on ``dataset`` into the run folder ``out``; returns the history.
 
     ``anchor_warmup`` (in (0, 1]) is the first epoch's probability of a uniform
     draw in shape-changing layers (see the module docstring); 1 is plain SPOS.
+    ``sandwich`` is one of :data:`SANDWICH`: ``"largest"`` also trains the
+    all-anchor path every step, ``"distill"`` does so and has the sampled path
+    learn from it (:class:`SandwichStep`); each doubles the cost of a step.
 
     An existing run with the same config is continued; one with another config
     is refused (:class:`RunError` naming what changed) and left untouched.
     """
     if not 0.0 < anchor_warmup <= 1.0:
         raise ValueError("anchor_warmup must be in (0, 1]")
+    if sandwich not in SANDWICH:
+        raise ValueError(f"sandwich must be one of {', '.join(SANDWICH)}")
     out = Path(out)
     config = {"kind": "supernet", "mode": "spos", "space": {"name": space.name, "declaration": space.declaration,
                                                             "fingerprint": space.fingerprint},
               "dataset": dataset, "split_seed": split_seed, "train": cfg.to_json(), "max_batches": max_batches,
               "anchor_warmup": anchor_warmup}
+    if sandwich != "none":  # only then, so runs made before the option still resume
+        config["sandwich"] = sandwich
     config = json.loads(json.dumps(config))
     ckpt_path, cfg_path = out / CHECKPOINT, out / CONFIG
     if cfg_path.is_file():
@@ -142,8 +179,13 @@ def train_spos(space: SearchSpace, dataset: str, out: PathLike, cfg: TrainConfig
         p_uniform = uniform_probability(anchor_warmup, epoch, cfg.epochs)
         sample = anchored_sampler(space, torch.Generator().manual_seed(cfg.seed * 100_003 + epoch), anchor, p_uniform)
         loader = splits.loader("weight", cfg.batch_size, shuffle=True, seed=cfg.seed * 100_003 + epoch)
-        res = run_epoch(supernet, loader, optimizer=opt, forward=lambda m, x: m(x, arch=sample()),
-                        max_batches=max_batches)
+        if sandwich == "none":
+            res = run_epoch(supernet, loader, optimizer=opt, forward=lambda m, x: m(x, arch=sample()),
+                            max_batches=max_batches)
+        else:
+            step = SandwichStep(sample, anchor, distill=(sandwich == "distill"))
+            res = run_epoch(supernet, loader, optimizer=opt, forward=step.forward, loss_fn=step.loss,
+                            max_batches=max_batches)
         sched.step()
         row = {"epoch": epoch + 1, "train_loss": res.loss, "train_acc": res.accuracy, "samples": res.samples,
                "p_uniform": p_uniform}

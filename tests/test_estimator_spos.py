@@ -9,8 +9,8 @@ from edgenas.data import load_images, make_splits
 from edgenas.errors import RunError
 from edgenas.estimator import SupernetEstimator, SyntheticOracle
 from edgenas.search_setup import SearchOptions, execute
-from edgenas.spos import (anchored_sampler, anchors, shape_changing_layers, train_spos, uniform_probability,
-                          uniform_sampler)
+from edgenas.spos import (SandwichStep, anchored_sampler, anchors, shape_changing_layers, train_spos,
+                          uniform_probability, uniform_sampler)
 from edgenas.supernet import Supernet
 from edgenas.supernet_io import load_supernet_run
 from edgenas.train import TrainConfig, load_checkpoint, save_checkpoint
@@ -98,6 +98,39 @@ def test_spos_records_anchor_warmup_and_refuses_another(spos_run):
         train_spos(H.space(), "digits", spos_run, CFG, max_batches=3, anchor_warmup=1.0)
     with pytest.raises(ValueError, match="anchor_warmup"):
         train_spos(H.space(), "digits", spos_run, CFG, max_batches=3, anchor_warmup=0.0)
+
+
+def test_sandwich_step_trains_the_largest_path_beside_the_sampled_one():
+    torch.manual_seed(0)
+    net = Supernet(H.space())
+    largest = anchors(net)
+    sampled = [0] * H.space().num_layers
+    x, y = torch.randn(8, *H.space().input_shape[1:]), torch.randint(0, H.space().num_classes, (8,))
+    for distill in (False, True):
+        step = SandwichStep(lambda: sampled, largest, distill=distill)
+        net.zero_grad()
+        logits = step.forward(net, x)
+        assert torch.equal(logits, net(x, arch=sampled))
+        step.loss(logits, y).backward()
+        # both paths get gradients: the largest path's own candidates and the sampled path's
+        for layer, (a, b) in enumerate(zip(largest, sampled)):
+            for c in {a, b}:
+                params = list(net.layers[layer].candidates[c].parameters())
+                assert not params or all(p.grad is not None and p.grad.abs().sum() > 0 for p in params)
+    # distillation: the sampled path's loss is the KL to the largest path's (detached) predictions
+    step = SandwichStep(lambda: sampled, largest, distill=True)
+    logits = step.forward(net, x)
+    big = net(x, arch=largest)
+    kl = torch.nn.functional.kl_div(logits.log_softmax(1), big.softmax(1), reduction="batchmean")
+    assert torch.allclose(step.loss(logits, y), kl + torch.nn.functional.cross_entropy(big, y), atol=1e-6)
+
+
+def test_spos_records_the_sandwich_and_refuses_another(spos_run):
+    assert json.loads((spos_run / "config.json").read_text())["sandwich"] == "distill"
+    with pytest.raises(RunError, match="sandwich"):
+        train_spos(H.space(), "digits", spos_run, CFG, max_batches=3, sandwich="none")
+    with pytest.raises(ValueError, match="sandwich"):
+        train_spos(H.space(), "digits", spos_run, CFG, max_batches=3, sandwich="both")
 
 
 def test_spos_warmup_schedule_in_history(tmp_path):

@@ -129,12 +129,14 @@ def test_cli_ray_unreachable(tmp_path, capsys):
     assert code == 2 and "not reachable" in io.err and not (tmp_path / "r").exists()
 
 
-def test_supernet_train_cli_passes_the_anchor_warmup(tmp_path, capsys):
+def test_supernet_train_cli_passes_the_anchor_warmup_and_sandwich(tmp_path, capsys):
     out = tmp_path / "sn"
     code, res = run_main(capsys, ["supernet", "train", "--space", str(H.SPACE), "--dataset", "digits", "--epochs", "2",
-                                  "--max-batches", "1", "--anchor-warmup", "0.5", "--out", str(out)])
+                                  "--max-batches", "1", "--anchor-warmup", "0.5", "--sandwich", "largest",
+                                  "--out", str(out)])
     assert code == 0, res.err
     cfg = json.loads((out / "config.json").read_text())
+    assert cfg["sandwich"] == "largest"
     assert cfg["anchor_warmup"] == 0.5 and cfg["train"]["batch_size"] == 32 and cfg["train"]["lr"] == 0.1
     assert "epoch 2/2" in res.out
     code, res = run_main(capsys, ["supernet", "train", "--space", str(H.SPACE), "--dataset", "digits",

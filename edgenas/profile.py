@@ -141,8 +141,7 @@ def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool 
             from .cost import CostModel
 
             uncalibrated = CostModel(space, table, strict=True, calibrated=False)
-            archs = spread_sample(space, uncalibrated.fastest()[0], uncalibrated.slowest()[0], calibration_networks,
-                                  seed)
+            archs = spread_sample(space, uncalibrated.fastest()[0], calibration_networks, seed)
             networks = pool.map(_prepare_network, [(profiler, space, arch) for arch in archs[len(cal.points):]])
             for i, ((_, _, arch), artifact) in enumerate(networks, start=len(cal.points)):
                 progress("calibration", i, len(archs))

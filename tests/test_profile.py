@@ -121,14 +121,13 @@ def test_calibration_and_validation_networks_span_the_latency_range(tiny_space, 
     from edgenas.sampling import spread_sample
 
     model = CostModel(tiny_space, LatencyTable.load(tiny_table, space=tiny_space))
-    fastest, slowest = model.fastest()[0], model.slowest()[0]
-    archs = spread_sample(tiny_space, fastest, slowest, 12, seed=0)
-    assert tuple(archs[7]) == tuple(fastest) and tuple(archs[-1]) == tuple(slowest)
-    assert (spread_sample(tiny_space, fastest, slowest, 12, seed=0) == archs).all()
+    fastest = model.fastest()[0]
+    archs = spread_sample(tiny_space, fastest, 12, seed=0)
+    assert tuple(archs[-1]) == tuple(fastest)
+    assert (spread_sample(tiny_space, fastest, 12, seed=0) == archs).all()
     lat = model.predict(archs).latency_ms
-    # uniform, then falling to the fastest, then rising to the slowest
-    assert lat[4:8].mean() < lat[:4].mean() < lat[8:].mean()
-    assert lat.min() == model.fastest()[1] and lat.max() == model.slowest()[1]
+    assert lat[:4].mean() > lat[-4:].mean()
+    assert model.fastest()[1] == lat.min() <= lat.max() <= model.slowest()[1]
 
 
 def test_calibration_fit_leaves_out_a_spike():

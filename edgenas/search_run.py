@@ -131,7 +131,8 @@ def run_search(spec: ObjectiveSpec, estimator: ErrorEstimator, store: RunStore, 
     check_budgets(spec)
     tracker = FrontTracker(spec)
     service = _Tracked(spec, estimator, store, runner, session=store.begin_session(), tracker=tracker)
-    algorithm = make_algorithm(strategy, pop)
+    first = spec.targets[0].cost
+    algorithm = make_algorithm(strategy, pop, seeds=[first.fastest()[0], first.slowest()[0]])
     algorithm.setup(ArchitectureProblem(service), termination=("n_gen", gens), seed=seed,
                     callback=_GenerationLog(service, gens, progress), verbose=False)
     while algorithm.has_next():

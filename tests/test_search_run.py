@@ -57,6 +57,30 @@ def test_search_front_is_feasible_non_dominated_and_hv_grows(strategy):
     assert res.evaluated == res.fresh <= 16 * 6
 
 
+def test_nsga2_first_generation_holds_the_fastest_and_slowest_architectures():
+    spec, est = setup()
+    store = MemoryRunStore({})
+    run_search(spec, est, store, InProcessRunner(), strategy="nsga2", pop=8, gens=1, seed=0)
+    first = {r.arch for r in store.records()}
+    c = spec.targets[0].cost
+    assert len(first) == 8
+    assert {H.space().format(c.fastest()[0]), H.space().format(c.slowest()[0])} <= first
+
+
+def test_seeded_sampling_keeps_its_seeds_and_draws_the_rest_within_bounds():
+    from edgenas.search_algorithms import SeededSampling
+
+    class Problem:
+        n_var = 4
+
+        def bounds(self):
+            return np.zeros(4), np.full(4, 2)
+
+    x = SeededSampling([[2, 2, 2, 2], [0, 0, 0, 0]]).do(Problem(), 50, random_state=np.random.default_rng(0)).get("X")
+    assert x.shape == (50, 4) and (x[0] == 2).all() and (x[1] == 0).all()
+    assert x.min() >= 0 and x.max() <= 2 and len({tuple(r) for r in x[2:]}) > 10
+
+
 def test_nsga2_beats_random_on_the_reduced_space():
     spec, est = setup()
     kw = dict(pop=32, gens=15)

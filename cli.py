@@ -262,7 +262,7 @@ def supernet():
                    "candidate); rises to 1 by the last epoch. 1: plain uniform SPOS.")
 @click.option("--sandwich", type=click.Choice(["none", "largest", "distill"]), default="distill", show_default=True,
               help="Each step also trains the path of every layer's largest candidate (largest); distill: and the "
-                   "sampled path learns from its predictions. Doubles the cost; ranks the accurate end (BENCHMARKS).")
+                   "sampled path learns from its predictions. ~2.8x the training time; ranks the accurate end.")
 @click.option("--max-batches", type=click.IntRange(1), help="Cap batches per epoch (quick runs).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder (resumes a partial one).")

@@ -106,7 +106,8 @@ class SandwichStep:
     candidate) to the sampled path's, the "sandwich rule" of BigNAS (Yu et al.
     2020) without its smallest path. With ``distill`` the sampled path learns
     from the largest path's soft predictions (in-place distillation) instead of
-    the labels.
+    the labels. The loss an epoch reports is the sum of both paths' losses; its
+    accuracy is the sampled path's.
     """
 
     def __init__(self, sample: Callable[[], List[int]], largest: Sequence[int], distill: bool = False):

@@ -165,15 +165,16 @@ def measure(fn: Callable[[], object], protocol: TimingProtocol = TimingProtocol(
         q10, q25, q50, q75, q90 = np.percentile(ms, [10, 25, 50, 75, 90])
         spread = float((q75 - q25) / q50) if q50 > 0 else 0.0
         error = median_error(spread, ms.size)
+        stable = spread <= p.max_spread or error <= p.max_median_error
         if best is None or error < best[3]:
-            best = (ms, spread, (q10, q50, q90), error)
+            best = (ms, spread, (q10, q50, q90), error, stable)
             ref_ms = None if reference is None else attempt_ref_ms
-        if spread <= p.max_spread or error <= p.max_median_error:
+        if stable:
             break
-    ms, spread, (q10, q50, q90), error = best
+    ms, spread, (q10, q50, q90), error, stable = best
     mean = float(ms.mean())
     return Timing(median_ms=float(q50), p10_ms=float(q10), p90_ms=float(q90), mean_ms=mean,
                   cv=float(ms.std() / mean) if mean > 0 else 0.0, spread=spread, runs=int(ms.size),
                   timed_s=timed_total, warmup_runs=int(warm.size), warmup_s=float(warm_s),
-                  attempts=attempt, stable=spread <= p.max_spread or error <= p.max_median_error,
+                  attempts=attempt, stable=stable,
                   reference_ms=ref_ms, median_error=error)

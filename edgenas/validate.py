@@ -64,8 +64,8 @@ class ValidationReport:
 
     ``split_half`` scores each network against a calibration fitted on the other half of them
     (:func:`split_half_predictions`). With a paired protocol the measurements are scaled to the table's
-    reference unit; ``noise_raw``
-    and ``calibrated_raw`` then show the same figures on the unscaled medians (the machine's drift).
+    reference unit; ``noise_raw`` and ``calibrated_raw`` then show the same figures on the unscaled medians
+    (the machine's drift).
     """
 
     n: int

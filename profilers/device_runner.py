@@ -224,7 +224,7 @@ def main(argv=None) -> int:
            "runtime_version": None, "threads": args.threads, "protocol": protocol.to_json(),
            "cooldown_s": args.cooldown, "device": device_facts(), "results": {}}
     failed = []
-    reference = RUNTIMES[args.runtime][0](args.reference, args.threads)[0] if args.reference else None
+    reference = load(args.reference, args.threads)[0] if args.reference else None
     for name in names:
         if args.cooldown:
             time.sleep(args.cooldown)

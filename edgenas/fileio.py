@@ -12,6 +12,12 @@ from .errors import OutputPathError
 PathLike = Union[str, os.PathLike]
 
 
+def _umask() -> int:
+    mask = os.umask(0)  # reading the umask means setting it; set it straight back
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` so a reader sees the old file or the new one, never a part."""
     path = Path(path)
@@ -21,6 +27,9 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
     except OSError as e:
         raise OutputPathError(f"cannot write {path}: {e.strerror or e}") from None
     try:
+        # mkstemp creates the file readable by its owner only; give it the mode open() would (0666 less the
+        # umask), so that a table or report written here can be shared like any other file.
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

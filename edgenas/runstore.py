@@ -48,15 +48,21 @@ def _flatten(d, prefix: str = "") -> Dict[str, object]:
     return {prefix: d}
 
 
-def config_changes(old: dict, new: dict) -> List[str]:
-    """Human-readable differences ``key: old -> new`` between two configs."""
+def config_changes(old: dict, new: dict, implied: Optional[Dict[str, object]] = None) -> List[str]:
+    """Human-readable differences ``key: old -> new`` between two configs.
+
+    ``implied`` gives the value a (flattened) key means where a config leaves it out, as configs do for
+    options added later; a key absent on one side is shown with that value, else as ``(absent)``.
+    """
     a, b = _flatten(old), _flatten(new)
     missing = object()
+    implied = implied or {}
     out = []
     for k in sorted(set(a) | set(b)):
         va, vb = a.get(k, missing), b.get(k, missing)
         if va != vb:
-            show = lambda v: "(absent)" if v is missing else json.dumps(v, default=str)  # noqa: E731
+            show = lambda v: ("(absent)" if k not in implied else json.dumps(implied[k])) if v is missing \
+                else json.dumps(v, default=str)  # noqa: E731
             out.append(f"{k}: {show(va)} -> {show(vb)}")
     return out
 

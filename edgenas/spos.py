@@ -161,7 +161,7 @@ def train_spos(space: SearchSpace, dataset: str, out: PathLike, cfg: TrainConfig
             old = json.loads(cfg_path.read_text())
         except ValueError as e:
             raise RunError(f"{cfg_path} is corrupt ({e}); it was left untouched") from None
-        changes = config_changes(old, config)
+        changes = config_changes(old, config, implied={"sandwich": "none"})
         if changes:
             raise RunError(f"{out} holds a supernet run with another config; refusing to overwrite it. "
                            f"Changed: {'; '.join(changes[:5])}")

@@ -127,7 +127,7 @@ def test_sandwich_step_trains_the_largest_path_beside_the_sampled_one():
 
 def test_spos_records_the_sandwich_and_refuses_another(spos_run):
     assert json.loads((spos_run / "config.json").read_text())["sandwich"] == "distill"
-    with pytest.raises(RunError, match="sandwich"):
+    with pytest.raises(RunError, match='sandwich: "distill" -> "none"'):
         train_spos(H.space(), "digits", spos_run, CFG, max_batches=3, sandwich="none")
     with pytest.raises(ValueError, match="sandwich"):
         train_spos(H.space(), "digits", spos_run, CFG, max_batches=3, sandwich="both")

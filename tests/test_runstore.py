@@ -107,3 +107,5 @@ def test_open_store_refusals(tmp_path):
 def test_config_changes_nested():
     assert config_changes({"a": {"b": 1}, "c": 2}, {"a": {"b": 2}, "d": 3}) == \
         ["a.b: 1 -> 2", "c: 2 -> (absent)", "d: (absent) -> 3"]
+    # a key a config leaves out for its default reads as that default
+    assert config_changes({"s": "x"}, {}, implied={"s": "none"}) == ['s: "x" -> "none"']

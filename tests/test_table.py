@@ -53,3 +53,17 @@ def test_table_of_another_space_or_runtime(tiny_table):
         LatencyTable.load(tiny_table, space=get_space("fbnet-small"))
     with pytest.raises(TableMismatchError, match="torch"):
         LatencyTable.load(tiny_table, backend="torch")
+
+
+def test_written_files_get_the_mode_open_would_give(tmp_path):
+    import os
+    import stat
+
+    from edgenas.fileio import atomic_write_json
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_json(tmp_path / "shared.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "shared.json").stat().st_mode) == 0o644  # not mkstemp's owner-only 0600

@@ -1,0 +1,120 @@
+"""Ops timed alone or between neighbours: which table predicts the networks a search exports?
+
+Each repeat profiles fbnet-small on onnxruntime CPU (1 thread, paired timing) twice with the
+quickstart's protocol (0.1 s per op, 12 calibration networks), once per ``op_context`` (the order
+alternates between repeats), then measures the networks searches export in ``--passes`` interleaved
+paired passes and scores both tables' predictions against their medians, side by side:
+
+* the 16 architectures of ``benchmarks/results/scratch_accuracy.json`` (fastest to slowest of the
+  space's useful range, 0.03-0.15 ms), and
+* the Pareto models exported by ``deploy_vs_baseline.py`` (``benchmarks/results/deploy_vs_baseline.json``).
+
+Both tables pair with the same reference network (:func:`edgenas.reference.reference_arch`), so one
+paired timing of a network is read in each table's unit.
+
+    PYTHONPATH=. python benchmarks/op_context.py --out /tmp/op_context --repeats 3
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from edgenas.context import CONTEXTS  # noqa: E402
+from edgenas.cost import CostModel, apply_calibration  # noqa: E402
+from edgenas.deploy import network_profiler  # noqa: E402
+from edgenas.fileio import atomic_write_json  # noqa: E402
+from edgenas.measure import TimingProtocol  # noqa: E402
+from edgenas.model import build_network  # noqa: E402
+from edgenas.onnx_io import to_onnx_bytes  # noqa: E402
+from edgenas.profile import fit_calibration, profile_space  # noqa: E402
+from edgenas.space import get_space  # noqa: E402
+from profilers import get_profiler  # noqa: E402
+from profilers.base import host_device_info  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def exported_archs() -> list:
+    """Architecture strings searches exported, in order and without repeats."""
+    truth = [r["arch"] for r in json.loads((RESULTS / "scratch_accuracy.json").read_text())["architectures"]]
+    deployed = [m["arch"] for m in json.loads((RESULTS / "deploy_vs_baseline.json").read_text())["models"]]
+    return list(dict.fromkeys(truth + deployed))
+
+
+def score(predicted: np.ndarray, measured: np.ndarray) -> dict:
+    err = (predicted / measured - 1) * 100
+    return {"within_10pct": int((np.abs(err) <= 10).sum()), "within_5pct": int((np.abs(err) <= 5).sum()),
+            "n": len(err), "mape_pct": float(np.abs(err).mean()), "bias_pct": float(err.mean()),
+            "errors_pct": err.round(2).tolist()}
+
+
+def one_repeat(space, archs, out: Path, repeat: int, passes: int, protocol: TimingProtocol) -> dict:
+    tables = {}
+    order = CONTEXTS if repeat % 2 == 0 else tuple(reversed(CONTEXTS))
+    for context in order:
+        started = time.perf_counter()
+        tables[context] = profile_space(space, get_profiler("onnxruntime", threads=1, protocol=protocol),
+                                        out / f"r{repeat}.{context}.json", calibration_networks=12,
+                                        op_context=context, restart=True)
+        print(f"repeat {repeat}: {context} table in {time.perf_counter() - started:.0f} s", flush=True)
+    # The calibration networks are measured again beside the scored ones, to refit each table's calibration
+    # on measurements of the same passes ("refit"): what the op sums can do apart from when the profile ran.
+    calibration = {c: [space.parse(p["arch"]) for p in t.calibration.points] for c, t in tables.items()}
+    measured_archs = list(dict.fromkeys([tuple(a) for a in archs] + [a for c in CONTEXTS for a in calibration[c]]))
+    profiler = network_profiler(1, protocol, tables[CONTEXTS[0]])
+    runs = [profiler.load(to_onnx_bytes(build_network(space, a).eval(), space.input_shape), space.input_shape)
+            for a in measured_archs]
+    timings = [[profiler.time(run) for run in runs] for _ in range(passes)]
+    row = {"order": list(order), "tables": {}}
+    for context, table in tables.items():
+        ms = np.array([[table.normalized(t) for t in p] for p in timings])
+        by_arch = dict(zip(measured_archs, np.median(ms, axis=0)))
+        measured = np.array([by_arch[tuple(a)] for a in archs])
+        model = CostModel(space, table)
+        predicted = model.predict(np.asarray(archs)).latency_ms
+        refit = fit_calibration([{"op_sum_ms": float(model.predict(a).op_sum_ms[0]), "measured_ms": by_arch[a]}
+                                 for a in calibration[context]])
+        refitted = apply_calibration(refit, model.predict(np.asarray(archs)).op_sum_ms, np)
+        row["tables"][context] = {"calibration": table.calibration.describe(), "measured_ms": measured.tolist(),
+                                  "predicted_ms": predicted.tolist(), "profile_wall_s": table.stats["last_run_wall_s"],
+                                  **score(predicted, measured), "refit": score(refitted, measured)}
+        if passes > 1:
+            row["noise_pct"] = float(np.mean(np.abs(ms[1] / ms[0] - 1)) * 100)
+        s = row["tables"][context]
+        print(f"  {context:<10} within ±10 %: {s['within_10pct']}/{s['n']}, ±5 %: {s['within_5pct']}, "
+              f"MAPE {s['mape_pct']:.1f} %, bias {s['bias_pct']:+.1f} %, calibration {s['calibration']}; refit on the "
+              f"same passes: ±10 % {s['refit']['within_10pct']}, ±5 % {s['refit']['within_5pct']}, "
+              f"MAPE {s['refit']['mape_pct']:.1f} %, bias {s['refit']['bias_pct']:+.1f} %", flush=True)
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", required=True, help="folder for the tables")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--passes", type=int, default=3)
+    ap.add_argument("--json", default=str(RESULTS / "op_context.json"))
+    args = ap.parse_args()
+
+    space = get_space("fbnet-small")
+    archs = [space.parse(a) for a in exported_archs()]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    protocol = TimingProtocol(min_runs=10, min_time_s=0.1, reference=True)
+    result = {"command": " ".join(sys.argv), "machine": host_device_info(1),
+              "archs": [space.format(a) for a in archs], "repeats": []}
+    for r in range(args.repeats):
+        result["repeats"].append(one_repeat(space, archs, out, r, args.passes, protocol))
+        atomic_write_json(args.json, result)  # a killed run keeps the repeats it finished
+
+
+if __name__ == "__main__":
+    main()

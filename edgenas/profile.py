@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable, Dict, Optional
+from typing import Callable, Optional
 
 import numpy as np
 
 from .analysis import analyse
-from .context import Framing, check_context, frame
 from .errors import TableMismatchError
 from .fileio import PathLike, check_writable
 from .model import build_network, build_op
 from .prefetch import Prefetcher
 from .reference import attach_reference
 from .sampling import spread_sample
-from .space import OpKey, SearchSpace
+from .space import SearchSpace
 from .table import Calibration, LatencyTable, TableEntry
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
@@ -31,11 +30,10 @@ def _quiet(phase: str, done: int, total: int) -> None:
     pass
 
 
-def open_table(space: SearchSpace, profiler, out: PathLike, restart: bool = False,
-               op_context: str = "neighbours") -> LatencyTable:
+def open_table(space: SearchSpace, profiler, out: PathLike, restart: bool = False) -> LatencyTable:
     """A new table for ``space``/``profiler``, or the partial one at ``out`` when its settings match."""
     fresh = LatencyTable.new(space, profiler.name, profiler.runtime_info(), profiler.device_info(),
-                             profiler.protocol.to_json(), op_context)
+                             profiler.protocol.to_json())
     path = Path(out)
     if restart or not path.exists():
         return fresh
@@ -85,20 +83,10 @@ def fit_calibration(points: list) -> Calibration:
 
 
 def _prepare_op(job) -> tuple:
-    """Worker side of one entry: the backend's artifact (the exported op, between its neighbours when
-    framed) and the op's own costs (fvcore)."""
-    profiler, key, framing = job
+    """Worker side of one entry: the backend's artifact (an exported op) and the op's costs (fvcore)."""
+    profiler, key = job
     module = build_op(key)
-    timed = framing.wrap(module) if framing else module
-    return profiler.artifact(timed, key.input_shape), analyse(module, key.input_shape)
-
-
-def framings(space: SearchSpace, keys, op_context: str) -> Dict[OpKey, Optional[Framing]]:
-    """Per op key, the neighbours it is timed between (``None`` for every key when ops are timed alone)."""
-    if check_context(op_context) == "isolated":
-        return {k: None for k in keys}
-    stem, head = space.fixed_keys()
-    return {k: Framing.of(build_op(k), k.input_shape, first=k == stem, last=k == head) for k in keys}
+    return profiler.artifact(module, key.input_shape), analyse(module, key.input_shape)
 
 
 def _prepare_network(job) -> object:
@@ -107,12 +95,9 @@ def _prepare_network(job) -> object:
 
 
 def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool = False,
-                  calibration_networks: int = 20, seed: int = 0, op_context: str = "neighbours",
+                  calibration_networks: int = 20, seed: int = 0,
                   progress: Optional[Progress] = None, workers: Optional[int] = None) -> LatencyTable:
     """Measure every op of ``space`` missing from the table at ``out``, then calibrate; return the table.
-
-    ``op_context`` says what an entry times: the op alone (``isolated``) or between fixed neighbours
-    (``neighbours``, see :mod:`edgenas.context`).
 
     For backends that allow it (``profiler.prefetch``), exports and FLOP counts run a few entries ahead in
     a worker process (``workers``: default one when a core is spare beside the profiler's threads, see
@@ -122,14 +107,9 @@ def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool 
         workers = 0
     progress = progress or _quiet
     check_writable(out)
-    table = open_table(space, profiler, out, restart, op_context)
+    table = open_table(space, profiler, out, restart)
     todo = table.missing(space)
-    framed = framings(space, space.op_keys(), op_context)
-    if op_context == "isolated":
-        needed = {k.input_shape for k in space.op_keys()}
-    else:
-        needed = {s for f in framed.values() for s in f.shapes}
-    shapes = sorted(needed - set(table.overheads))
+    shapes = sorted({k.input_shape for k in space.op_keys()} - set(table.overheads))
     cal = table.calibration or Calibration([], [], [])
     if not todo and not shapes and len(cal.points) >= calibration_networks and cal.coef:
         return table  # a finished profile: nothing to measure, and its readings stay as they were
@@ -138,23 +118,20 @@ def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool 
     timed = 0.0
     with Prefetcher(workers, timing_threads=profiler.threads) as pool:
         # Submitted now, so the worker exports the first ops while the overheads are timed.
-        ops = pool.map(_prepare_op, [(profiler, key, framed[key]) for key in todo])
+        ops = pool.map(_prepare_op, [(profiler, key) for key in todo])
 
         for i, shape in enumerate(shapes):
             progress("overhead", i, len(shapes))
-            t = profiler.overhead(shape) if op_context == "isolated" else profiler.measure(frame(shape), shape)
+            t = profiler.overhead(shape)
             timed += t.timed_s
             table.overheads[shape] = t
             table.save(out)
 
         progress("ops", 0, len(todo))
-        for i, ((_, key, framing), (artifact, cost)) in enumerate(ops):
+        for i, ((_, key), (artifact, cost)) in enumerate(ops):
             t = profiler.measure_artifact(artifact, key.input_shape)
             timed += t.timed_s
-            if framing is None:
-                overhead = table.normalized(table.overheads[key.input_shape])
-            else:
-                overhead = framing.subtracted({s: table.normalized(table.overheads[s]) for s in framing.shapes})
+            overhead = table.normalized(table.overheads[key.input_shape])
             peak = profiler.peak_memory_bytes(artifact, key.input_shape)
             table.entries[key] = TableEntry(t, max(0.0, table.normalized(t) - overhead), cost, peak)
             table.save(out)

@@ -45,11 +45,8 @@ def format_table_summary(table: LatencyTable, entries: bool = False) -> str:
              f"device    {_device_name(dev)}, {dev.get('cores', '?')} cores, {dev.get('os', dev.get('uname', ''))}",
              f"schema    {h['schema_version']} (edgenas {h['edgenas_version']}), created {h['created']}",
              f"entries   {len(table.entries)} ({sum(not e.timing.stable for e in table.entries.values())} unstable)"]
-    framed = table.op_context == "neighbours"
-    lines.append("ops       " + ("each timed between two 1x1-conv neighbours; half a frame subtracted per neighbour"
-                                 if framed else "each timed alone; the run overhead subtracted"))
     for label, key in (("where", "where"), ("timed", "timed"), ("overhead", "overhead_model")):
-        if rt.get(key) and not (framed and key == "overhead_model"):  # a framed table subtracts frames instead
+        if rt.get(key):
             lines.insert(3, f"{label:<9} {rt[key]}")
     if table.calibration and table.calibration.coef:
         c = table.calibration

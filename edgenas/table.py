@@ -28,9 +28,8 @@ FORMAT = "edgenas-latency-table"
 class TableEntry:
     """One measured op: raw timing, overhead-corrected latency and analytical cost.
 
-    ``measured_peak_bytes`` is the runtime's own peak-memory reading for one run of the timed model (the op
-    with its neighbours when the table frames ops, see :mod:`edgenas.context`; CUDA's
-    ``max_memory_allocated``), where the backend can give one.
+    ``measured_peak_bytes`` is the runtime's own peak-memory reading for one run
+    (CUDA's ``max_memory_allocated``), where the backend can give one.
     """
 
     timing: Timing
@@ -84,8 +83,6 @@ class LatencyTable:
 
     header: dict
     entries: Dict[OpKey, TableEntry] = field(default_factory=dict)
-    # Per shape, the model whose timing is subtracted from the ops: an identity (op_context "isolated") or a
-    # frame of two neighbours ("neighbours").
     overheads: Dict[Tuple[int, ...], Timing] = field(default_factory=dict)
     calibration: Optional[Calibration] = None
     validation: Optional[dict] = None
@@ -96,21 +93,16 @@ class LatencyTable:
 
     # ---- construction ----------------------------------------------------
     @classmethod
-    def new(cls, space: SearchSpace, backend: str, runtime: dict, device: dict, protocol: dict,
-            op_context: str = "isolated") -> "LatencyTable":
-        """An empty table; ``op_context`` says what an entry times (see :mod:`edgenas.context`)."""
-        subtracted = (f"the run overhead of {runtime.get('overhead_model', 'an identity model')} on the same input"
-                      if op_context == "isolated" else
-                      "half of a frame (two 1x1 conv+BN+ReLU in a row, see 'overheads') at each shape the op is "
-                      "framed at: the op is timed between one such neighbour before it and one after it")
+    def new(cls, space: SearchSpace, backend: str, runtime: dict, device: dict, protocol: dict) -> "LatencyTable":
         header = {
             "format": FORMAT, "schema_version": SCHEMA_VERSION, "edgenas_version": __version__,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "space": {"name": space.name, "fingerprint": space.fingerprint, "declaration": space.declaration},
             "backend": backend, "runtime": runtime, "device": device,
             "precision": runtime.get("precision", "fp32"), "batch": space.input_shape[0],
-            "protocol": protocol, "op_context": op_context,
-            "latency": f"median of timed runs minus {subtracted}"
+            "protocol": protocol,
+            "latency": f"median of timed runs minus the run overhead of "
+                       f"{runtime.get('overhead_model', 'an identity model')} on the same input"
                        + ("; each timing paired with the reference network in alternating chunks and scaled "
                           "to its unit_ms (see 'reference')" if protocol.get("reference") else ""),
         }
@@ -129,13 +121,7 @@ class LatencyTable:
         """What must match for two measurements to share one table (used by resume)."""
         settings = {k: self.header[k] for k in ("space", "backend", "runtime", "device", "precision", "batch")}
         # through the dataclass, so that a table written before a protocol field existed compares by its default
-        return {**settings, "protocol": TimingProtocol.from_json(self.header["protocol"]).to_json(),
-                "op_context": self.op_context}
-
-    @property
-    def op_context(self) -> str:
-        """``isolated`` or ``neighbours`` (:mod:`edgenas.context`); tables from before the setting are isolated."""
-        return self.header.get("op_context", "isolated")
+        return {**settings, "protocol": TimingProtocol.from_json(self.header["protocol"]).to_json()}
 
     @property
     def unit_ms(self) -> Optional[float]:

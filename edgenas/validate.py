@@ -97,8 +97,7 @@ def validate_table(space: SearchSpace, table: LatencyTable, profiler, n: int = 3
     holds there is checked on exported Pareto models (``benchmarks/rescore_deploy.py``).
 
     ``calibrated`` is the table's prediction, ``uncalibrated`` the overhead-corrected
-    op sum, and ``plain_sum`` the sum of raw per-op medians with no correction (for a table that
-    frames its ops, of the framed models: the neighbours included).
+    op sum, and ``plain_sum`` the sum of raw per-op medians with no correction.
     """
     progress = progress or _quiet
     table.check_fits(space, profiler.name)

@@ -32,8 +32,7 @@ class CountingProfiler(OnnxRuntimeCPUProfiler):
 def test_profile_measures_every_op(tiny_space, tiny_table):
     t = LatencyTable.load(tiny_table, space=tiny_space)
     assert not t.missing(tiny_space)
-    assert t.op_context == "neighbours"  # the default: a frame per shape between layers (tests/test_context.py)
-    assert set(t.overheads) == {(1, 4, 8, 8), (1, 8, 4, 4)}
+    assert len(t.overheads) == len({k.input_shape for k in tiny_space.op_keys()})
     assert len(t.calibration.points) == 4 and t.calibration.coef
     assert all(e.timing.runs >= 3 and e.latency_ms >= 0 for e in t.entries.values())
     identity = [e for k, e in t.entries.items() if k.is_identity]
@@ -167,8 +166,7 @@ def test_a_paired_profile_stores_its_reference_and_resumes_in_the_same_unit(tiny
 
     paired = replace(fast_protocol, reference=True)
     out = tmp_path / "paired.json"
-    t = profile_space(tiny_space, get_profiler("onnxruntime", protocol=paired), out, calibration_networks=4,
-                      op_context="isolated")
+    t = profile_space(tiny_space, get_profiler("onnxruntime", protocol=paired), out, calibration_networks=4)
     assert t.reference and t.unit_ms > 0 and tiny_space.parse(t.reference["arch"])
     assert all(e.timing.reference_ms > 0 for e in t.entries.values())
     assert all(o.reference_ms > 0 for o in t.overheads.values())
@@ -180,8 +178,7 @@ def test_a_paired_profile_stores_its_reference_and_resumes_in_the_same_unit(tiny
     saved = LatencyTable.load(out)
     saved.entries = dict(list(saved.entries.items())[:3])
     saved.save(out)
-    again = profile_space(tiny_space, get_profiler("onnxruntime", protocol=paired), out, calibration_networks=4,
-                          op_context="isolated")
+    again = profile_space(tiny_space, get_profiler("onnxruntime", protocol=paired), out, calibration_networks=4)
     assert again.reference == t.reference and not again.missing(tiny_space)
     # validation pairs its networks with the same reference and shows the unpaired figures beside
     from edgenas.report import format_validation

@@ -371,7 +371,8 @@ def deploy_models(opts: ExportOptions, progress: Optional[Progress] = None) -> d
         models.append(_deploy_candidate(ctx, src, cand))
     progress("models", len(chosen), len(chosen))
     baselines = [_deploy_baseline(ctx, src, w) for w in opts.baselines]
-    summary = summarise(src, ctx, models, baselines)
+    controls = _measure_controls(ctx) if ctx.comparable and models else None
+    summary = summarise(src, ctx, models, baselines, controls)
     atomic_write_json(out / "deploy.json", summary)
     if opts.report:
         from .deploy_report import write_report
@@ -380,7 +381,20 @@ def deploy_models(opts: ExportOptions, progress: Optional[Progress] = None) -> d
     return summary
 
 
-def summarise(src: SearchSource, ctx: _Context, models: List[dict], baselines: List[dict]) -> dict:
+def _measure_controls(ctx: _Context) -> Optional[dict]:
+    """The table's control networks measured again now, as the models were (see :mod:`edgenas.controls`)."""
+    from .controls import measure_controls
+
+    ctx.progress("controls", 0, 1)
+    if ctx.profiler is None:
+        ctx.profiler = network_profiler(ctx.threads, ctx.protocol, ctx.table)
+    controls = measure_controls(ctx.space, ctx.table, ctx.profiler, ctx.measure_shape or ctx.input_shape)
+    ctx.progress("controls", 1, 1)
+    return controls
+
+
+def summarise(src: SearchSource, ctx: _Context, models: List[dict], baselines: List[dict],
+              controls: Optional[dict] = None) -> dict:
     """The deployment document: every model and baseline, prediction fidelity and the comparison."""
     from .deploy_report import prediction_stats, versus_baselines
 
@@ -393,4 +407,5 @@ def summarise(src: SearchSource, ctx: _Context, models: List[dict], baselines: L
             "search_pareto": [{"id": c.id, "arch": c.arch, "estimated_accuracy": c.estimated_accuracy,
                                **c.predicted} for c in src.pareto],
             "models": models, "baselines": baselines,
-            "prediction": prediction_stats(models), "versus_baselines": versus_baselines(models, baselines)}
+            "controls": controls, "prediction": prediction_stats(models, controls),
+            "versus_baselines": versus_baselines(models, baselines)}

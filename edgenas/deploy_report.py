@@ -29,19 +29,28 @@ def _error_stats(errs: np.ndarray) -> dict:
             "max_abs_pct": float(np.max(np.abs(errs)))}
 
 
-def prediction_stats(models: List[dict]) -> dict:
+def prediction_stats(models: List[dict], controls: Optional[dict] = None) -> dict:
     """How the table's predictions held after export: share within ±10 %, mean absolute and signed error.
 
     Models without an ``error_pct`` (baselines; every model when the table is not an onnxruntime table,
     whose predictions are not predictions of the onnxruntime measurement) are left out. ``op_sum`` scores
     the uncalibrated prediction (the overhead-corrected sum of the ops) the same way, to show what the
-    whole-network calibration adds.
+    whole-network calibration adds. With ``controls`` (:mod:`edgenas.controls`), ``control_adjusted``
+    scores the predictions moved by the control networks' change since the profile: the table's own
+    part of the error, apart from the machine's.
     """
-    errs = np.array([m["error_pct"] for m in models if m.get("error_pct") is not None], dtype=np.float64)
+    from .controls import adjusted_error_pct
+
+    scored = [m for m in models if m.get("error_pct") is not None]
+    errs = np.array([m["error_pct"] for m in scored], dtype=np.float64)
     raw = np.array([100 * (m["predicted"]["op_sum_ms"] - m["measured"]["latency_ms"]) / m["measured"]["latency_ms"]
-                    for m in models if m.get("error_pct") is not None and (m.get("predicted") or {}).get("op_sum_ms")],
-                   dtype=np.float64)
-    return {**_error_stats(errs), "op_sum": _error_stats(raw)}
+                    for m in scored if (m.get("predicted") or {}).get("op_sum_ms")], dtype=np.float64)
+    stats = {**_error_stats(errs), "op_sum": _error_stats(raw)}
+    if controls:
+        stats["control_adjusted"] = _error_stats(np.array(
+            [adjusted_error_pct(m["predicted"]["latency_ms"], m["measured"]["latency_ms"], controls["change_pct"])
+             for m in scored], dtype=np.float64))
+    return stats
 
 
 def versus_baselines(models: List[dict], baselines: List[dict]) -> List[dict]:
@@ -101,6 +110,17 @@ def format_markdown(doc: dict, png_name: Optional[str] = "report.png") -> str:
             lines[-1] += (f" Without the table's whole-network calibration (the plain op sum): "
                           f"{100 * raw['within_10pct']:.0f} % within ±{WITHIN:g} %, mean absolute error "
                           f"{raw['mape_pct']:.1f} %, bias {raw['bias_pct']:+.1f} %.")
+    controls = doc.get("controls")
+    if controls:
+        each = ", ".join(f"{r['change_pct']:+.1f} %" for r in controls["networks"])
+        lines += ["", f"Control networks ({len(controls['networks'])} of the table's calibration networks, fastest to "
+                      f"slowest, measured again after the exports, median of {controls['passes']} passes): "
+                      f"{controls['change_pct']:+.1f} % against the profile ({each}). That much of each error is the "
+                      f"machine's move since the profile, not the table's."]
+        adj = st.get("control_adjusted") or {}
+        if adj.get("n"):
+            lines[-1] += (f" Adjusted for it: {100 * adj['within_10pct']:.0f} % within ±{WITHIN:g} %, mean absolute "
+                          f"error {adj['mape_pct']:.1f} %, bias {adj['bias_pct']:+.1f} %.")
     if doc.get("table_backend") != "onnxruntime":
         lines += ["", f"Prediction error not computed: the table's backend is {doc.get('table_backend')!r}, while the "
                       f"exported models were measured in onnxruntime on the CPU; the table does not predict that."]

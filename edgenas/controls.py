@@ -1,0 +1,59 @@
+"""Control networks: a few of the table's calibration networks, measured again after the exports.
+
+A prediction error after export mixes two things: how well the table predicts a network, and how far
+the machine has moved since the table was profiled. Pairing every timing with the reference network
+cancels most of a machine's drift, not all of it (BENCHMARKS.md: tables meet ±10 % on networks measured
+right after the profile, and miss more often after minutes of training). The table stored what its
+calibration networks measured during the profile, so measuring some of them again, the same way as the
+exported models, shows the machine's part on its own: the *control change*. The deployment report gives
+the prediction error as measured and, beside it, adjusted by that change.
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+from .model import build_network
+from .onnx_io import to_onnx_bytes
+from .space import SearchSpace
+from .table import LatencyTable
+
+CONTROLS = 3  # networks: the fastest, the middle and the slowest calibration network
+PASSES = 3  # interleaved passes over the controls; each network's median is kept
+
+
+def pick_controls(table: LatencyTable, k: int = CONTROLS) -> List[dict]:
+    """``k`` calibration points of ``table`` spread from its fastest to its slowest network (fit outliers left out)."""
+    points = sorted((p for p in (table.calibration.points if table.calibration else [])
+                     if not p.get("outlier") and p.get("measured_ms")), key=lambda p: p["measured_ms"])
+    if not points:
+        return []
+    picks = np.unique(np.round(np.linspace(0, len(points) - 1, min(k, len(points)))).astype(int))
+    return [points[i] for i in picks]
+
+
+def measure_controls(space: SearchSpace, table: LatencyTable, profiler, shape: Sequence[int],
+                     k: int = CONTROLS, passes: int = PASSES) -> Optional[dict]:
+    """Measure ``k`` of the table's calibration networks again with ``profiler`` (in the table's terms).
+
+    Returns each network's latency at the profile and now, and ``change_pct``: the median change, what
+    the machine's move since the profile adds to every measurement. ``None`` when the table has no
+    calibration networks.
+    """
+    points = pick_controls(table, k)
+    if not points:
+        return None
+    shape = tuple(int(d) for d in shape)
+    runs = [profiler.load(to_onnx_bytes(build_network(space, space.parse(p["arch"])).eval(), shape), shape)
+            for p in points]
+    ms = np.array([[table.normalized(profiler.time(run)) for run in runs] for _ in range(passes)])
+    now = np.median(ms, axis=0)
+    rows = [{"arch": p["arch"], "profiled_ms": float(p["measured_ms"]), "measured_ms": float(m),
+             "change_pct": float(100 * (m / p["measured_ms"] - 1))} for p, m in zip(points, now)]
+    return {"networks": rows, "passes": passes, "change_pct": float(np.median([r["change_pct"] for r in rows]))}
+
+
+def adjusted_error_pct(predicted_ms: float, measured_ms: float, change_pct: float) -> float:
+    """The prediction error once the prediction is moved by the controls' change (the machine's part)."""
+    return 100.0 * (predicted_ms * (1 + change_pct / 100) - measured_ms) / measured_ms

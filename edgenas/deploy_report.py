@@ -115,8 +115,8 @@ def format_markdown(doc: dict, png_name: Optional[str] = "report.png") -> str:
         each = ", ".join(f"{r['change_pct']:+.1f} %" for r in controls["networks"])
         lines += ["", f"Control networks ({len(controls['networks'])} of the table's calibration networks, fastest to "
                       f"slowest, measured again after the exports, median of {controls['passes']} passes): "
-                      f"{controls['change_pct']:+.1f} % against the profile ({each}). That much of each error is the "
-                      f"machine's move since the profile, not the table's."]
+                      f"{controls['change_pct']:+.1f} % against the profile ({each}). About that much of each error is "
+                      f"the machine's move since the profile, not the table's."]
         adj = st.get("control_adjusted") or {}
         if adj.get("n"):
             lines[-1] += (f" Adjusted for it: {100 * adj['within_10pct']:.0f} % within ±{WITHIN:g} %, mean absolute "

@@ -48,6 +48,12 @@ def _flatten(d, prefix: str = "") -> Dict[str, object]:
     return {prefix: d}
 
 
+def _shown(value, missing, implied) -> str:
+    if value is missing:
+        return "(absent)" if implied is missing else json.dumps(implied)
+    return json.dumps(value, default=str)
+
+
 def config_changes(old: dict, new: dict, implied: Optional[Dict[str, object]] = None) -> List[str]:
     """Human-readable differences ``key: old -> new`` between two configs.
 
@@ -61,9 +67,8 @@ def config_changes(old: dict, new: dict, implied: Optional[Dict[str, object]] = 
     for k in sorted(set(a) | set(b)):
         va, vb = a.get(k, missing), b.get(k, missing)
         if va != vb:
-            show = lambda v: ("(absent)" if k not in implied else json.dumps(implied[k])) if v is missing \
-                else json.dumps(v, default=str)  # noqa: E731
-            out.append(f"{k}: {show(va)} -> {show(vb)}")
+            out.append(f"{k}: {_shown(va, missing, implied.get(k, missing))} -> "
+                       f"{_shown(vb, missing, implied.get(k, missing))}")
     return out
 
 

@@ -456,10 +456,10 @@ def _deploy_summary(doc, out) -> str:
     if st["n"]:
         lines.append(f"prediction after export: {100 * st['within_10pct']:.0f}% of {st['n']} within ±10% "
                      f"(MAPE {st['mape_pct']:.1f}%)")
-        adj, controls = st.get("control_adjusted"), doc.get("controls")
-        if adj and controls:
-            lines[-1] += (f"; control networks {controls['change_pct']:+.1f}% since the profile, adjusted for that "
-                          f"{100 * adj['within_10pct']:.0f}% within ±10% (MAPE {adj['mape_pct']:.1f}%)")
+        adj = st.get("control_adjusted") or {}
+        if adj.get("n"):
+            lines[-1] += (f"; adjusted for the machine's move since the profile (control networks): "
+                          f"{100 * adj['within_10pct']:.0f}% (MAPE {adj['mape_pct']:.1f}%)")
     elif doc.get("table_backend") != "onnxruntime":
         lines.append(f"prediction not compared: the table's backend is {doc.get('table_backend')!r}, the models "
                      f"were measured in onnxruntime on the CPU")

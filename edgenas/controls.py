@@ -1,4 +1,4 @@
-"""Control networks: a few of the table's calibration networks, measured again after the exports.
+"""Control networks: a few of the table's calibration networks, measured again beside each exported model.
 
 A prediction error after export mixes two things: how well the table predicts a network, and how far
 the machine has moved since the table was profiled. Pairing every timing with the reference network
@@ -33,25 +33,28 @@ def pick_controls(table: LatencyTable, k: int = CONTROLS) -> List[dict]:
     return [points[i] for i in picks]
 
 
-def measure_controls(space: SearchSpace, table: LatencyTable, profiler, shape: Sequence[int],
-                     k: int = CONTROLS, passes: int = PASSES) -> Optional[dict]:
-    """Measure ``k`` of the table's calibration networks again with ``profiler`` (in the table's terms).
+class ControlNetworks:
+    """``k`` of a table's calibration networks, loaded once on ``profiler`` and measured again on demand."""
 
-    Returns each network's latency at the profile and now, and ``change_pct``: the median change, what
-    the machine's move since the profile adds to every measurement. ``None`` when the table has no
-    calibration networks.
-    """
-    points = pick_controls(table, k)
-    if not points:
-        return None
-    shape = tuple(int(d) for d in shape)
-    runs = [profiler.load(to_onnx_bytes(build_network(space, space.parse(p["arch"])).eval(), shape), shape)
-            for p in points]
-    ms = np.array([[table.normalized(profiler.time(run)) for run in runs] for _ in range(passes)])
-    now = np.median(ms, axis=0)
-    rows = [{"arch": p["arch"], "profiled_ms": float(p["measured_ms"]), "measured_ms": float(m),
-             "change_pct": float(100 * (m / p["measured_ms"] - 1))} for p, m in zip(points, now)]
-    return {"networks": rows, "passes": passes, "change_pct": float(np.median([r["change_pct"] for r in rows]))}
+    def __init__(self, space: SearchSpace, table: LatencyTable, profiler, shape: Sequence[int], k: int = CONTROLS):
+        self.table, self.profiler = table, profiler
+        self.points = pick_controls(table, k)
+        shape = tuple(int(d) for d in shape)
+        self.runs = [profiler.load(to_onnx_bytes(build_network(space, space.parse(p["arch"])).eval(), shape), shape)
+                     for p in self.points]
+
+    def measure(self, passes: int = PASSES) -> Optional[dict]:
+        """Each network's latency at the profile and now (in the table's terms, median of ``passes``
+        interleaved passes), and ``change_pct``: their median change, what the machine's move since the
+        profile adds to a measurement taken now. ``None`` when the table has no calibration networks."""
+        if not self.points:
+            return None
+        ms = np.array([[self.table.normalized(self.profiler.time(run)) for run in self.runs] for _ in range(passes)])
+        now = np.median(ms, axis=0)
+        rows = [{"arch": p["arch"], "profiled_ms": float(p["measured_ms"]), "measured_ms": float(m),
+                 "change_pct": float(100 * (m / p["measured_ms"] - 1))} for p, m in zip(self.points, now)]
+        return {"networks": rows, "passes": passes,
+                "change_pct": float(np.median([r["change_pct"] for r in rows]))}
 
 
 def adjusted_error_pct(predicted_ms: float, measured_ms: float, change_pct: float) -> float:

@@ -153,6 +153,7 @@ class _Context:
     comparable: bool = True                 # the table is an onnxruntime table: error_pct means something
     table: Optional[LatencyTable] = None    # its reference network, when the protocol pairs timings
     profiler: Optional[object] = None       # network_profiler(threads, protocol, table), once needed
+    controls: Optional[object] = None       # the table's ControlNetworks on that profiler, once needed
 
 
 def _export_formats(ctx: _Context, module: torch.nn.Module, folder: Path, manifest: dict, label: str) -> None:
@@ -227,6 +228,8 @@ def _measure(ctx: _Context, module: torch.nn.Module, folder: Path, manifest: dic
             timing = measure_network(module, shape, ctx.profiler, ctx.table)
             measured = {"latency_ms": timing.pop("latency_ms"), "timing": timing, "backend": ctx.measured_as,
                         "threads": ctx.threads, "input_shape": list(shape), "onnx_sha256": onnx_sha}
+            if ctx.comparable and manifest.get("predicted"):  # the machine's move since the profile, right now
+                measured["controls"] = _controls(ctx, shape).measure()
         if want_pte:
             from .export_executorch import load_program, time_program
 
@@ -239,6 +242,15 @@ def _measure(ctx: _Context, module: torch.nn.Module, folder: Path, manifest: dic
     manifest["error_pct"] = ((100.0 * (pred - measured["latency_ms"]) / measured["latency_ms"])
                              if pred and ctx.comparable else None)
     atomic_write_json(folder / "export.json", manifest)
+
+
+def _controls(ctx: _Context, shape: tuple):
+    """The table's control networks on the measuring profiler, loaded on first use (:mod:`edgenas.controls`)."""
+    from .controls import ControlNetworks
+
+    if ctx.controls is None:
+        ctx.controls = ControlNetworks(ctx.space, ctx.table, ctx.profiler, shape)
+    return ctx.controls
 
 
 def _train_epoch_progress(ctx: _Context, label: str):
@@ -371,8 +383,7 @@ def deploy_models(opts: ExportOptions, progress: Optional[Progress] = None) -> d
         models.append(_deploy_candidate(ctx, src, cand))
     progress("models", len(chosen), len(chosen))
     baselines = [_deploy_baseline(ctx, src, w) for w in opts.baselines]
-    controls = _measure_controls(ctx) if ctx.comparable and models else None
-    summary = summarise(src, ctx, models, baselines, controls)
+    summary = summarise(src, ctx, models, baselines)
     atomic_write_json(out / "deploy.json", summary)
     if opts.report:
         from .deploy_report import write_report
@@ -381,20 +392,7 @@ def deploy_models(opts: ExportOptions, progress: Optional[Progress] = None) -> d
     return summary
 
 
-def _measure_controls(ctx: _Context) -> Optional[dict]:
-    """The table's control networks measured again now, as the models were (see :mod:`edgenas.controls`)."""
-    from .controls import measure_controls
-
-    ctx.progress("controls", 0, 1)
-    if ctx.profiler is None:
-        ctx.profiler = network_profiler(ctx.threads, ctx.protocol, ctx.table)
-    controls = measure_controls(ctx.space, ctx.table, ctx.profiler, ctx.measure_shape or ctx.input_shape)
-    ctx.progress("controls", 1, 1)
-    return controls
-
-
-def summarise(src: SearchSource, ctx: _Context, models: List[dict], baselines: List[dict],
-              controls: Optional[dict] = None) -> dict:
+def summarise(src: SearchSource, ctx: _Context, models: List[dict], baselines: List[dict]) -> dict:
     """The deployment document: every model and baseline, prediction fidelity and the comparison."""
     from .deploy_report import prediction_stats, versus_baselines
 
@@ -407,5 +405,4 @@ def summarise(src: SearchSource, ctx: _Context, models: List[dict], baselines: L
             "search_pareto": [{"id": c.id, "arch": c.arch, "estimated_accuracy": c.estimated_accuracy,
                                **c.predicted} for c in src.pareto],
             "models": models, "baselines": baselines,
-            "controls": controls, "prediction": prediction_stats(models, controls),
-            "versus_baselines": versus_baselines(models, baselines)}
+            "prediction": prediction_stats(models), "versus_baselines": versus_baselines(models, baselines)}

@@ -29,15 +29,15 @@ def _error_stats(errs: np.ndarray) -> dict:
             "max_abs_pct": float(np.max(np.abs(errs)))}
 
 
-def prediction_stats(models: List[dict], controls: Optional[dict] = None) -> dict:
+def prediction_stats(models: List[dict]) -> dict:
     """How the table's predictions held after export: share within ±10 %, mean absolute and signed error.
 
     Models without an ``error_pct`` (baselines; every model when the table is not an onnxruntime table,
     whose predictions are not predictions of the onnxruntime measurement) are left out. ``op_sum`` scores
     the uncalibrated prediction (the overhead-corrected sum of the ops) the same way, to show what the
-    whole-network calibration adds. With ``controls`` (:mod:`edgenas.controls`), ``control_adjusted``
-    scores the predictions moved by the control networks' change since the profile: the table's own
-    part of the error, apart from the machine's.
+    whole-network calibration adds. ``control_adjusted`` scores the predictions moved by the change of
+    the control networks measured beside each model (:mod:`edgenas.controls`): the table's own part of
+    the error, apart from the machine's.
     """
     from .controls import adjusted_error_pct
 
@@ -45,12 +45,10 @@ def prediction_stats(models: List[dict], controls: Optional[dict] = None) -> dic
     errs = np.array([m["error_pct"] for m in scored], dtype=np.float64)
     raw = np.array([100 * (m["predicted"]["op_sum_ms"] - m["measured"]["latency_ms"]) / m["measured"]["latency_ms"]
                     for m in scored if (m.get("predicted") or {}).get("op_sum_ms")], dtype=np.float64)
-    stats = {**_error_stats(errs), "op_sum": _error_stats(raw)}
-    if controls:
-        stats["control_adjusted"] = _error_stats(np.array(
-            [adjusted_error_pct(m["predicted"]["latency_ms"], m["measured"]["latency_ms"], controls["change_pct"])
-             for m in scored], dtype=np.float64))
-    return stats
+    adjusted = np.array([adjusted_error_pct(m["predicted"]["latency_ms"], m["measured"]["latency_ms"],
+                                            m["measured"]["controls"]["change_pct"])
+                         for m in scored if m["measured"].get("controls")], dtype=np.float64)
+    return {**_error_stats(errs), "op_sum": _error_stats(raw), "control_adjusted": _error_stats(adjusted)}
 
 
 def versus_baselines(models: List[dict], baselines: List[dict]) -> List[dict]:
@@ -91,14 +89,16 @@ def format_markdown(doc: dict, png_name: Optional[str] = "report.png") -> str:
     if png_name:
         lines += [f"![accuracy against latency]({png_name})", ""]
     lines += ["## Exported models", "",
-              "| id | accuracy | predicted ms | memory KiB | measured ms | error | ExecuTorch ms | ONNX max abs diff "
-              "| architecture |", "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+              "| id | accuracy | predicted ms | memory KiB | measured ms | error | machine | ExecuTorch ms "
+              "| ONNX max abs diff | architecture |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for m in doc["models"]:
         pred, meas = m.get("predicted") or {}, m.get("measured") or {}
         diff = max((p["max_abs_diff"] for p in m["formats"]["onnx"]["parity"]), default=None)
+        machine = (meas.get("controls") or {}).get("change_pct")
         lines.append(f"| {m['id']} | {100 * m['accuracy']:.2f} % | {_fmt(pred.get('latency_ms'), '.4f')} | "
                      f"{_fmt((pred.get('memory_bytes') or 0) / 1024, '.1f')} | {_fmt(meas.get('latency_ms'), '.4f')} | "
-                     f"{_fmt(m.get('error_pct'), '+.1f')} % | {_fmt(meas.get('executorch_ms'), '.4f')} | "
+                     f"{_fmt(m.get('error_pct'), '+.1f')} % | {_fmt(machine, '+.1f')} % | "
+                     f"{_fmt(meas.get('executorch_ms'), '.4f')} | "
                      f"{_fmt(diff, '.2g')} | `{m['arch']}` |")
     st = doc["prediction"]
     if st["n"]:
@@ -110,17 +110,15 @@ def format_markdown(doc: dict, png_name: Optional[str] = "report.png") -> str:
             lines[-1] += (f" Without the table's whole-network calibration (the plain op sum): "
                           f"{100 * raw['within_10pct']:.0f} % within ±{WITHIN:g} %, mean absolute error "
                           f"{raw['mape_pct']:.1f} %, bias {raw['bias_pct']:+.1f} %.")
-    controls = doc.get("controls")
-    if controls:
-        each = ", ".join(f"{r['change_pct']:+.1f} %" for r in controls["networks"])
-        lines += ["", f"Control networks ({len(controls['networks'])} of the table's calibration networks, fastest to "
-                      f"slowest, measured again after the exports, median of {controls['passes']} passes): "
-                      f"{controls['change_pct']:+.1f} % against the profile ({each}). About that much of each error is "
-                      f"the machine's move since the profile, not the table's."]
-        adj = st.get("control_adjusted") or {}
-        if adj.get("n"):
-            lines[-1] += (f" Adjusted for it: {100 * adj['within_10pct']:.0f} % within ±{WITHIN:g} %, mean absolute "
-                          f"error {adj['mape_pct']:.1f} %, bias {adj['bias_pct']:+.1f} %.")
+    adj = st.get("control_adjusted") or {}
+    if adj.get("n"):
+        changes = [m["measured"]["controls"]["change_pct"] for m in doc["models"]
+                   if (m.get("measured") or {}).get("controls")]
+        lines += ["", f"Control networks (3 of the table's calibration networks, fastest to slowest, measured again "
+                      f"right after each model): {min(changes):+.1f} … {max(changes):+.1f} % against the profile "
+                      f"(column *machine*). About that much of each error is the machine's move since the profile, "
+                      f"not the table's. Adjusted for it: {100 * adj['within_10pct']:.0f} % within ±{WITHIN:g} %, "
+                      f"mean absolute error {adj['mape_pct']:.1f} %, bias {adj['bias_pct']:+.1f} %."]
     if doc.get("table_backend") != "onnxruntime":
         lines += ["", f"Prediction error not computed: the table's backend is {doc.get('table_backend')!r}, while the "
                       f"exported models were measured in onnxruntime on the CPU; the table does not predict that."]

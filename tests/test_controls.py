@@ -1,7 +1,7 @@
 """Control networks: the table's calibration networks measured again beside exported models."""
 import pytest
 
-from edgenas.controls import adjusted_error_pct, measure_controls, pick_controls
+from edgenas.controls import ControlNetworks, adjusted_error_pct, pick_controls
 from edgenas.deploy_report import format_markdown, prediction_stats
 from edgenas.table import Calibration, LatencyTable
 from profilers import get_profiler
@@ -23,34 +23,36 @@ def test_controls_span_the_calibration_networks_and_skip_fit_outliers():
 
 def test_controls_are_measured_again_in_the_tables_terms(tiny_space, tiny_table, fast_protocol):
     table = LatencyTable.load(tiny_table)
-    c = measure_controls(tiny_space, table, get_profiler("onnxruntime", protocol=fast_protocol),
-                         tiny_space.input_shape, k=3, passes=2)
+    controls = ControlNetworks(tiny_space, table, get_profiler("onnxruntime", protocol=fast_protocol),
+                               tiny_space.input_shape, k=3)
+    c = controls.measure(passes=2)
     assert [r["arch"] for r in c["networks"]] == [p["arch"] for p in pick_controls(table, 3)]
     for r in c["networks"]:
         assert r["measured_ms"] > 0 and r["change_pct"] == pytest.approx(100 * (r["measured_ms"] / r["profiled_ms"] - 1))
     assert c["change_pct"] == pytest.approx(sorted(r["change_pct"] for r in c["networks"])[1])
+    assert ControlNetworks(tiny_space, LatencyTable(header={}), None, tiny_space.input_shape).measure() is None
+
+
+def _measured(pred, meas, change=None):
+    measured = {"latency_ms": meas, **({"controls": {"change_pct": change}} if change is not None else {})}
+    return {"id": "p", "arch": "a", "accuracy": 0.9, "predicted": {"latency_ms": pred, "op_sum_ms": 0.12},
+            "measured": measured, "error_pct": 100 * (pred - meas) / meas, "formats": {"onnx": {"parity": []}}}
 
 
 def test_a_machine_running_slower_moves_the_prediction_by_the_controls_change():
     # predicted 0.100 ms; the machine now runs 10 % slower than at the profile; measured 0.112 ms
     assert adjusted_error_pct(0.100, 0.112, 10.0) == pytest.approx(100 * (0.110 - 0.112) / 0.112)
-    models = [{"predicted": {"latency_ms": 0.1, "op_sum_ms": 0.12}, "measured": {"latency_ms": m},
-               "error_pct": 100 * (0.1 - m) / m} for m in (0.112, 0.108)]
-    st = prediction_stats(models, {"change_pct": 10.0, "networks": [], "passes": 3})
+    st = prediction_stats([_measured(0.1, 0.112, 10.0), _measured(0.1, 0.108, 8.0)])
     assert st["within_10pct"] == pytest.approx(0.5) and st["control_adjusted"]["within_10pct"] == 1.0
-    assert "control_adjusted" not in prediction_stats(models)
+    assert prediction_stats([_measured(0.1, 0.112)])["control_adjusted"]["n"] == 0  # measured before controls
 
 
-def test_the_report_gives_the_controls_change_and_the_adjusted_errors():
-    models = [{"id": "p0", "arch": "a", "accuracy": 0.9, "predicted": {"latency_ms": 0.1, "op_sum_ms": 0.12},
-               "measured": {"latency_ms": 0.112}, "error_pct": 100 * (0.1 - 0.112) / 0.112,
-               "formats": {"onnx": {"parity": []}}}]
-    controls = {"change_pct": 10.0, "passes": 3,
-                "networks": [{"arch": "c", "profiled_ms": 0.05, "measured_ms": 0.055, "change_pct": 10.0}]}
+def test_the_report_gives_each_models_control_change_and_the_adjusted_errors():
+    models = [_measured(0.1, 0.112, 10.0), _measured(0.1, 0.105, 4.0)]
     doc = {"run": "r", "strategy": "nsga2", "space": "s", "dataset": "d", "table": "t.json",
            "table_backend": "onnxruntime", "device": {}, "measured_as": "ort", "init": "scratch", "formats": ["onnx"],
            "train": {"epochs": 1, "batch_size": 8, "lr": 0.1}, "models": models, "baselines": [],
-           "controls": controls, "prediction": prediction_stats(models, controls), "versus_baselines": []}
+           "prediction": prediction_stats(models), "versus_baselines": []}
     md = format_markdown(doc, None)
-    assert "Control networks (1 of the table's calibration networks" in md and "+10.0 % against the profile" in md
+    assert "| -10.7 % | +10.0 % |" in md and "+4.0 … +10.0 % against the profile" in md
     assert "Adjusted for it: 100 % within ±10 %" in md

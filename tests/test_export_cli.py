@@ -211,7 +211,9 @@ def test_quickstart_fast_profiles_this_cpu(tmp_path, capsys):
     doc = json.loads((tmp_path / "q" / "deploy" / "deploy.json").read_text())
     assert doc["baselines"] and doc["versus_baselines"]
     assert doc["table_backend"] == "onnxruntime" and doc["prediction"]["n"] == len(doc["models"]) >= 1
-    assert len(doc["controls"]["networks"]) == 3 and "control_adjusted" in doc["prediction"]
+    assert all(len(m["measured"]["controls"]["networks"]) == 3 for m in doc["models"])
+    assert doc["prediction"]["control_adjusted"]["n"] == len(doc["models"])
+    assert all("controls" not in b["measured"] for b in doc["baselines"])
 
 
 def test_deploy_summary_says_slower_when_the_match_is_slower():

@@ -104,17 +104,21 @@ def validate_table(space: SearchSpace, table: LatencyTable, profiler, n: int = 3
     model = CostModel(space, table, strict=True)
     archs = space.sample(n, seed=seed + HELD_OUT_SEED_OFFSET)
     runners = []
-    for i, arch in enumerate(archs):
-        progress("prepare", i, n)
-        runners.append(profiler.prepare(build_network(space, arch).eval(), space.input_shape))
-    attach_reference(profiler, space, table)
     passes, raw_passes = np.zeros((2, n)), np.zeros((2, n))
-    for p in range(2):
-        for i, run in enumerate(runners):
-            progress(f"measure pass {p + 1}/2", i, n)
-            t = profiler.time(run)
-            passes[p, i], raw_passes[p, i] = table.normalized(t), t.median_ms
-    progress("measure pass 2/2", n, n)
+    try:
+        for i, arch in enumerate(archs):
+            progress("prepare", i, n)
+            runners.append(profiler.prepare(build_network(space, arch).eval(), space.input_shape))
+        attach_reference(profiler, space, table)
+        for p in range(2):
+            for i, run in enumerate(runners):
+                progress(f"measure pass {p + 1}/2", i, n)
+                t = profiler.time(run)
+                passes[p, i], raw_passes[p, i] = table.normalized(t), t.median_ms
+        progress("measure pass 2/2", n, n)
+    finally:  # a device keeps no validation networks, whether the validation finished or not
+        for run in runners:
+            profiler.release(run)
     measured = passes.mean(0)
     paired = table.unit_ms is not None
     pred = model.predict(archs)

@@ -69,6 +69,10 @@ class Profiler(ABC):
     def measure(self, module: nn.Module, input_shape: Tuple[int, ...]) -> Timing:
         return self.time(self.prepare(module.eval(), input_shape))
 
+    def release(self, run: Callable[[], object]) -> None:
+        """Free what :meth:`prepare` made for ``run`` outside this process (a model pushed to a device).
+        Local backends hold nothing there: the default does nothing."""
+
     def peak_memory_bytes(self, artifact: object, input_shape: Tuple[int, ...]) -> Optional[int]:
         """Measured peak memory of one run of what :meth:`artifact` returned (the module, for backends that do
         not override it) where the runtime can say (CUDA); ``None`` elsewhere."""

@@ -161,6 +161,11 @@ class RemoteProfiler(Profiler):
 
     def measure(self, module: nn.Module, input_shape: Tuple[int, ...]) -> Timing:
         run = self.prepare(module.eval(), input_shape)
-        timing = self.time(run)
+        try:
+            return self.time(run)
+        finally:
+            self.release(run)
+
+    def release(self, run: RemoteRun) -> None:
+        """Remove ``run``'s model folder and timing file from the device."""
         self.transport.remove(run.folder, f"{run.folder}.json")
-        return timing

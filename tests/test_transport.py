@@ -128,6 +128,20 @@ def test_a_remote_profile_pairs_its_timings_with_a_reference_on_the_device(tmp_p
     assert all(p["measured_ms"] > 0 for p in table.calibration.points)
 
 
+def test_a_remote_validation_leaves_no_models_on_the_device(tmp_path, tiny_space, tiny_table, fast_protocol):
+    from edgenas.table import LatencyTable
+    from edgenas.validate import validate_table
+
+    table = LatencyTable.load(tiny_table)
+    table.header["backend"] = "remote-onnxruntime"  # the local table stands in for one measured there
+    device = tmp_path / "dev"
+    prof = RemoteProfiler(LocalTransport(python=sys.executable, workdir=str(device)), "onnxruntime",
+                          protocol=fast_protocol)
+    report = validate_table(tiny_space, table, prof, n=3)
+    assert len(report.measured_ms) == 3
+    assert not list((device / "models").iterdir())  # pushed, timed twice, then removed
+
+
 class _GarbledLocal(LocalTransport):
     """The runner's answers arrive cut short, as over a link that dropped."""
 

@@ -1,12 +1,14 @@
 """Fidelity of a latency table: predicted against measured whole networks on held-out architectures."""
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict, dataclass
 from typing import Optional
 
 import numpy as np
 
 from .cost import CostModel, apply_calibration
+from .errors import EdgeNASError
 from .model import build_network
 from .profile import Progress, _quiet, fit_calibration
 from .reference import attach_reference
@@ -118,7 +120,8 @@ def validate_table(space: SearchSpace, table: LatencyTable, profiler, n: int = 3
         progress("measure pass 2/2", n, n)
     finally:  # a device keeps no validation networks, whether the validation finished or not
         for run in runners:
-            profiler.release(run)
+            with contextlib.suppress(EdgeNASError):  # best effort: a device that dropped is the error to show
+                profiler.release(run)
     measured = passes.mean(0)
     paired = table.unit_ms is not None
     pred = model.predict(archs)

@@ -161,10 +161,9 @@ class RemoteProfiler(Profiler):
 
     def measure(self, module: nn.Module, input_shape: Tuple[int, ...]) -> Timing:
         run = self.prepare(module.eval(), input_shape)
-        try:
-            return self.time(run)
-        finally:
-            self.release(run)
+        timing = self.time(run)  # a failed timing leaves the model: the device may be gone, the rerun resumes
+        self.release(run)
+        return timing
 
     def release(self, run: RemoteRun) -> None:
         """Remove ``run``'s model folder and timing file from the device."""

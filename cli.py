@@ -425,9 +425,11 @@ def train(arch, space_name, dataset, out, epochs, batch_size, lr, seed, split_se
 @click.option("--baseline", "baselines", multiple=True, type=click.FloatRange(min=0, min_open=True),
               help="Also train and measure MobileNetV2 at this width multiplier (repeatable).")
 @click.option("--threads", type=click.IntRange(1), help="Torch threads for training.")
+@click.option("--jobs", default=1, show_default=True, type=click.IntRange(1),
+              help="Trainings at a time, in worker processes, before any model is exported and measured.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def export_cmd(run, models, formats, out, init, epochs, batch_size, lr, seed, max_models, table_path, dataset,
-               baselines, threads, quiet):
+               baselines, threads, jobs, quiet):
     """Train, export, verify and measure the architectures of the search run folder RUN; write a report.
 
     Each model lands in OUT/models/<id>/ (model.onnx, model.pte, model.<precision>.engine, export.json);
@@ -438,7 +440,7 @@ def export_cmd(run, models, formats, out, init, epochs, batch_size, lr, seed, ma
 
     opts = ExportOptions(run=run, out=out, models=models, formats=formats, init=init, epochs=epochs,
                          batch_size=batch_size, lr=lr, seed=seed, max_models=max_models, table=table_path,
-                         dataset=dataset, baselines=baselines, threads=threads)
+                         dataset=dataset, baselines=baselines, threads=threads, jobs=jobs)
     with progress_bar("export", not quiet) as bar:
         doc = deploy_models(opts, progress=bar)
     click.echo(_deploy_summary(doc, out))
@@ -485,14 +487,16 @@ def _deploy_summary(doc, out) -> str:
               help="MobileNetV2 width multipliers to compare with (repeatable; default 0.25 and 0.5).")
 @click.option("--no-baselines", is_flag=True, help="Skip the MobileNetV2 baselines.")
 @click.option("--threads", type=click.IntRange(1), help="Torch threads for training (default 1).")
+@click.option("--jobs", type=click.IntRange(1),
+              help="Final trainings at a time in the export stage (default: 2 on two or more cores).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def quickstart(out, fast, table_path, dataset, epochs, models, baselines, no_baselines, threads, quiet):
+def quickstart(out, fast, table_path, dataset, epochs, models, baselines, no_baselines, threads, jobs, quiet):
     """Profile this CPU, train a supernet, search with NSGA-II, export the Pareto set and report, in one go."""
     from edgenas.progress import progress_bar
     from edgenas.quickstart import QuickstartConfig, fast_config, run_quickstart
 
     over = {k: v for k, v in {"table": table_path, "dataset": dataset, "epochs": epochs, "models": models,
-                              "threads": threads}.items() if v is not None}
+                              "threads": threads, "train_jobs": jobs}.items() if v is not None}
     if baselines or no_baselines:
         over["baselines"] = () if no_baselines else tuple(baselines)
     cfg = fast_config(out, **over) if fast else QuickstartConfig(out=out, **over)

@@ -39,6 +39,7 @@ from .measure import TimingProtocol
 from .space import SearchSpace
 from .table import LatencyTable
 from .train import TrainConfig
+from .train_ahead import TrainingJob, run_job, train_ahead
 
 __all__ = ["FORMATS", "ExportOptions", "check_formats", "network_profiler", "measure_network", "deploy_models"]
 
@@ -73,6 +74,7 @@ class ExportOptions:
     calibration_images: int = 256
     protocol: Optional[TimingProtocol] = None   # default: the table's own protocol
     report: bool = True
+    jobs: int = 1                               # trainings at a time, before any measurement (train_ahead)
 
 
 def check_formats(formats: Sequence[str]) -> List[str]:
@@ -257,17 +259,24 @@ def _train_epoch_progress(ctx: _Context, label: str):
     return lambda e, total, m: ctx.progress(f"{label} train", e, total)
 
 
+def _candidate_job(ctx: _Context, src: SearchSource, cand: Candidate) -> TrainingJob:
+    return TrainingJob(ctx.out / "models" / cand.id / "train", ctx.space, src.dataset, ctx.cfg, src.split_seed,
+                       ctx.opts.threads, arch=cand.arch,
+                       supernet=str(src.supernet) if ctx.opts.init == "supernet" else None)
+
+
+def _baseline_job(ctx: _Context, src: SearchSource, width: float) -> TrainingJob:
+    return TrainingJob(ctx.out / "baselines" / f"mbv2-{width:g}" / "train", ctx.space, src.dataset, ctx.cfg,
+                       src.split_seed, ctx.opts.threads, width=width, input_shape=ctx.input_shape)
+
+
 def _deploy_candidate(ctx: _Context, src: SearchSource, cand: Candidate) -> dict:
-    from .final import train_architecture
     from .model import build_network
 
     folder = ctx.out / "models" / cand.id
     label = f"model {cand.id}"
     ctx.progress(f"{label} train", 0, ctx.cfg.epochs)
-    res = train_architecture(cand.arch, folder / "train", space=ctx.space, dataset=src.dataset, cfg=ctx.cfg,
-                             split_seed=src.split_seed, threads=ctx.opts.threads,
-                             supernet=src.supernet if ctx.opts.init == "supernet" else None,
-                             on_epoch=_train_epoch_progress(ctx, label))
+    res = run_job(_candidate_job(ctx, src, cand), on_epoch=_train_epoch_progress(ctx, label))
     model = build_network(ctx.space, ctx.space.parse(cand.arch))
     model.load_state_dict(torch.load(folder / "train" / "model.pt", map_location="cpu", weights_only=True))
     p = ctx.cost.predict(ctx.space.parse(cand.arch))
@@ -285,17 +294,14 @@ def _deploy_candidate(ctx: _Context, src: SearchSource, cand: Candidate) -> dict
 
 def _deploy_baseline(ctx: _Context, src: SearchSource, width: float) -> dict:
     from .baselines import mobilenet_v2
-    from .final import train_network
 
     bid = f"mbv2-{width:g}"
     folder = ctx.out / "baselines" / bid
     label = f"baseline {bid}"
     ctx.progress(f"{label} train", 0, ctx.cfg.epochs)
-    torch.manual_seed(ctx.cfg.seed)
+    res = run_job(_baseline_job(ctx, src, width), on_epoch=_train_epoch_progress(ctx, label))
     model = mobilenet_v2(width, ctx.input_shape, ctx.space.num_classes)
-    res = train_network(model, folder / "train", {"model": "mobilenetv2", "width": width}, dataset=src.dataset,
-                        cfg=ctx.cfg, split_seed=src.split_seed, threads=ctx.opts.threads,
-                        on_epoch=_train_epoch_progress(ctx, label))
+    model.load_state_dict(torch.load(folder / "train" / "model.pt", map_location="cpu", weights_only=True))
     model.eval()
     manifest = _load_manifest(folder, _sha(folder / "train" / "model.pt"))
     manifest.update({"id": bid, "kind": "baseline", "model": "MobileNetV2", "width": width,
@@ -377,6 +383,8 @@ def deploy_models(opts: ExportOptions, progress: Optional[Progress] = None) -> d
     chosen = select_models(src, opts.models, opts.max_models)
     ctx = _context(opts, src, progress)
     ctx.formats = formats
+    train_ahead([_candidate_job(ctx, src, c) for c in chosen] + [_baseline_job(ctx, src, w) for w in opts.baselines],
+                opts.jobs, progress)
     models = []
     for i, cand in enumerate(chosen):
         progress("models", i, len(chosen))

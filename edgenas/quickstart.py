@@ -15,6 +15,7 @@ one that made the folder), so stages of two configurations never mix:
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -27,7 +28,16 @@ __all__ = ["QuickstartConfig", "fast_config", "run_quickstart", "latency_budget"
 Progress = Callable[[str, int, int], None]
 
 # settings a rerun may change without changing what the stages compute (formats_used is derived, not set)
-RESUME_NEUTRAL = ("out", "threads", "formats_used")
+RESUME_NEUTRAL = ("out", "threads", "train_jobs", "formats_used")
+
+
+def default_train_jobs() -> int:
+    """Trainings at a time in the export stage: one per core of this process's affinity, at most 2."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(2, cores))
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,7 @@ class QuickstartConfig:
     baselines: Tuple[float, ...] = (0.25, 0.5)
     formats: Tuple[str, ...] = field(default_factory=lambda: ("onnx", "executorch"))
     threads: Optional[int] = 1          # torch threads for training; 1 is robust on a shared 2-core machine
+    train_jobs: int = field(default_factory=default_train_jobs)  # export stage: trainings at a time (train_ahead)
     seed: int = 0
 
     def to_json(self) -> dict:
@@ -68,7 +79,7 @@ def fast_config(out: str, **overrides) -> QuickstartConfig:
     base = QuickstartConfig(out=out, dataset="digits", profile_min_time_s=0.0, profile_min_runs=3,
                             calibration_networks=4, supernet_epochs=1, supernet_max_batches=4, pop=6, gens=2,
                             bn_batches=1, eval_batches=1, models=2, epochs=1, baselines=(0.25,),
-                            formats=("onnx",))
+                            formats=("onnx",), train_jobs=1)
     return replace(base, **overrides)
 
 
@@ -201,7 +212,8 @@ def run_quickstart(cfg: QuickstartConfig, progress: Optional[Progress] = None,
             f"{cfg.epochs} epochs each, export to {', '.join(formats)}, measure, report")
         doc = deploy_models(ExportOptions(run=str(search), out=str(out / "deploy"), formats=formats,
                                           epochs=cfg.epochs, max_models=cfg.models, baselines=cfg.baselines,
-                                          threads=cfg.threads, seed=cfg.seed, dataset=cfg.dataset),
+                                          threads=cfg.threads, seed=cfg.seed, dataset=cfg.dataset,
+                                          jobs=cfg.train_jobs),
                             progress=progress)
     finally:
         torch.set_num_threads(threads_before)

@@ -81,9 +81,12 @@ def test_export_trains_exports_measures_and_resumes(tmp_path, capsys, search_run
 def test_export_two_models_and_a_baseline(tmp_path, capsys, search_run):
     run, _ = search_run
     code, out = run_main(capsys, export_args(run, tmp_path / "d", "--models", "pareto", "--max-models", "2",
-                                             "--baseline", "0.25"))
+                                             "--baseline", "0.25", "--jobs", "2"))
     assert code == 0, out.err
     doc = json.loads((tmp_path / "d" / "deploy.json").read_text())
+    # --jobs 2 trains them ahead in workers (tests/test_train_ahead.py); the export then finds each one done
+    assert all((tmp_path / "d" / sub / "train" / "result.json").is_file()
+               for sub in ["models/" + m["id"] for m in doc["models"]] + ["baselines/mbv2-0.25"])
     assert len(doc["models"]) == 2 and doc["baselines"][0]["id"] == "mbv2-0.25"
     assert all(p["ok"] for p in doc["baselines"][0]["formats"]["onnx"]["parity"])
     assert len(doc["versus_baselines"]) == 1 and "mbv2-0.25" in (tmp_path / "d" / "report.md").read_text()

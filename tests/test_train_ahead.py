@@ -1,0 +1,39 @@
+"""Trainings run ahead in worker processes give what the same trainings give in this process."""
+import json
+
+import pytest
+import torch
+
+from edgenas.space import get_space
+from edgenas.train import TrainConfig
+from edgenas.train_ahead import TrainingJob, run_job, train_ahead
+
+SPACE = get_space("fbnet-small")
+CFG = TrainConfig(epochs=1, batch_size=256, lr=0.05, seed=3)
+
+
+def _jobs(root):
+    common = dict(space=SPACE, dataset="digits", cfg=CFG, split_seed=0, threads=1)
+    return [TrainingJob(root / "arch", arch="skip-k3_e1-skip-skip-skip-skip-skip-skip", **common),
+            TrainingJob(root / "mbv2", width=0.25, input_shape=SPACE.input_shape, **common)]
+
+
+def test_workers_train_exactly_as_this_process_does(tmp_path):
+    seen = []
+    train_ahead(_jobs(tmp_path / "ahead"), workers=2, progress=lambda *a: seen.append(a))
+    assert seen[0] == ("train ahead", 0, 2) and seen[-1] == ("train ahead", 2, 2)
+    for ahead, here in zip(_jobs(tmp_path / "ahead"), _jobs(tmp_path / "here")):
+        assert ahead.done
+        again = run_job(ahead)  # finds the training finished: nothing is trained twice
+        assert again["test_acc"] == json.loads((ahead.folder / "result.json").read_text())["test_acc"]
+        result = run_job(here)
+        assert result["history"] == again["history"]
+        a, b = (torch.load(j.folder / "model.pt", weights_only=True) for j in (ahead, here))
+        assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_nothing_runs_ahead_with_one_worker_or_nothing_left(tmp_path):
+    jobs = _jobs(tmp_path)
+    train_ahead(jobs, workers=1, progress=pytest.fail)
+    train_ahead(jobs[:1], workers=2, progress=pytest.fail)
+    assert not any(j.done for j in jobs)

@@ -15,7 +15,6 @@ one that made the folder), so stages of two configurations never mix:
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -33,11 +32,9 @@ RESUME_NEUTRAL = ("out", "threads", "train_jobs", "formats_used")
 
 def default_train_jobs() -> int:
     """Trainings at a time in the export stage: one per core of this process's affinity, at most 2."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(2, cores))
+    from .prefetch import spare_cores
+
+    return max(1, min(2, spare_cores(busy=0)))
 
 
 @dataclass(frozen=True)

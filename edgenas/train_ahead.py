@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
@@ -66,7 +66,9 @@ def train_ahead(jobs: List[TrainingJob], workers: int, progress: Callable[[str, 
     progress("train ahead", 0, len(todo))
     with ProcessPoolExecutor(max_workers=min(workers, len(todo)),
                              mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(run_job, j) for j in todo]
+        # one torch thread per worker unless the job asks for more: workers beside each other must not
+        # oversubscribe the cores
+        futures = [pool.submit(run_job, replace(j, threads=j.threads or 1)) for j in todo]
         for i, future in enumerate(as_completed(futures), start=1):
             future.result()
             progress("train ahead", i, len(todo))

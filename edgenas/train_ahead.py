@@ -5,7 +5,8 @@ training (robust on a shared machine) a 2-core host leaves a core idle for most 
 ``jobs`` > 1 the trainings run first, ``jobs`` at a time in worker processes of one thread each; the
 per-model steps that follow find each training finished in its run folder (its checkpoint and
 ``result.json``) and go straight to export and measurement, which so run with the other cores idle.
-A training is the same in a worker as in the main process: same seed, same data order, same thread count.
+A training in a worker is the same as one at a time in a fresh process (same seed, data order and thread
+count; a test checks the weights bit for bit).
 """
 from __future__ import annotations
 

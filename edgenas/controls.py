@@ -2,11 +2,12 @@
 
 A prediction error after export mixes two things: how well the table predicts a network, and how far
 the machine has moved since the table was profiled. Pairing every timing with the reference network
-cancels most of a machine's drift, not all of it (BENCHMARKS.md: tables meet ±10 % on networks measured
-right after the profile, and miss more often after minutes of training). The table stored what its
-calibration networks measured during the profile, so measuring some of them again, the same way as the
-exported models, shows the machine's part on its own: the *control change*. The deployment report gives
-the prediction error as measured and, beside it, adjusted by that change.
+cancels most of a machine's drift, not all of it. The table stored what its calibration networks
+measured during the profile, so measuring some of them again, the same way and right after an exported
+model, shows the machine's part on its own: the *control change*. The deployment report gives each
+prediction error as measured and, beside it, that change, and scores the errors adjusted by it. Measured
+once after all the exports instead, the change did not hold for models measured minutes earlier
+(BENCHMARKS.md, "Control networks beside each exported model").
 """
 from __future__ import annotations
 

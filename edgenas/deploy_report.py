@@ -112,9 +112,10 @@ def format_markdown(doc: dict, png_name: Optional[str] = "report.png") -> str:
                           f"{raw['mape_pct']:.1f} %, bias {raw['bias_pct']:+.1f} %.")
     adj = st.get("control_adjusted") or {}
     if adj.get("n"):
-        changes = [m["measured"]["controls"]["change_pct"] for m in doc["models"]
-                   if (m.get("measured") or {}).get("controls")]
-        lines += ["", f"Control networks (3 of the table's calibration networks, fastest to slowest, measured again "
+        controls = [m["measured"]["controls"] for m in doc["models"] if (m.get("measured") or {}).get("controls")]
+        changes = [c["change_pct"] for c in controls]
+        lines += ["", f"Control networks ({len(controls[0]['networks'])} of the table's calibration networks, fastest "
+                      f"to slowest, measured again "
                       f"right after each model): {min(changes):+.1f} … {max(changes):+.1f} % against the profile "
                       f"(column *machine*). About that much of each error is the machine's move since the profile, "
                       f"not the table's. Adjusted for it: {100 * adj['within_10pct']:.0f} % within ±{WITHIN:g} %, "

@@ -34,7 +34,8 @@ def test_controls_are_measured_again_in_the_tables_terms(tiny_space, tiny_table,
 
 
 def _measured(pred, meas, change=None):
-    measured = {"latency_ms": meas, **({"controls": {"change_pct": change}} if change is not None else {})}
+    controls = {"change_pct": change, "networks": [{}, {}, {}]}
+    measured = {"latency_ms": meas, **({"controls": controls} if change is not None else {})}
     return {"id": "p", "arch": "a", "accuracy": 0.9, "predicted": {"latency_ms": pred, "op_sum_ms": 0.12},
             "measured": measured, "error_pct": 100 * (pred - meas) / meas, "formats": {"onnx": {"parity": []}}}
 
@@ -55,4 +56,5 @@ def test_the_report_gives_each_models_control_change_and_the_adjusted_errors():
            "prediction": prediction_stats(models), "versus_baselines": []}
     md = format_markdown(doc, None)
     assert "| -10.7 % | +10.0 % |" in md and "+4.0 … +10.0 % against the profile" in md
+    assert "Control networks (3 of the table's calibration networks" in md
     assert "Adjusted for it: 100 % within ±10 %" in md

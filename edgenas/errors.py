@@ -20,6 +20,9 @@ class UnknownNameError(EdgeNASError, KeyError):
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return self.args[0]
 
+    def __reduce__(self):  # rebuilt from its fields when it crosses a process (train_ahead workers, Ray tasks)
+        return type(self), (self.kind, self.name, self.known), {"args": self.args}
+
 
 class ArchitectureError(EdgeNASError, ValueError):
     """An architecture string or tuple that does not fit its search space."""

@@ -44,3 +44,11 @@ def test_networks_export_to_onnx_and_match(name):
         with torch.no_grad():
             want = net(x).numpy()
         np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-5)
+
+
+def test_an_unknown_name_error_crosses_a_process_intact():
+    import pickle
+
+    e = UnknownNameError("dataset", "cifar", ["digits", "mnist5k"], where="the export worker")
+    again = pickle.loads(pickle.dumps(e))  # how a worker's error reaches the main process
+    assert type(again) is UnknownNameError and str(again) == str(e) and again.known == ["digits", "mnist5k"]

@@ -273,10 +273,11 @@ def _baseline_job(ctx: _Context, src: SearchSource, width: float) -> TrainingJob
 def _deploy_candidate(ctx: _Context, src: SearchSource, cand: Candidate) -> dict:
     from .model import build_network
 
-    folder = ctx.out / "models" / cand.id
+    job = _candidate_job(ctx, src, cand)
+    folder = job.folder.parent
     label = f"model {cand.id}"
     ctx.progress(f"{label} train", 0, ctx.cfg.epochs)
-    res = run_job(_candidate_job(ctx, src, cand), on_epoch=_train_epoch_progress(ctx, label))
+    res = run_job(job, on_epoch=_train_epoch_progress(ctx, label))
     model = build_network(ctx.space, ctx.space.parse(cand.arch))
     model.load_state_dict(torch.load(folder / "train" / "model.pt", map_location="cpu", weights_only=True))
     p = ctx.cost.predict(ctx.space.parse(cand.arch))
@@ -295,11 +296,12 @@ def _deploy_candidate(ctx: _Context, src: SearchSource, cand: Candidate) -> dict
 def _deploy_baseline(ctx: _Context, src: SearchSource, width: float) -> dict:
     from .baselines import mobilenet_v2
 
-    bid = f"mbv2-{width:g}"
-    folder = ctx.out / "baselines" / bid
+    job = _baseline_job(ctx, src, width)
+    folder = job.folder.parent
+    bid = folder.name
     label = f"baseline {bid}"
     ctx.progress(f"{label} train", 0, ctx.cfg.epochs)
-    res = run_job(_baseline_job(ctx, src, width), on_epoch=_train_epoch_progress(ctx, label))
+    res = run_job(job, on_epoch=_train_epoch_progress(ctx, label))
     model = mobilenet_v2(width, ctx.input_shape, ctx.space.num_classes)
     model.load_state_dict(torch.load(folder / "train" / "model.pt", map_location="cpu", weights_only=True))
     model.eval()

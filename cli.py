@@ -19,6 +19,14 @@ REFERENCE_OPTION = click.option(
     help="Time every op and network in alternating chunks with a fixed reference network and scale it to the "
          "reference's latency, which cancels the drift of a shared machine's (or a warming phone's) speed.")
 
+# The values of edgenas.table.OP_LATENCIES, repeated here so that the CLI starts without importing torch.
+OP_LATENCY_OPTION = click.option(
+    "--op-latency", type=click.Choice(["in-network", "alone"]), default="in-network", show_default=True,
+    callback=lambda ctx, param, value: value.replace("-", "_"),
+    help="in-network: also time each layer's candidates swapped into a network, and predict from those "
+         "(a network runs ops in its own memory layout, which an op timed alone misses); alone: predict from "
+         "the ops timed on their own (every table of schema 1).")
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="edgenas")
@@ -74,9 +82,10 @@ def space_sample(name, n, seed):
               help="Export the next ops in a worker on a spare core while one is timed (faster; the worker "
                    "shares the timing core's caches).")
 @REFERENCE_OPTION
+@OP_LATENCY_OPTION
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def profile(space_name, backend, threads, out, min_time, min_runs, calibration_networks, restart, prefetch,
-            reference, quiet):
+            reference, op_latency, quiet):
     """Measure every op of a space on BACKEND into a latency table (resumes a partial table)."""
     from edgenas.measure import TimingProtocol
     from edgenas.profile import profile_space
@@ -89,7 +98,7 @@ def profile(space_name, backend, threads, out, min_time, min_runs, calibration_n
                                                                           reference=reference))
     with progress_bar(f"profile {s.name} on {backend}", not quiet) as bar:
         table = profile_space(s, prof, out, restart=restart, calibration_networks=calibration_networks, progress=bar,
-                              workers=None if prefetch else 0)
+                              workers=None if prefetch else 0, op_latency=op_latency)
     st = table.stats
     click.echo(f"wrote {out}: {st['entries']} entries ({st['unstable_entries']} unstable), "
                f"calibration {table.calibration.describe()}, {st['last_run_wall_s']:.1f} s wall, "
@@ -114,8 +123,9 @@ def profile(space_name, backend, threads, out, min_time, min_runs, calibration_n
               help="'local' (a local cluster, one task per device host) or HOST:PORT of a running cluster.")
 @click.option("--no-ray", is_flag=True, help="Profile the hosts one after the other in this process.")
 @REFERENCE_OPTION
+@OP_LATENCY_OPTION
 def profile_many_cmd(space_name, targets, targets_file, out_dir, threads, min_time, min_runs, calibration_networks,
-                     restart, ray, no_ray, reference):
+                     restart, ray, no_ray, reference, op_latency):
     """Profile a space on several devices at once: a table per target; rerun to resume each one."""
     import json
 
@@ -139,7 +149,8 @@ def profile_many_cmd(space_name, targets, targets_file, out_dir, threads, min_ti
     s = get_space(space_name)
     results = profile_many(s, specs, out_dir, threads=threads, restart=restart,
                            protocol=TimingProtocol(min_runs=min_runs, min_time_s=min_time, reference=reference),
-                           calibration_networks=calibration_networks, ray=None if no_ray else ray)
+                           calibration_networks=calibration_networks, op_latency=op_latency,
+                           ray=None if no_ray else ray)
     for r in results:
         click.echo(f"{r.name:<20} {'ok' if r.ok else 'FAILED':<6} {r.table}: {r.message}")
     failed = [r.name for r in results if not r.ok]

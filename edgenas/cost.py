@@ -50,7 +50,10 @@ def apply_calibration(cal: Calibration, op_sum, xp):
 class CostModel:
     """Predicts costs of architectures of ``space`` from ``table``."""
 
-    def __init__(self, space: SearchSpace, table: LatencyTable, strict: bool = True, calibrated: bool = True):
+    def __init__(self, space: SearchSpace, table: LatencyTable, strict: bool = True, calibrated: bool = True,
+                 in_network: bool = True):
+        """``in_network``: read the layers' latencies as measured inside a network where the table holds them
+        (see :mod:`edgenas.in_network`); ``False`` reads every op as timed alone."""
         table.check_fits(space)
         self.space, self.table = space, table
         self.misses: List[OpKey] = table.missing(space)
@@ -71,6 +74,14 @@ class CostModel:
             for c in range(C):
                 for m, v in self._values(space.layer_key(l, c)).items():
                     self.matrix[m][l, c] = v
+        self.in_network = in_network and table.op_latency == "in_network"
+        if self.in_network:
+            try:
+                self.matrix["latency_ms"] = table.in_network_latencies(space, self.matrix["latency_ms"])
+            except TableError:
+                if strict:  # a profile killed while measuring its probes
+                    raise
+                self.in_network = False
         fixed = [self._values(k) for k in space.fixed_keys()]
         self.fixed = {m: sum(f[m] for f in fixed) for m in METRICS}
         self.fixed_peak = max(f["peak_activation_bytes"] for f in fixed)
@@ -123,12 +134,17 @@ class CostModel:
                           flops=sums["flops"] + self.fixed["flops"])
 
     def breakdown(self, arch: Sequence[int]) -> List[dict]:
-        """Per-op rows (stem, each layer, head) with latency, memory and FLOPs; misses marked."""
+        """Per-op rows (stem, each layer, head) with latency, memory and FLOPs; misses marked.
+
+        A layer's latency is the cost model's: read in a network where the table holds in-network probes."""
         arch = self.space.check(arch)
         stem, head = self.space.fixed_keys()
-        rows = [("stem", stem)] + [(f"layer{i}:{self.space.candidates[c].name}", self.space.layer_key(i, c))
-                                   for i, c in enumerate(arch)] + [("head", head)]
-        return [{"name": n, "key": str(k), "missing": k not in self.table.entries, **self._values(k)} for n, k in rows]
+        layers = [{"name": f"layer{i}:{self.space.candidates[c].name}", "key": self.space.layer_key(i, c),
+                   "cell": {m: float(self.matrix[m][i, c]) for m in METRICS}} for i, c in enumerate(arch)]
+        rows = ([{"name": "stem", "key": stem, "cell": self._values(stem)}] + layers
+                + [{"name": "head", "key": head, "cell": self._values(head)}])
+        return [{"name": r["name"], "key": str(r["key"]), "missing": r["key"] not in self.table.entries, **r["cell"]}
+                for r in rows]
 
     def fastest(self) -> tuple:
         """The architecture of least predicted latency (per layer argmin; calibration is monotone)."""

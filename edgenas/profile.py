@@ -2,8 +2,10 @@
 
 The table file is the journal: it is rewritten atomically after every
 measured entry, so a killed profile loses at most the entry in flight and a
-rerun measures only what is missing. After the ops, a few whole networks are
-measured to fit the whole-network calibration the cost model applies.
+rerun measures only what is missing. After the ops, each layer's candidates are
+measured inside a network (:mod:`edgenas.in_network`, unless the table reads ops
+alone), then a few whole networks to fit the whole-network calibration the cost
+model applies.
 """
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ from typing import Callable, Optional
 import numpy as np
 
 from .analysis import analyse
+from .cost import CostModel
 from .errors import TableMismatchError
+from .in_network import InNetwork, probe_arch
 from .fileio import PathLike, check_writable
 from .model import build_network, build_op
 from .prefetch import Prefetcher
@@ -30,10 +34,11 @@ def _quiet(phase: str, done: int, total: int) -> None:
     pass
 
 
-def open_table(space: SearchSpace, profiler, out: PathLike, restart: bool = False) -> LatencyTable:
+def open_table(space: SearchSpace, profiler, out: PathLike, restart: bool = False,
+               op_latency: str = "in_network") -> LatencyTable:
     """A new table for ``space``/``profiler``, or the partial one at ``out`` when its settings match."""
     fresh = LatencyTable.new(space, profiler.name, profiler.runtime_info(), profiler.device_info(),
-                             profiler.protocol.to_json())
+                             profiler.protocol.to_json(), op_latency)
     path = Path(out)
     if restart or not path.exists():
         return fresh
@@ -94,10 +99,42 @@ def _prepare_network(job) -> object:
     return profiler.artifact(build_network(space, arch).eval(), space.input_shape)
 
 
+def _measure_in_network(space: SearchSpace, profiler, table: LatencyTable, out: PathLike, pool,
+                        progress: Progress) -> float:
+    """Measure the base network and the probes the table lacks (see :mod:`edgenas.in_network`); seconds timed."""
+    if table.in_network is None:
+        alone = CostModel(space, table, calibrated=False, in_network=False)
+        table.in_network = InNetwork(space.format(alone.fastest()[0]))
+    probes = table.in_network
+    base = space.parse(probes.base)
+    todo, total = probes.missing(space), len(probes.cells(space))
+    # The base again before each layer's probes: its median enters every cell, so one reading must not.
+    plan = []
+    for layer in sorted({l for l, _ in todo}):
+        plan += [None] + [cell for cell in todo if cell[0] == layer]
+    networks = pool.map(_prepare_network, [(profiler, space, base if cell is None else probe_arch(base, *cell))
+                                           for cell in plan])
+    timed = 0.0
+    for cell, (_, artifact) in zip(plan, networks):
+        progress("in-network", total - len(probes.missing(space)), total)
+        t = profiler.measure_artifact(artifact, space.input_shape)
+        timed += t.timed_s
+        if cell is None:
+            probes.base_ms.append(table.normalized(t))
+        else:
+            probes.probes[cell] = table.normalized(t)
+        table.save(out)
+    progress("in-network", total, total)
+    return timed
+
+
 def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool = False,
-                  calibration_networks: int = 20, seed: int = 0,
+                  calibration_networks: int = 20, seed: int = 0, op_latency: str = "in_network",
                   progress: Optional[Progress] = None, workers: Optional[int] = None) -> LatencyTable:
     """Measure every op of ``space`` missing from the table at ``out``, then calibrate; return the table.
+
+    ``op_latency`` ``in_network`` also measures each layer's candidates inside a network, which the cost
+    model then reads (:mod:`edgenas.in_network`); ``alone`` reads every op as timed on its own.
 
     For backends that allow it (``profiler.prefetch``), exports and FLOP counts run a few entries ahead in
     a worker process (``workers``: default one when a core is spare beside the profiler's threads, see
@@ -107,11 +144,12 @@ def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool 
         workers = 0
     progress = progress or _quiet
     check_writable(out)
-    table = open_table(space, profiler, out, restart)
+    table = open_table(space, profiler, out, restart, op_latency)
     todo = table.missing(space)
     shapes = sorted({k.input_shape for k in space.op_keys()} - set(table.overheads))
     cal = table.calibration or Calibration([], [], [])
-    if not todo and not shapes and len(cal.points) >= calibration_networks and cal.coef:
+    probes_done = table.op_latency == "alone" or bool(table.in_network and not table.in_network.missing(space))
+    if not todo and not shapes and probes_done and len(cal.points) >= calibration_networks and cal.coef:
         return table  # a finished profile: nothing to measure, and its readings stay as they were
     started = time.perf_counter()
     attach_reference(profiler, space, table)
@@ -137,9 +175,10 @@ def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool 
             table.save(out)
             progress("ops", i + 1, len(todo))
 
-        if len(cal.points) < calibration_networks or not cal.coef:
-            from .cost import CostModel
+        if table.op_latency == "in_network":
+            timed += _measure_in_network(space, profiler, table, out, pool, progress)
 
+        if len(cal.points) < calibration_networks or not cal.coef:
             uncalibrated = CostModel(space, table, strict=True, calibrated=False)
             archs = spread_sample(space, uncalibrated.fastest()[0], calibration_networks, seed)
             networks = pool.map(_prepare_network, [(profiler, space, arch) for arch in archs[len(cal.points):]])

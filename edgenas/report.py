@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import List
 
+import numpy as np
+
 from .table import LatencyTable
 from .validate import ValidationReport
 
@@ -52,6 +54,13 @@ def format_table_summary(table: LatencyTable, entries: bool = False) -> str:
         c = table.calibration
         lines.append(f"calibration measured ≈ {c.describe()} "
                      f"({len(c.points)} networks)")
+    if table.in_network:
+        n = table.in_network
+        base_ms = float(np.median(n.base_ms)) if n.base_ms else float("nan")
+        lines.append(f"op latency read in a network: {len(n.probes)} probes of base {n.base} "
+                     f"({base_ms:.4g} ms, median of {len(n.base_ms)} readings)")
+    else:
+        lines.append(f"op latency {table.op_latency}: each op timed as a model of its own")
     if table.reference:
         lines.append(f"reference {table.reference['arch']}: {table.unit_ms:.4g} ms when profiled; every timing "
                      f"paired with it and scaled to that")
@@ -71,8 +80,6 @@ def format_table_summary(table: LatencyTable, entries: bool = False) -> str:
 
 def format_table_diff(a: LatencyTable, b: LatencyTable) -> str:
     """Header fields that differ, then latency ratios b/a over the entries both hold."""
-    import numpy as np
-
     lines: List[str] = []
     for k in ("space", "backend", "runtime", "device", "precision", "batch", "protocol"):
         if a.header.get(k) != b.header.get(k):

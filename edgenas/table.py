@@ -16,11 +16,13 @@ from typing import Dict, List, Optional, Tuple
 from .analysis import OpCost
 from .errors import TableError, TableMismatchError, TableSchemaError
 from .fileio import PathLike, atomic_write_json
+from .in_network import InNetwork
 from .measure import Timing, TimingProtocol
 from .space import OpKey, SearchSpace
 from .version import __version__
 
-SCHEMA_VERSION = 1
+OP_LATENCIES = ("in_network", "alone")
+SCHEMA_VERSION = 2  # 2: op latencies read in a network (``op_latency``, ``in_network``)
 FORMAT = "edgenas-latency-table"
 
 
@@ -90,21 +92,29 @@ class LatencyTable:
     # With a paired protocol: {"arch": the reference network, "unit_ms": its latency when the profile began,
     # "timing": that measurement}. Every timing of the table is read in that machine state (see normalized).
     reference: Optional[dict] = None
+    # With op_latency "in_network": the base network and its probes, see edgenas.in_network.
+    in_network: Optional[InNetwork] = None
 
     # ---- construction ----------------------------------------------------
     @classmethod
-    def new(cls, space: SearchSpace, backend: str, runtime: dict, device: dict, protocol: dict) -> "LatencyTable":
+    def new(cls, space: SearchSpace, backend: str, runtime: dict, device: dict, protocol: dict,
+            op_latency: str = "in_network") -> "LatencyTable":
+        """An empty table; ``op_latency`` is ``in_network`` or ``alone`` (see :mod:`edgenas.in_network`)."""
+        if op_latency not in OP_LATENCIES:
+            raise TableError(f"op latency {op_latency!r} is not one of {', '.join(OP_LATENCIES)}")
         header = {
             "format": FORMAT, "schema_version": SCHEMA_VERSION, "edgenas_version": __version__,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "space": {"name": space.name, "fingerprint": space.fingerprint, "declaration": space.declaration},
             "backend": backend, "runtime": runtime, "device": device,
             "precision": runtime.get("precision", "fp32"), "batch": space.input_shape[0],
-            "protocol": protocol,
+            "protocol": protocol, "op_latency": op_latency,
             "latency": f"median of timed runs minus the run overhead of "
                        f"{runtime.get('overhead_model', 'an identity model')} on the same input"
                        + ("; each timing paired with the reference network in alternating chunks and scaled "
-                          "to its unit_ms (see 'reference')" if protocol.get("reference") else ""),
+                          "to its unit_ms (see 'reference')" if protocol.get("reference") else "")
+                       + ("; the cost model reads each layer's candidates in a network instead (see 'in_network')"
+                          if op_latency == "in_network" else ""),
         }
         return cls(header=header)
 
@@ -121,7 +131,13 @@ class LatencyTable:
         """What must match for two measurements to share one table (used by resume)."""
         settings = {k: self.header[k] for k in ("space", "backend", "runtime", "device", "precision", "batch")}
         # through the dataclass, so that a table written before a protocol field existed compares by its default
-        return {**settings, "protocol": TimingProtocol.from_json(self.header["protocol"]).to_json()}
+        return {**settings, "protocol": TimingProtocol.from_json(self.header["protocol"]).to_json(),
+                "op_latency": self.op_latency}
+
+    @property
+    def op_latency(self) -> str:
+        """``in_network`` or ``alone`` (every table before schema 2)."""
+        return self.header.get("op_latency", "alone")
 
     @property
     def unit_ms(self) -> Optional[float]:
@@ -145,6 +161,17 @@ class LatencyTable:
         """The search space the table was measured for, rebuilt from its stored declaration."""
         return SearchSpace.from_dict(self.space_name, self.header["space"]["declaration"])
 
+    def candidate_names(self) -> List[str]:
+        """The space's candidate names in their index order (as the stored declaration lists them)."""
+        return list(self.header["space"]["declaration"]["candidates"])
+
+    def in_network_latencies(self, space: SearchSpace, alone):
+        """The ``(layers, candidates)`` latencies read in a network, from ``alone`` (the entries' matrix);
+        :class:`TableError` when the probes are not all measured (a profile killed while measuring them)."""
+        if self.in_network is None:
+            raise TableError("the table's in-network probes are not measured yet; resume the profile to measure them")
+        return self.in_network.latency_matrix(space, alone)
+
     def missing(self, space: SearchSpace) -> List[OpKey]:
         return [k for k in space.op_keys() if k not in self.entries]
 
@@ -154,7 +181,8 @@ class LatencyTable:
                 "overheads": [{"input_shape": list(s), "timing": t.to_json()} for s, t in self.overheads.items()],
                 "entries": [e.to_json(k) for k, e in self.entries.items()],
                 "calibration": self.calibration.to_json() if self.calibration else None,
-                "validation": self.validation, "stats": self.stats, "reference": self.reference}
+                "validation": self.validation, "stats": self.stats, "reference": self.reference,
+                "in_network": self.in_network.to_json(self.candidate_names()) if self.in_network else None}
 
     def save(self, path: PathLike) -> None:
         atomic_write_json(path, self.to_json())
@@ -171,7 +199,8 @@ class LatencyTable:
                                    f"up to {SCHEMA_VERSION}: upgrade edgenas")
         try:
             header = {k: v for k, v in d.items()
-                      if k not in ("overheads", "entries", "calibration", "validation", "stats", "reference")}
+                      if k not in ("overheads", "entries", "calibration", "validation", "stats", "reference",
+                                   "in_network")}
             for k in ("space", "backend", "runtime", "device", "protocol"):
                 header[k]  # noqa: B018 - presence check
             entries = {OpKey.from_json(e["key"]): TableEntry(Timing.from_json(e["timing"]), float(e["latency_ms"]),
@@ -179,9 +208,12 @@ class LatencyTable:
                        for e in d.get("entries", [])}
             overheads = {tuple(o["input_shape"]): Timing.from_json(o["timing"]) for o in d.get("overheads", [])}
             cal = Calibration.from_json(d["calibration"]) if d.get("calibration") else None
+            in_network = (InNetwork.from_json(d["in_network"], list(header["space"]["declaration"]["candidates"]))
+                          if d.get("in_network") else None)
         except (KeyError, TypeError, ValueError) as e:
             raise TableError(f"{source} is corrupt: {type(e).__name__}: {e}") from None
-        return cls(header, entries, overheads, cal, d.get("validation"), d.get("stats") or {}, d.get("reference"))
+        return cls(header, entries, overheads, cal, d.get("validation"), d.get("stats") or {}, d.get("reference"),
+                   in_network)
 
     @classmethod
     def load(cls, path: PathLike, space: Optional[SearchSpace] = None, backend: Optional[str] = None) -> "LatencyTable":

@@ -38,7 +38,7 @@ def table_path(out_dir, space: SearchSpace, target: Target) -> Path:
 
 
 def _profile_host(space_name: str, declaration: dict, targets: List[Target], out_dir: str, threads: int,
-                  protocol: dict, restart: bool, calibration_networks: int) -> List[dict]:
+                  protocol: dict, restart: bool, calibration_networks: int, op_latency: str) -> List[dict]:
     """Profile the targets of one host one after the other (runs in a Ray task or in-process)."""
     from edgenas.profile import profile_space
 
@@ -48,7 +48,8 @@ def _profile_host(space_name: str, declaration: dict, targets: List[Target], out
         path = table_path(out_dir, space, t)
         try:
             prof = t.profiler(threads=threads, protocol=TimingProtocol.from_json(protocol))
-            table = profile_space(space, prof, path, restart=restart, calibration_networks=calibration_networks)
+            table = profile_space(space, prof, path, restart=restart, calibration_networks=calibration_networks,
+                                  op_latency=op_latency)
             results.append(TargetResult(t.name, t.spec, t.host, str(path), True,
                                         f"{len(table.entries)} entries, calibration {table.calibration.coef}",
                                         len(table.entries)))
@@ -66,7 +67,7 @@ def group_by_host(targets: Sequence[Target]) -> "OrderedDict[str, List[Target]]"
 
 def profile_many(space: SearchSpace, targets: Sequence, out_dir, *, threads: int = 1,
                  protocol: TimingProtocol = TimingProtocol(), restart: bool = False, calibration_networks: int = 24,
-                 ray: Optional[str] = "local") -> List[TargetResult]:
+                 op_latency: str = "in_network", ray: Optional[str] = "local") -> List[TargetResult]:
     """Profile ``space`` on every target (specs or :class:`Target`); one table per target under ``out_dir``.
 
     ``ray``: ``"local"`` starts a local Ray cluster with one CPU per host group,
@@ -82,7 +83,7 @@ def profile_many(space: SearchSpace, targets: Sequence, out_dir, *, threads: int
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     groups = group_by_host(targets)
     args = (space.name, space.declaration)
-    rest = (str(out_dir), threads, protocol.to_json(), restart, calibration_networks)
+    rest = (str(out_dir), threads, protocol.to_json(), restart, calibration_networks, op_latency)
     if ray is None:
         rows = [r for g in groups.values() for r in _profile_host(*args, g, *rest)]
         return [TargetResult(**r) for r in rows]

@@ -14,7 +14,7 @@ def synthetic_table(space, path, ms_per_mflop: float = 0.02, op_ms: float = 0.00
     """Write and return a table of ``space`` whose op latency is ``op_ms + ms_per_mflop · MFLOPs``."""
     costs = _COSTS.setdefault(space.fingerprint, {})
     table = LatencyTable.new(space, "synthetic", {"name": "synthetic", "threads": 1, "precision": "fp32"},
-                             {"name": "test"}, {"kind": "synthetic"})
+                             {"name": "test"}, {"kind": "synthetic"}, op_latency="alone")
     for key in space.op_keys():
         cost = costs.get(key) or costs.setdefault(key, analyse(build_op(key), key.input_shape))
         ms = 0.0 if key.is_identity else op_ms + ms_per_mflop * cost.flops / 1e6

@@ -1,4 +1,5 @@
 """Control networks: the table's calibration networks measured again beside exported models."""
+import numpy as np
 import pytest
 
 from edgenas.controls import ControlNetworks, adjusted_error_pct, pick_controls
@@ -29,7 +30,8 @@ def test_controls_are_measured_again_in_the_tables_terms(tiny_space, tiny_table,
     assert [r["arch"] for r in c["networks"]] == [p["arch"] for p in pick_controls(table, 3)]
     for r in c["networks"]:
         assert r["measured_ms"] > 0 and r["change_pct"] == pytest.approx(100 * (r["measured_ms"] / r["profiled_ms"] - 1))
-    assert c["change_pct"] == pytest.approx(sorted(r["change_pct"] for r in c["networks"])[1])
+    # the median change (the tiny table's fit may leave out a noisy calibration network, so 2 or 3 of them)
+    assert c["change_pct"] == pytest.approx(float(np.median([r["change_pct"] for r in c["networks"]])))
     assert ControlNetworks(tiny_space, LatencyTable(header={}), None, tiny_space.input_shape).measure() is None
 
 

@@ -101,7 +101,8 @@ def test_adb_drop_mid_profile_then_resume(fake_adb, tmp_path, tiny_space, fast_p
     assert not table.missing(tiny_space)
     assert all(table.entries[k] == e for k, e in kept.items())
     model_pushes = sum(c[2] == "push" and c[3].endswith(".onnx") for c in adb_calls(log)[calls_before:])
-    assert model_pushes == len(tiny_space.op_keys()) - len(kept) + 2  # missing ops + 2 calibration networks
+    probes = len(table.in_network.cells(tiny_space)) + tiny_space.num_layers  # each layer's swaps and its base
+    assert model_pushes == len(tiny_space.op_keys()) - len(kept) + probes + 2  # missing ops, probes, 2 calibration
     assert table.header["device"]["model"] == "Fake Phone 9"
     assert table.header["runtime"]["where"] == "on the device, through adb://FAKE0001"
 

@@ -98,22 +98,29 @@ class _Calibrator:
         return Calibrator()
 
 
-def build_engine(onnx_path: PathLike, path: PathLike, precision: str, input_shape: Sequence[int], *,
-                 max_batch: int = 16, calibration: Optional[np.ndarray] = None, workspace_bytes: int = 1 << 30) -> dict:
-    """Build a serialized engine from the ONNX file for ``precision`` and write it with its stamp file."""
-    if precision not in PRECISIONS:
-        raise ExportError(f"unknown TensorRT precision {precision!r}; known: {', '.join(PRECISIONS)}")
-    trt = tensorrt_available()
-    logger = trt.Logger(trt.Logger.WARNING)
+def parse_onnx(trt, onnx_bytes: bytes, logger, source: str) -> tuple:
+    """``(builder, network, parser)`` of TensorRT's ONNX parser on ``onnx_bytes``; :class:`ExportError` naming
+    ``source`` when it rejects the model. Keep the parser until the engine is built: it owns the weights."""
     builder = trt.Builder(logger)
     major = int(str(trt.__version__).split(".")[0])
     # TensorRT 10 only has explicit batch (flag 0); 8.x must ask for it
     flags = 0 if major >= 10 else 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
     network = builder.create_network(flags)
     parser = trt.OnnxParser(network, logger)
-    if not parser.parse(Path(onnx_path).read_bytes()):
+    if not parser.parse(onnx_bytes):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-        raise ExportError(f"TensorRT's ONNX parser rejects {onnx_path}: {errors}")
+        raise ExportError(f"TensorRT's ONNX parser rejects {source}: {errors}")
+    return builder, network, parser
+
+
+def build_engine(onnx_path: PathLike, path: PathLike, precision: str, input_shape: Sequence[int], *,
+                 max_batch: int = 16, calibration: Optional[np.ndarray] = None, workspace_bytes: int = 1 << 30) -> dict:
+    """Build a serialized engine from the ONNX file for ``precision`` and write it with its stamp file."""
+    if precision not in PRECISIONS:
+        raise ExportError(f"unknown TensorRT precision {precision!r}; known: {', '.join(PRECISIONS)}")
+    trt = tensorrt_available()
+    builder, network, parser = parse_onnx(trt, Path(onnx_path).read_bytes(), trt.Logger(trt.Logger.WARNING),
+                                          str(onnx_path))
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_bytes)
     shape = tuple(int(s) for s in input_shape)

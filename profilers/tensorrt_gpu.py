@@ -22,6 +22,7 @@ from typing import Tuple
 import torch.nn as nn
 
 from edgenas.errors import BackendUnavailableError, ExportError
+from edgenas.export_tensorrt import parse_onnx
 from edgenas.onnx_io import to_onnx_bytes
 
 from .base import Profiler
@@ -45,13 +46,7 @@ def require_tensorrt():
 def build_engine(onnx_bytes: bytes, precision: str, workspace_bytes: int = 1 << 30) -> bytes:
     """A serialised TensorRT engine for ``onnx_bytes`` at ``precision``."""
     trt = require_tensorrt()
-    logger = trt.Logger(trt.Logger.ERROR)
-    builder = trt.Builder(logger)
-    network = builder.create_network(0)  # explicit batch is the only mode from TensorRT 10 on
-    parser = trt.OnnxParser(network, logger)
-    if not parser.parse(onnx_bytes):
-        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-        raise ExportError(f"TensorRT could not parse the ONNX model: {errors}")
+    builder, network, parser = parse_onnx(trt, onnx_bytes, trt.Logger(trt.Logger.ERROR), "the op's ONNX model")
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_bytes)
     try:

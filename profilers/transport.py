@@ -15,6 +15,7 @@ import shlex
 import shutil
 import subprocess
 import tempfile
+import weakref
 from abc import ABC, abstractmethod
 from typing import Dict, Optional, Sequence
 
@@ -117,6 +118,8 @@ class LocalTransport(Transport):
         self.name = "local"
         self.default_workdir = workdir or tempfile.mkdtemp(prefix="edgenas-device-")
         self.default_python = python or sys.executable
+        if workdir is None:  # a folder of its own: removed with the transport (it holds the runner files)
+            weakref.finalize(self, shutil.rmtree, self.default_workdir, ignore_errors=True)
 
     def check(self) -> None:
         pass

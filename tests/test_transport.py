@@ -248,3 +248,15 @@ def test_ssh_profile_end_to_end(sshd, tmp_path, tiny_space, fast_protocol):
     assert not table.missing(tiny_space) and table.backend == "remote-onnxruntime"
     assert table.header["device"]["transport"].startswith("ssh://") and table.header["device"]["cores"]
     assert "device_temperature_c" in table.stats
+
+
+def test_a_local_transport_removes_the_folder_it_made():
+    import gc
+    import os
+
+    t = LocalTransport()
+    folder = t.default_workdir
+    assert os.path.isdir(folder)
+    del t
+    gc.collect()
+    assert not os.path.exists(folder)

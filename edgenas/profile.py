@@ -18,8 +18,8 @@ import numpy as np
 from .analysis import analyse
 from .cost import CostModel
 from .errors import TableMismatchError
-from .in_network import InNetwork, probe_arch
 from .fileio import PathLike, check_writable
+from .in_network import InNetwork, probe_arch
 from .model import build_network, build_op
 from .prefetch import Prefetcher
 from .reference import attach_reference

@@ -46,7 +46,7 @@ def require_tensorrt():
 def build_engine(onnx_bytes: bytes, precision: str, workspace_bytes: int = 1 << 30) -> bytes:
     """A serialised TensorRT engine for ``onnx_bytes`` at ``precision``."""
     trt = require_tensorrt()
-    builder, network, parser = parse_onnx(trt, onnx_bytes, trt.Logger(trt.Logger.ERROR), "the op's ONNX model")
+    builder, network, parser = parse_onnx(trt, onnx_bytes, trt.Logger(trt.Logger.ERROR), "the ONNX model")
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_bytes)
     try:

@@ -107,23 +107,27 @@ def _measure_in_network(space: SearchSpace, profiler, table: LatencyTable, out: 
         table.in_network = InNetwork(space.format(alone.fastest()[0]))
     probes = table.in_network
     base = space.parse(probes.base)
-    todo, total = probes.missing(space), len(probes.cells(space))
-    # The base again before each layer's probes: its median enters every cell, so one reading must not.
-    plan = []
-    for layer in sorted({l for l, _ in todo}):
-        plan += [None] + [cell for cell in todo if cell[0] == layer]
-    networks = pool.map(_prepare_network, [(profiler, space, base if cell is None else probe_arch(base, *cell))
-                                           for cell in plan])
+    todo, total = probes.missing(space), len(probes.cells(space))  # todo in layer order
     timed = 0.0
-    for cell, (_, artifact) in zip(plan, networks):
-        progress("in-network", total - len(probes.missing(space)), total)
+
+    def measure(artifact) -> float:
+        nonlocal timed
         t = profiler.measure_artifact(artifact, space.input_shape)
         timed += t.timed_s
-        if cell is None:
-            probes.base_ms.append(table.normalized(t))
-        else:
-            probes.probes[cell] = table.normalized(t)
-        table.save(out)
+        return table.normalized(t)
+
+    if todo:
+        networks = pool.map(_prepare_network, [(profiler, space, arch)
+                                               for arch in [base] + [probe_arch(base, *cell) for cell in todo]])
+        _, base_artifact = next(networks)  # exported once, timed before each layer's probes
+        layer = None
+        for i, (cell, (_, artifact)) in enumerate(zip(todo, networks)):
+            progress("in-network", total - len(todo) + i, total)
+            if cell[0] != layer:  # the base again: its median enters every cell, so one reading must not
+                layer = cell[0]
+                probes.base_ms.append(measure(base_artifact))
+            probes.probes[cell] = measure(artifact)
+            table.save(out)
     progress("in-network", total, total)
     return timed
 

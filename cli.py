@@ -19,7 +19,7 @@ REFERENCE_OPTION = click.option(
     help="Time every op and network in alternating chunks with a fixed reference network and scale it to the "
          "reference's latency, which cancels the drift of a shared machine's (or a warming phone's) speed.")
 
-# The values of edgenas.table.OP_LATENCIES, repeated here so that the CLI starts without importing torch.
+# The values of edgenas.tables.table.OP_LATENCIES, repeated here so that the CLI starts without importing torch.
 OP_LATENCY_OPTION = click.option(
     "--op-latency", type=click.Choice(["in-network", "alone"]), default="in-network", show_default=True,
     callback=lambda ctx, param, value: value.replace("-", "_"),
@@ -44,7 +44,7 @@ def space():
 @click.argument("name")
 def space_show(name):
     """Print the layers and candidates of space NAME (a preset or a JSON file)."""
-    from edgenas.space import get_space
+    from edgenas.arch.space import get_space
 
     s = get_space(name)
     click.echo(f"space {s.name}: input {s.input_shape}, {s.num_classes} classes, {s.num_layers} searchable layers "
@@ -61,7 +61,7 @@ def space_show(name):
 @click.option("--seed", default=0, show_default=True)
 def space_sample(name, n, seed):
     """Print N seeded random architectures of space NAME, one string a line."""
-    from edgenas.space import get_space
+    from edgenas.arch.space import get_space
 
     s = get_space(name)
     for arch in s.sample(n, seed):
@@ -87,10 +87,10 @@ def space_sample(name, n, seed):
 def profile(space_name, backend, threads, out, min_time, min_runs, calibration_networks, restart, prefetch,
             reference, op_latency, quiet):
     """Measure every op of a space on BACKEND into a latency table (resumes a partial table)."""
-    from edgenas.measure import TimingProtocol
-    from edgenas.profile import profile_space
+    from edgenas.profiling.measure import TimingProtocol
+    from edgenas.profiling.profile import profile_space
     from edgenas.progress import progress_bar
-    from edgenas.space import get_space
+    from edgenas.arch.space import get_space
     from profilers import get_profiler
 
     s = get_space(space_name)
@@ -130,8 +130,8 @@ def profile_many_cmd(space_name, targets, targets_file, out_dir, threads, min_ti
     import json
 
     from edgenas.errors import ConfigError
-    from edgenas.measure import TimingProtocol
-    from edgenas.space import get_space
+    from edgenas.profiling.measure import TimingProtocol
+    from edgenas.arch.space import get_space
     from profilers.many import profile_many
 
     specs = list(targets)
@@ -170,8 +170,8 @@ def table():
 @click.option("--entries/--no-entries", default=False, help="List every entry.")
 def table_show(path, entries):
     """Print the header, calibration and validation figures of the table at PATH."""
-    from edgenas.report import format_table_summary
-    from edgenas.table import LatencyTable
+    from edgenas.profiling.report import format_table_summary
+    from edgenas.tables.table import LatencyTable
 
     click.echo(format_table_summary(LatencyTable.load(path), entries))
 
@@ -187,11 +187,11 @@ def table_show(path, entries):
 @click.option("--quiet", is_flag=True)
 def table_validate(path, n, seed, plot, write, target, quiet):
     """Measure N held-out networks end to end and score the table's predictions."""
-    from edgenas.measure import TimingProtocol
+    from edgenas.profiling.measure import TimingProtocol
     from edgenas.progress import progress_bar
-    from edgenas.report import format_validation, plot_validation
-    from edgenas.table import LatencyTable
-    from edgenas.validate import validate_table
+    from edgenas.profiling.report import format_validation, plot_validation
+    from edgenas.tables.table import LatencyTable
+    from edgenas.profiling.validate import validate_table
     from profilers import get_profiler
 
     t = LatencyTable.load(path)
@@ -226,8 +226,8 @@ def table_validate(path, n, seed, plot, write, target, quiet):
 @click.argument("b", type=click.Path(dir_okay=False))
 def table_diff(a, b):
     """Compare two tables: header fields that differ and per-entry latency ratios."""
-    from edgenas.report import format_table_diff
-    from edgenas.table import LatencyTable
+    from edgenas.profiling.report import format_table_diff
+    from edgenas.tables.table import LatencyTable
 
     click.echo(format_table_diff(LatencyTable.load(a), LatencyTable.load(b)))
 
@@ -238,8 +238,8 @@ def table_diff(a, b):
 @click.option("--breakdown/--no-breakdown", default=True, show_default=True)
 def predict(arch, table_path, breakdown):
     """Predicted latency, memory and FLOPs of ARCH (candidate names joined by '-') from a table."""
-    from edgenas.cost import CostModel
-    from edgenas.table import LatencyTable
+    from edgenas.tables.cost import CostModel
+    from edgenas.tables.table import LatencyTable
 
     t = LatencyTable.load(table_path)
     s = t.space()
@@ -281,9 +281,9 @@ def supernet():
 def supernet_train(mode, space_name, dataset, epochs, batch_size, lr, anchor_warmup, sandwich, max_batches, seed, out,
                    quiet):
     """Train a supernet into OUT (checkpoint.pt + config.json), for 'edgenas search --supernet OUT'."""
-    from edgenas.space import get_space
-    from edgenas.spos import train_spos
-    from edgenas.train import TrainConfig
+    from edgenas.arch.space import get_space
+    from edgenas.train.spos import train_spos
+    from edgenas.train.loop import TrainConfig
 
     def report(epoch, total, row):
         if not quiet:
@@ -298,7 +298,7 @@ def supernet_train(mode, space_name, dataset, epochs, batch_size, lr, anchor_war
 
 # ---- search --------------------------------------------------------------------
 @cli.command()
-@click.option("--strategy", default="nsga2", show_default=True, help="dnas, nsga2 or random (edgenas.strategies).")
+@click.option("--strategy", default="nsga2", show_default=True, help="dnas, nsga2 or random (edgenas.search.strategies).")
 @click.option("--table", "tables", multiple=True, type=click.Path(dir_okay=False),
               help="Latency table of the space; [nsga2/random] repeat for several targets (a CPU and a phone).")
 @click.option("--space", "space_name", default="fbnet-small", show_default=True,
@@ -353,7 +353,7 @@ def search(strategy, tables, space_name, dataset, out, seed, epochs, quiet, **op
     from pathlib import Path
 
     from edgenas.progress import epoch_progress
-    from edgenas.strategies import SearchRequest, get_strategy
+    from edgenas.search.strategies import SearchRequest, get_strategy
 
     runner = get_strategy(strategy)
     options = {k: v for k, v in options.items() if v not in (None, (), [])}
@@ -365,7 +365,7 @@ def search(strategy, tables, space_name, dataset, out, seed, epochs, quiet, **op
                                       table=tables[0] if tables else None, dataset=dataset, seed=seed,
                                       epochs=epochs, options=options, progress=bar))
     if main_process:
-        from edgenas.search_report import format_result
+        from edgenas.search.report import format_result
 
         click.echo(format_result(result))
         click.echo(f"run folder: {out}")
@@ -402,9 +402,9 @@ def train(arch, space_name, dataset, out, epochs, batch_size, lr, seed, split_se
     ARCH is an architecture string (candidates joined by '-') or a search run folder / result.json,
     whose selected architecture is taken (with a budget: the most likely one within it).
     """
-    from edgenas.final import train_architecture
+    from edgenas.train.final import train_architecture
     from edgenas.progress import epoch_progress
-    from edgenas.train import TrainConfig
+    from edgenas.train.loop import TrainConfig
 
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     with epoch_progress("train", not quiet) as bar:
@@ -446,7 +446,7 @@ def export_cmd(run, models, formats, out, init, epochs, batch_size, lr, seed, ma
     Each model lands in OUT/models/<id>/ (model.onnx, model.pte, model.<precision>.engine, export.json);
     OUT/deploy.json, OUT/report.md and OUT/report.png compare measured with predicted latency.
     """
-    from edgenas.deploy import ExportOptions, deploy_models
+    from edgenas.deploy.pipeline import ExportOptions, deploy_models
     from edgenas.progress import progress_bar
 
     opts = ExportOptions(run=run, out=out, models=models, formats=formats, init=init, epochs=epochs,

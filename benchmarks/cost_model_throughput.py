@@ -9,8 +9,8 @@ import time
 
 import numpy as np
 
-from edgenas.cost import CostModel
-from edgenas.table import LatencyTable
+from edgenas.tables.cost import CostModel
+from edgenas.tables.table import LatencyTable
 
 
 def main(path: str, batch: int = 1_000_000, repeats: int = 7) -> None:

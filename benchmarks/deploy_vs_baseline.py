@@ -20,14 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from edgenas.baselines import DEFAULT_WIDTHS
-from edgenas.deploy import measure_network, network_profiler
-from edgenas.deploy_report import plot_deployment, prediction_stats, versus_baselines
+from edgenas.arch.baselines import DEFAULT_WIDTHS
+from edgenas.deploy.pipeline import measure_network, network_profiler
+from edgenas.deploy.report import plot_deployment, prediction_stats, versus_baselines
 from edgenas.fileio import atomic_write_json
-from edgenas.measure import TimingProtocol
+from edgenas.profiling.measure import TimingProtocol
 from edgenas.quickstart import QuickstartConfig, run_quickstart
-from edgenas.spos import SANDWICH
-from edgenas.table import LatencyTable
+from edgenas.train.spos import SANDWICH
+from edgenas.tables.table import LatencyTable
 from profilers.base import host_device_info
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,9 +37,9 @@ def _network(table: LatencyTable, folder: Path, m: dict, shape: tuple):
     """The trained network of an exported model or baseline, rebuilt from its weights."""
     import torch
 
-    from edgenas.baselines import mobilenet_v2
-    from edgenas.model import build_network
-    from edgenas.space import SearchSpace
+    from edgenas.arch.baselines import mobilenet_v2
+    from edgenas.arch.model import build_network
+    from edgenas.arch.space import SearchSpace
 
     space = SearchSpace.from_dict(table.space_name, table.header["space"]["declaration"])
     net = (mobilenet_v2(m["width"], shape, space.num_classes) if m.get("kind") == "baseline"

@@ -18,11 +18,11 @@ import json
 import time
 from pathlib import Path
 
-from edgenas.cost import CostModel
+from edgenas.tables.cost import CostModel
 from edgenas.fileio import atomic_write_json
-from edgenas.space import get_space
-from edgenas.strategies import SearchRequest, get_strategy
-from edgenas.table import LatencyTable
+from edgenas.arch.space import get_space
+from edgenas.search.strategies import SearchRequest, get_strategy
+from edgenas.tables.table import LatencyTable
 
 
 def main() -> None:

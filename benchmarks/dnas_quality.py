@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from edgenas.fileio import atomic_write_json
-from edgenas.final import train_architecture
-from edgenas.strategies import SearchRequest, get_strategy
-from edgenas.train import TrainConfig
+from edgenas.train.final import train_architecture
+from edgenas.search.strategies import SearchRequest, get_strategy
+from edgenas.train.loop import TrainConfig
 
 
 def main() -> None:

@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 
 from edgenas.fileio import atomic_write_json
-from edgenas.measure import TimingProtocol
-from edgenas.profile import profile_space
-from edgenas.report import format_table_summary, format_validation, plot_validation
-from edgenas.space import get_space
-from edgenas.validate import validate_table
+from edgenas.profiling.measure import TimingProtocol
+from edgenas.profiling.profile import profile_space
+from edgenas.profiling.report import format_table_summary, format_validation, plot_validation
+from edgenas.arch.space import get_space
+from edgenas.profiling.validate import validate_table
 from profilers import get_profiler
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +37,7 @@ def main(argv=None) -> None:
     ap.add_argument("--min-time", type=float, default=0.5)
     ap.add_argument("--restart", action="store_true", help="Measure again from nothing (default: resume).")
     ap.add_argument("--no-reference", action="store_true",
-                    help="Time without pairing every timing with the reference network (see edgenas/reference.py).")
+                    help="Time without pairing every timing with the reference network (see edgenas/profiling/reference.py).")
     args = ap.parse_args(argv)
 
     space = get_space(args.space)

@@ -3,7 +3,7 @@
 Space: benchmarks/data/fbnet-small6.space.json (fbnet-small cut to 6 searchable layers x 9 candidates =
 531,441 architectures), profiled on this machine's CPU (onnxruntime, 1 thread) into
 benchmarks/data/fbnet-small6.ort-cpu.json the same way as any table. Accuracy: the deterministic
-SyntheticOracle (edgenas.estimator). Objectives: error and predicted CPU latency (optionally a budget).
+SyntheticOracle (edgenas.search.estimators). Objectives: error and predicted CPU latency (optionally a budget).
 
 Hypervolume is the tool's own (pymoo HV, objectives scaled by fixed space bounds, reference 1.1) over every
 feasible architecture evaluated so far; budgets count distinct architectures evaluated.
@@ -20,14 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from edgenas.cost import CostModel
-from edgenas.estimator import SyntheticOracle
-from edgenas.runners import InProcessRunner
-from edgenas.runstore import MemoryRunStore
-from edgenas.search_problem import ObjectiveSpec, Target
-from edgenas.search_run import FrontTracker, feasible, run_search
-from edgenas.space import get_space
-from edgenas.table import LatencyTable
+from edgenas.tables.cost import CostModel
+from edgenas.search.estimators import SyntheticOracle
+from edgenas.search.runners import InProcessRunner
+from edgenas.search.runstore import MemoryRunStore
+from edgenas.search.problem import ObjectiveSpec, Target
+from edgenas.search.run import FrontTracker, feasible, run_search
+from edgenas.arch.space import get_space
+from edgenas.tables.table import LatencyTable
 
 HERE = Path(__file__).resolve().parent
 

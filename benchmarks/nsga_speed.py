@@ -20,16 +20,16 @@ from pathlib import Path
 
 import torch
 
-from edgenas.cost import CostModel
-from edgenas.data import load_images, make_splits
-from edgenas.estimator import SupernetEstimator, SyntheticOracle
-from edgenas.runners import InProcessRunner
-from edgenas.runstore import MemoryRunStore, SQLiteRunStore
-from edgenas.search_problem import ObjectiveSpec, Target
-from edgenas.search_run import run_search
-from edgenas.space import get_space
-from edgenas.supernet import Supernet
-from edgenas.table import LatencyTable
+from edgenas.tables.cost import CostModel
+from edgenas.train.data import load_images, make_splits
+from edgenas.search.estimators import SupernetEstimator, SyntheticOracle
+from edgenas.search.runners import InProcessRunner
+from edgenas.search.runstore import MemoryRunStore, SQLiteRunStore
+from edgenas.search.problem import ObjectiveSpec, Target
+from edgenas.search.run import run_search
+from edgenas.arch.space import get_space
+from edgenas.arch.supernet import Supernet
+from edgenas.tables.table import LatencyTable
 
 HERE = Path(__file__).resolve().parent
 

@@ -9,7 +9,7 @@ paired passes and scores both tables' predictions against their medians, side by
   space's useful range, 0.03-0.15 ms), and
 * the Pareto models exported by ``deploy_vs_baseline.py`` (``benchmarks/results/deploy_vs_baseline.json``).
 
-Both tables pair with the same reference network (:func:`edgenas.reference.reference_arch`), so one
+Both tables pair with the same reference network (:func:`edgenas.profiling.reference.reference_arch`), so one
 paired timing of a network is read in each table's unit. Networks with a grouped layer are scored
 apart too: they were the misses of tables that read ops alone.
 
@@ -28,15 +28,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edgenas.cost import CostModel  # noqa: E402
-from edgenas.deploy import network_profiler  # noqa: E402
+from edgenas.tables.cost import CostModel  # noqa: E402
+from edgenas.deploy.pipeline import network_profiler  # noqa: E402
 from edgenas.fileio import atomic_write_json  # noqa: E402
-from edgenas.measure import TimingProtocol  # noqa: E402
-from edgenas.model import build_network  # noqa: E402
-from edgenas.onnx_io import to_onnx_bytes  # noqa: E402
-from edgenas.profile import profile_space  # noqa: E402
-from edgenas.space import get_space  # noqa: E402
-from edgenas.table import OP_LATENCIES  # noqa: E402
+from edgenas.profiling.measure import TimingProtocol  # noqa: E402
+from edgenas.arch.model import build_network  # noqa: E402
+from edgenas.deploy.formats.lowering import to_onnx_bytes  # noqa: E402
+from edgenas.profiling.profile import profile_space  # noqa: E402
+from edgenas.arch.space import get_space  # noqa: E402
+from edgenas.tables.table import OP_LATENCIES  # noqa: E402
 from profilers import get_profiler  # noqa: E402
 from profilers.base import host_device_info  # noqa: E402
 

@@ -3,7 +3,7 @@
 Copies the run folder of ``deploy_vs_baseline.py`` (``--run``: its ``search/`` and ``deploy/``), drops each
 searched model's stored measurement, and runs the export on the copy: training and exports resume from
 their files, so only the measurements are taken again — each model with the table's control networks
-beside it (:mod:`edgenas.controls`). Prints each model's error and the control change, and writes the
+beside it (:mod:`edgenas.deploy.controls`). Prints each model's error and the control change, and writes the
 deployment document to ``--json``.
 
     PYTHONPATH=. python benchmarks/remeasure_deploy.py --run runs/bench-deploy-distill \\
@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edgenas.deploy import ExportOptions, deploy_models  # noqa: E402
+from edgenas.deploy.pipeline import ExportOptions, deploy_models  # noqa: E402
 from edgenas.fileio import atomic_write_json  # noqa: E402
 from profilers.base import host_device_info  # noqa: E402
 

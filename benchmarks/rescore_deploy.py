@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edgenas.cost import CostModel
+from edgenas.tables.cost import CostModel
 from edgenas.fileio import atomic_write_json
-from edgenas.table import LatencyTable
+from edgenas.tables.table import LatencyTable
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -3,7 +3,7 @@
     python benchmarks/rescore_split_half.py latency_tables/*.json
 
 Each table keeps its validation networks' op sums and measurements; every network is predicted by a
-calibration fitted on the other half of them (:func:`edgenas.validate.split_half_predictions`).
+calibration fitted on the other half of them (:func:`edgenas.profiling.validate.split_half_predictions`).
 Prints that score beside the table's own (profile-time) calibration.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-from edgenas.validate import ErrorStats, split_half_predictions
+from edgenas.profiling.validate import ErrorStats, split_half_predictions
 
 
 def main(paths) -> None:

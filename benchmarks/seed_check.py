@@ -21,9 +21,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edgenas.baselines import mobilenet_v2  # noqa: E402
-from edgenas.final import train_architecture, train_network  # noqa: E402
-from edgenas.train import TrainConfig  # noqa: E402
+from edgenas.arch.baselines import mobilenet_v2  # noqa: E402
+from edgenas.train.final import train_architecture, train_network  # noqa: E402
+from edgenas.train.loop import TrainConfig  # noqa: E402
 
 
 def main() -> None:

@@ -28,12 +28,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edgenas.data import load_images, make_splits  # noqa: E402
-from edgenas.estimator import SupernetEstimator  # noqa: E402
-from edgenas.space import get_space  # noqa: E402
-from edgenas.spos import SANDWICH, train_spos  # noqa: E402
-from edgenas.supernet_io import load_supernet_run  # noqa: E402
-from edgenas.train import TrainConfig  # noqa: E402
+from edgenas.train.data import load_images, make_splits  # noqa: E402
+from edgenas.search.estimators import SupernetEstimator  # noqa: E402
+from edgenas.arch.space import get_space  # noqa: E402
+from edgenas.train.spos import SANDWICH, train_spos  # noqa: E402
+from edgenas.train.supernet_io import load_supernet_run  # noqa: E402
+from edgenas.train.loop import TrainConfig  # noqa: E402
 
 TRUTH = ROOT / "benchmarks" / "results" / "scratch_accuracy.json"
 

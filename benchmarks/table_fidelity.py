@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 import time
 
-from edgenas.measure import TimingProtocol
-from edgenas.profile import profile_space
-from edgenas.report import format_table_summary, format_validation, plot_validation
-from edgenas.space import get_space
-from edgenas.validate import validate_table
+from edgenas.profiling.measure import TimingProtocol
+from edgenas.profiling.profile import profile_space
+from edgenas.profiling.report import format_table_summary, format_validation, plot_validation
+from edgenas.arch.space import get_space
+from edgenas.profiling.validate import validate_table
 from profilers import get_profiler
 
 

@@ -10,17 +10,17 @@ The Python API does every job the CLI does::
     model = edgenas.CostModel(space, table)
     model.predict(space.sample(1000, seed=0)).latency_ms
 """
-from .cost import CostModel, Prediction
+from .tables.cost import CostModel, Prediction
 from .errors import (ArchitectureError, BackendUnavailableError, BudgetError, DatasetError, DeviceError, EdgeNASError,
                      ExportError, MissingEntryError, OutputPathError, RunError, SpaceError, TableError,
                      TableMismatchError, TableSchemaError, UnknownNameError)
-from .measure import Timing, TimingProtocol, measure
-from .model import Network, build_network, build_op
-from .profile import profile_space
-from .registry import OPS, OpRegistry
-from .space import PRESETS, OpKey, SearchSpace, get_space
-from .table import LatencyTable
-from .validate import ValidationReport, validate_table
+from .profiling.measure import Timing, TimingProtocol, measure
+from .arch.model import Network, build_network, build_op
+from .profiling.profile import profile_space
+from .arch.registry import OPS, OpRegistry
+from .arch.space import PRESETS, OpKey, SearchSpace, get_space
+from .tables.table import LatencyTable
+from .profiling.validate import ValidationReport, validate_table
 from .version import __version__
 
 

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
-from .profile import Progress
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
 
 @contextmanager

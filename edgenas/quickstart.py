@@ -6,11 +6,11 @@ rerun with another configuration is refused (``quickstart.json`` holds the
 one that made the folder), so stages of two configurations never mix:
 
 1. ``table.json``  — profile this CPU for the space (onnxruntime, 1 thread, a short protocol);
-2. ``supernet/``   — train a SPOS supernet (:mod:`edgenas.spos`);
+2. ``supernet/``   — train a SPOS supernet (:mod:`edgenas.train.spos`);
 3. ``search/``     — NSGA-II under a latency budget placed between the fastest and slowest
-   architecture of the table (:mod:`edgenas.search_setup`);
+   architecture of the table (:mod:`edgenas.search.setup`);
 4. ``deploy/``     — final training, export and measurement of the Pareto set and of MobileNetV2
-   baselines, and the deployment report (:mod:`edgenas.deploy`).
+   baselines, and the deployment report (:mod:`edgenas.deploy.pipeline`).
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ RESUME_NEUTRAL = ("out", "threads", "train_jobs", "formats_used")
 
 def default_train_jobs() -> int:
     """Trainings at a time in the export stage: one per core of this process's affinity, at most 2."""
-    from .prefetch import spare_cores
+    from .profiling.prefetch import spare_cores
 
     return max(1, min(2, spare_cores(busy=0)))
 
@@ -51,8 +51,8 @@ class QuickstartConfig:
     supernet_epochs: int = 10
     supernet_batch_size: int = 32        # many small steps: each candidate gets ~1/9 of them
     supernet_lr: float = 0.1
-    supernet_anchor_warmup: float = 0.2  # edgenas.spos: anchor warm-up in shape-changing layers (1 = plain SPOS)
-    supernet_sandwich: str = "distill"   # edgenas.spos: also train the largest path, the sampled one learns from it
+    supernet_anchor_warmup: float = 0.2  # edgenas.train.spos: anchor warm-up in shape-changing layers (1 = plain SPOS)
+    supernet_sandwich: str = "distill"   # edgenas.train.spos: also train the largest path, the sampled one learns from it
     supernet_max_batches: Optional[int] = None
     pop: int = 24
     gens: int = 10
@@ -88,7 +88,7 @@ def latency_budget(cost, fraction: float) -> Tuple[float, float, float]:
 
 def _usable_formats(formats: Sequence[str]) -> list:
     from .errors import BackendUnavailableError
-    from .export_executorch import executorch_available
+    from .deploy.formats.executorch import executorch_available
 
     out = []
     for f in formats:
@@ -102,10 +102,10 @@ def _usable_formats(formats: Sequence[str]) -> list:
 
 
 def _profile(cfg: QuickstartConfig, out: Path, progress: Progress, log):
-    from .measure import TimingProtocol
-    from .profile import profile_space
-    from .space import get_space
-    from .table import LatencyTable
+    from .profiling.measure import TimingProtocol
+    from .profiling.profile import profile_space
+    from .arch.space import get_space
+    from .tables.table import LatencyTable
     from profilers import get_profiler
 
     space = get_space(cfg.space)
@@ -128,8 +128,8 @@ def _profile(cfg: QuickstartConfig, out: Path, progress: Progress, log):
 
 
 def _supernet(cfg: QuickstartConfig, space, out: Path, progress: Progress, log) -> Path:
-    from .spos import train_spos
-    from .train import TrainConfig
+    from .train.spos import train_spos
+    from .train.loop import TrainConfig
 
     path = out / "supernet"
     log(f"2/4 supernet: SPOS training, {cfg.supernet_epochs} epochs, into {path} (resumes)")
@@ -142,9 +142,9 @@ def _supernet(cfg: QuickstartConfig, space, out: Path, progress: Progress, log) 
 
 
 def _search(cfg: QuickstartConfig, table: Path, space, supernet: Path, out: Path, progress: Progress, log) -> Path:
-    from .cost import CostModel
-    from .search_setup import JOURNAL, SearchOptions, execute
-    from .table import LatencyTable
+    from .tables.cost import CostModel
+    from .search.setup import JOURNAL, SearchOptions, execute
+    from .tables.table import LatencyTable
 
     path = out / "search"
     if (path / "pareto.json").is_file():
@@ -186,7 +186,7 @@ def _check_resumable(cfg: QuickstartConfig, out: Path) -> None:
 def run_quickstart(cfg: QuickstartConfig, progress: Optional[Progress] = None,
                    log: Optional[Callable[[str], None]] = None) -> dict:
     """Run (or resume) every stage into ``cfg.out``; return the deployment document."""
-    from .deploy import ExportOptions, deploy_models
+    from .deploy.pipeline import ExportOptions, deploy_models
 
     progress = progress or (lambda phase, done, total: None)
     log = log or (lambda line: None)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Dict, Iterable, List, Optional
 
 from .errors import RunError
 from .fileio import PathLike, atomic_write_json, check_writable
@@ -25,6 +25,39 @@ def config_changes(old: dict, new: dict, ignore: Iterable[str] = ()) -> list:
     skip = set(ignore)
     keys = sorted((set(old) | set(new)) - skip)
     return [f"{k}: {_fmt(old.get(k))} -> {_fmt(new.get(k))}" for k in keys if old.get(k) != new.get(k)]
+
+
+def _flatten(d, prefix: str = "") -> Dict[str, object]:
+    if isinstance(d, dict):
+        out: Dict[str, object] = {}
+        for k, v in d.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: d}
+
+
+def _shown(value, missing, implied) -> str:
+    if value is missing:
+        return "(absent)" if implied is missing else json.dumps(implied)
+    return json.dumps(value, default=str)
+
+
+def nested_config_changes(old: dict, new: dict, implied: Optional[Dict[str, object]] = None) -> List[str]:
+    """Human-readable differences ``key: old -> new`` between two configs.
+
+    ``implied`` gives the value a (flattened) key means where a config leaves it out, as configs do for
+    options added later; a key absent on one side is shown with that value, else as ``(absent)``.
+    """
+    a, b = _flatten(old), _flatten(new)
+    missing = object()
+    implied = implied or {}
+    out = []
+    for k in sorted(set(a) | set(b)):
+        va, vb = a.get(k, missing), b.get(k, missing)
+        if va != vb:
+            out.append(f"{k}: {_shown(va, missing, implied.get(k, missing))} -> "
+                       f"{_shown(vb, missing, implied.get(k, missing))}")
+    return out
 
 
 def open_run(out: PathLike, config: dict, kind: str, ignore: Iterable[str] = ()) -> bool:

@@ -2,7 +2,7 @@
 
 A backend turns a module and an input shape into a zero-argument callable that
 runs one synchronised inference (:meth:`Profiler.prepare`); timing itself is
-the shared :func:`edgenas.measure.measure`, so every backend follows one
+the shared :func:`edgenas.profiling.measure.measure`, so every backend follows one
 protocol. :meth:`runtime_info` goes into the table header: a table measured one
 way never mixes with another.
 """
@@ -15,7 +15,7 @@ from typing import Callable, Optional, Tuple
 
 import torch.nn as nn
 
-from edgenas.measure import Timer, Timing, TimingProtocol, measure
+from edgenas.profiling.measure import Timer, Timing, TimingProtocol, measure
 
 
 class Profiler(ABC):
@@ -54,11 +54,11 @@ class Profiler(ABC):
         """The reference model to pair with under ``protocol`` (``None`` when it does not pair)."""
         if protocol.reference and self.reference is None:
             raise TypeError("this profiler's protocol pairs every timing with a reference model: call "
-                            "use_reference() first (edgenas.reference.attach_reference does it for a table)")
+                            "use_reference() first (edgenas.profiling.reference.attach_reference does it for a table)")
         return self.reference if protocol.reference else None
 
     def __getstate__(self) -> dict:
-        # A profiler is pickled to the export worker (edgenas.prefetch), which never times: the loaded
+        # A profiler is pickled to the export worker (edgenas.profiling.prefetch), which never times: the loaded
         # reference model (a runtime session) stays in this process.
         return {**self.__dict__, "reference": None}
 
@@ -79,7 +79,7 @@ class Profiler(ABC):
         return None
 
     # Profiling exports op i+1 while op i is timed when ``prefetch`` is set: :meth:`artifact` then runs in a
-    # worker process (edgenas.prefetch), so the profiler must pickle and the artifact must be plain data.
+    # worker process (edgenas.profiling.prefetch), so the profiler must pickle and the artifact must be plain data.
     prefetch: bool = False
 
     def artifact(self, module: nn.Module, input_shape: Tuple[int, ...]) -> object:

@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 
 from edgenas.errors import BackendUnavailableError, ExportError
-from edgenas.onnx_io import to_onnx_bytes
+from edgenas.deploy.formats.lowering import to_onnx_bytes
 
 Shape = Tuple[int, ...]
 
@@ -35,10 +35,10 @@ def executorch_version() -> str:
 
 def to_pte_bytes(module: nn.Module, input_shape: Shape) -> bytes:
     """An ExecuTorch program with every op XNNPACK supports delegated to XNNPACK (fp32): the ``.pte`` file
-    a phone loads, lowered as the exporter lowers Pareto models (:func:`edgenas.export_executorch.to_pte_bytes`).
+    a phone loads, lowered as the exporter lowers Pareto models (:func:`edgenas.deploy.formats.executorch.to_pte_bytes`).
     """
     executorch_version()
-    from edgenas.export_executorch import to_pte_bytes as lower_to_pte
+    from edgenas.deploy.formats.executorch import to_pte_bytes as lower_to_pte
 
     try:
         with warnings.catch_warnings():

@@ -2,7 +2,7 @@
 """Device-side runner: time every model in a folder with one runtime and write the timings as JSON.
 
 Copied to a phone or board next to ``edgenas_measure.py`` (a copy of
-``edgenas/measure.py``, the one timing protocol), it needs nothing else than
+``edgenas/profiling/measure.py``, the one timing protocol), it needs nothing else than
 Python, numpy and its runtime::
 
     python3 device_runner.py --runtime onnxruntime --models DIR --out timings.json \\
@@ -47,7 +47,7 @@ def _protocol_module():
         try:
             import importlib
 
-            m = importlib.import_module("edgenas.measure")  # the package exports a function of that name
+            m = importlib.import_module("edgenas.profiling.measure")  # the package exports a function of that name
         except ImportError as e:
             _fail(EXIT_NO_RUNTIME, f"the timing protocol needs numpy and edgenas_measure.py beside the runner ({e})")
     return m

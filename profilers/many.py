@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from edgenas.errors import BackendUnavailableError, ConfigError, EdgeNASError
-from edgenas.measure import TimingProtocol
-from edgenas.space import SearchSpace
+from edgenas.profiling.measure import TimingProtocol
+from edgenas.arch.space import SearchSpace
 
 from .targets import Target, parse_target
 
@@ -40,7 +40,7 @@ def table_path(out_dir, space: SearchSpace, target: Target) -> Path:
 def _profile_host(space_name: str, declaration: dict, targets: List[Target], out_dir: str, threads: int,
                   protocol: dict, restart: bool, calibration_networks: int, op_latency: str) -> List[dict]:
     """Profile the targets of one host one after the other (runs in a Ray task or in-process)."""
-    from edgenas.profile import profile_space
+    from edgenas.profiling.profile import profile_space
 
     space = SearchSpace.from_dict(space_name, declaration)
     results = []

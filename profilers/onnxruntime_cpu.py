@@ -7,7 +7,7 @@ import numpy as np
 import torch.nn as nn
 
 from edgenas.errors import BackendUnavailableError
-from edgenas.onnx_io import OPSET, to_onnx_bytes
+from edgenas.deploy.formats.lowering import OPSET, to_onnx_bytes
 
 from .base import ExportedModelProfiler
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch.nn as nn
 
 from edgenas.errors import BackendUnavailableError
-from edgenas.onnx_io import OPSET, to_onnx_bytes
+from edgenas.deploy.formats.lowering import OPSET, to_onnx_bytes
 
 from .base import Profiler
 from .gpu_info import ClockLog, nvidia_smi
@@ -36,7 +36,7 @@ class OnnxRuntimeCUDAProfiler(Profiler):
     name = "onnxruntime-cuda"
 
     def __init__(self, threads: int = 1, protocol=None, device: int = 0, with_transfers: bool = False):
-        from edgenas.measure import TimingProtocol
+        from edgenas.profiling.measure import TimingProtocol
 
         super().__init__(threads, protocol or TimingProtocol())
         self.device, self.with_transfers = device, with_transfers

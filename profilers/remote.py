@@ -1,11 +1,11 @@
 """A profiler that times ops on another device through a :class:`~profilers.transport.Transport`.
 
 On first use it copies ``device_runner.py`` and the timing protocol
-(``edgenas/measure.py``, as ``edgenas_measure.py``) to the device and checks
+(``edgenas/profiling/measure.py``, as ``edgenas_measure.py``) to the device and checks
 that the runtime loads there. Each op is then converted on the host
 (:mod:`profilers.converters`), pushed into its own folder, timed by the runner
 under the table's protocol and read back. ``prepare`` pushes, ``time`` runs,
-so :func:`edgenas.validate.validate_table` works unchanged.
+so :func:`edgenas.profiling.validate.validate_table` works unchanged.
 
 The header's device entry is the transport's fingerprint (model, SoC,
 governor, ...); temperatures are readings, not settings, and go to the
@@ -25,7 +25,8 @@ from typing import Optional, Tuple
 import torch.nn as nn
 
 from edgenas.errors import DeviceError
-from edgenas.measure import Timing, TimingProtocol
+import edgenas.profiling.measure as _protocol
+from edgenas.profiling.measure import Timing, TimingProtocol
 
 from .base import Profiler
 from .converters import CONVERTERS, write_model
@@ -34,7 +35,7 @@ from .transport import Transport, check_name, check_path
 
 HERE = Path(__file__).resolve().parent
 RUNNER = HERE / "device_runner.py"
-PROTOCOL = HERE.parent / "edgenas" / "measure.py"
+PROTOCOL = Path(_protocol.__file__)  # edgenas/profiling/measure.py
 
 
 class RemoteRun:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
 from edgenas.errors import ConfigError
-from edgenas.measure import TimingProtocol
+from edgenas.profiling.measure import TimingProtocol
 
 from . import BACKENDS, get_profiler
 from .base import Profiler

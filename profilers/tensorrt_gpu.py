@@ -22,8 +22,8 @@ from typing import Tuple
 import torch.nn as nn
 
 from edgenas.errors import BackendUnavailableError, ExportError
-from edgenas.export_tensorrt import parse_onnx
-from edgenas.onnx_io import to_onnx_bytes
+from edgenas.deploy.formats.tensorrt import parse_onnx
+from edgenas.deploy.formats.lowering import to_onnx_bytes
 
 from .base import Profiler
 from .gpu_info import ClockLog, cuda_device_info, require_cuda
@@ -74,7 +74,7 @@ class TensorRTProfiler(Profiler):
     name = "tensorrt"
 
     def __init__(self, threads: int = 1, protocol=None, device: int = 0, precision: str = "fp32"):
-        from edgenas.measure import TimingProtocol
+        from edgenas.profiling.measure import TimingProtocol
 
         super().__init__(threads, protocol or TimingProtocol())
         if precision not in PRECISIONS:

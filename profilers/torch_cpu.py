@@ -6,7 +6,7 @@ from typing import Tuple
 import torch
 import torch.nn as nn
 
-from edgenas.measure import Timing
+from edgenas.profiling.measure import Timing
 
 from .base import Profiler
 

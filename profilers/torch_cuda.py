@@ -35,7 +35,7 @@ class TorchCUDAProfiler(Profiler):
 
     def __init__(self, threads: int = 1, protocol=None, device: int = 0, cuda_graphs: bool = False,
                  precision: str = "fp32"):
-        from edgenas.measure import TimingProtocol
+        from edgenas.profiling.measure import TimingProtocol
 
         super().__init__(threads, protocol or TimingProtocol())
         if precision not in ("fp32", "fp16"):

@@ -1,10 +1,10 @@
 """A latency table made without timing anything: latency from FLOPs, costs from fvcore. For fast tests."""
 from __future__ import annotations
 
-from edgenas.analysis import analyse
-from edgenas.measure import Timing
-from edgenas.model import build_op
-from edgenas.table import Calibration, LatencyTable, TableEntry
+from edgenas.arch.analysis import analyse
+from edgenas.profiling.measure import Timing
+from edgenas.arch.model import build_op
+from edgenas.tables.table import Calibration, LatencyTable, TableEntry
 
 
 _COSTS = {}  # space fingerprint -> {key: OpCost}; fvcore is slow, so each test process analyses a space once

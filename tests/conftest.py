@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from edgenas.measure import TimingProtocol
-from edgenas.space import FBNET_CANDIDATES, SearchSpace
+from edgenas.profiling.measure import TimingProtocol
+from edgenas.arch.space import FBNET_CANDIDATES, SearchSpace
 
 TINY_DECLARATION = {
     "input": {"channels": 1, "size": 8},
@@ -40,7 +40,7 @@ def fast_protocol():
 
 @pytest.fixture(scope="session")
 def _tiny_table_master(tmp_path_factory):
-    from edgenas.profile import profile_space
+    from edgenas.profiling.profile import profile_space
     from profilers import get_profiler
 
     path = tmp_path_factory.mktemp("tables") / "tiny.json"

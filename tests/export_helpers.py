@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from edgenas.search_setup import SearchOptions, execute
-from edgenas.space import get_space
+from edgenas.search.setup import SearchOptions, execute
+from edgenas.arch.space import get_space
 
 from _synthetic_table import synthetic_table
 

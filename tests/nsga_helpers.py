@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from edgenas.cost import CostModel
-from edgenas.space import get_space
-from edgenas.table import LatencyTable
+from edgenas.tables.cost import CostModel
+from edgenas.arch.space import get_space
+from edgenas.tables.table import LatencyTable
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACE = ROOT / "benchmarks" / "data" / "fbnet-small6.space.json"

@@ -4,7 +4,7 @@ import json
 import pytest
 
 import cli
-from edgenas.table import SCHEMA_VERSION
+from edgenas.tables.table import SCHEMA_VERSION
 
 
 def run(capsys, *argv):

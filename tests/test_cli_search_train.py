@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from cli import main
-from edgenas.final import train_architecture
-from edgenas.space import get_space
-from edgenas.train import TrainConfig, load_checkpoint
+from edgenas.train.final import train_architecture
+from edgenas.arch.space import get_space
+from edgenas.train.loop import TrainConfig, load_checkpoint
 
 from _synthetic_table import synthetic_table
 

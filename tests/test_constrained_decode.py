@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from edgenas.constrained_decode import most_probable_within
-from edgenas.cost import CostModel
-from edgenas.space import get_space
-from edgenas.table import LatencyTable
+from edgenas.search.constrained_decode import most_probable_within
+from edgenas.tables.cost import CostModel
+from edgenas.arch.space import get_space
+from edgenas.tables.table import LatencyTable
 
 from _synthetic_table import synthetic_table
 

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from edgenas.controls import ControlNetworks, adjusted_error_pct, pick_controls
-from edgenas.deploy_report import format_markdown, prediction_stats
-from edgenas.table import Calibration, LatencyTable
+from edgenas.deploy.controls import ControlNetworks, adjusted_error_pct, pick_controls
+from edgenas.deploy.report import format_markdown, prediction_stats
+from edgenas.tables.table import Calibration, LatencyTable
 from profilers import get_profiler
 
 

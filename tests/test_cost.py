@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from edgenas.cost import CostModel
+from edgenas.tables.cost import CostModel
 from edgenas.errors import ArchitectureError, MissingEntryError
-from edgenas.table import LatencyTable
+from edgenas.tables.table import LatencyTable
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def test_prediction_is_the_sum_of_its_entries(tiny_space, table):
 
 def test_calibration_is_applied(tiny_space, table):
     # set by hand: the fit of the measured tiny table may fall back to a ratio on a noisy machine
-    from edgenas.table import Calibration
+    from edgenas.tables.table import Calibration
 
     table.calibration = Calibration(["log_sum", "const"], [0.9, -0.2], link="log")
     p = CostModel(tiny_space, table).predict(tiny_space.sample(5, 1))
@@ -72,7 +72,7 @@ def test_bad_architectures_are_refused(tiny_space, table, bad):
 
 
 def test_chunked_batches_equal_one_by_one(tiny_space, table, monkeypatch):
-    import edgenas.cost as cost
+    import edgenas.tables.cost as cost
 
     model = CostModel(tiny_space, table)
     archs = tiny_space.sample(50, seed=3)

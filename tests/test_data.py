@@ -1,12 +1,12 @@
-"""Datasets and splits (edgenas.data): built-ins, folders, CIFAR-10 binaries, bad input."""
+"""Datasets and splits (edgenas.train.data): built-ins, folders, CIFAR-10 binaries, bad input."""
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from edgenas.data import check_fits_space, load_images, make_splits
+from edgenas.train.data import check_fits_space, load_images, make_splits
 from edgenas.errors import DatasetError
-from edgenas.space import get_space
+from edgenas.arch.space import get_space
 
 
 def _folder(root, sizes_by_class, mode="L"):

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from edgenas.space import get_space
-from edgenas.train import epoch_batches
+from edgenas.arch.space import get_space
+from edgenas.train.loop import epoch_batches
 
 from _synthetic_table import synthetic_table
 

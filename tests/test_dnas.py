@@ -7,14 +7,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from edgenas.cost import CostModel
-from edgenas.costloss import CostTerm, ExpectedCost, TargetController, fbnet_loss
+from edgenas.tables.cost import CostModel
+from edgenas.search.costloss import CostTerm, ExpectedCost, TargetController, fbnet_loss
 from edgenas.errors import BudgetError, ConfigError, RunError, TableMismatchError, UnknownNameError
-from edgenas.space import get_space
-from edgenas.strategies import SearchRequest, get_strategy, names
-from edgenas.strategies import dnas
-from edgenas.table import LatencyTable
-from edgenas.train import TrainingDivergedError, load_checkpoint
+from edgenas.arch.space import get_space
+from edgenas.search.strategies import SearchRequest, get_strategy, names
+from edgenas.search.strategies import dnas
+from edgenas.tables.table import LatencyTable
+from edgenas.train.loop import TrainingDivergedError, load_checkpoint
 
 from _synthetic_table import synthetic_table
 
@@ -302,7 +302,7 @@ def test_a_sigkilled_search_resumes_from_its_last_checkpoint(tmp_path, table_pat
 
 
 def test_expected_cost_follows_a_power_law_calibration(table_path):
-    from edgenas.table import Calibration
+    from edgenas.tables.table import Calibration
 
     table = LatencyTable.load(table_path, space=SPACE)
     table.calibration = Calibration(["log_sum", "const"], [0.8, math.log(1.3)], [], link="log")

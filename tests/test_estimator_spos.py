@@ -5,15 +5,15 @@ import pytest
 import torch
 
 import nsga_helpers as H
-from edgenas.data import load_images, make_splits
+from edgenas.train.data import load_images, make_splits
 from edgenas.errors import RunError
-from edgenas.estimator import SupernetEstimator, SyntheticOracle
-from edgenas.search_setup import SearchOptions, execute
-from edgenas.spos import (SandwichStep, anchored_sampler, anchors, shape_changing_layers, train_spos,
+from edgenas.search.estimators import SupernetEstimator, SyntheticOracle
+from edgenas.search.setup import SearchOptions, execute
+from edgenas.train.spos import (SandwichStep, anchored_sampler, anchors, shape_changing_layers, train_spos,
                           uniform_probability, uniform_sampler)
-from edgenas.supernet import Supernet
-from edgenas.supernet_io import load_supernet_run
-from edgenas.train import TrainConfig, load_checkpoint, save_checkpoint
+from edgenas.arch.supernet import Supernet
+from edgenas.train.supernet_io import load_supernet_run
+from edgenas.train.loop import TrainConfig, load_checkpoint, save_checkpoint
 
 CFG = TrainConfig(epochs=1, batch_size=32, lr=0.05, seed=0)
 

@@ -6,12 +6,12 @@ import onnx
 import pytest
 import torch
 
-from edgenas.baselines import DEFAULT_WIDTHS, mobilenet_v2
-from edgenas.deploy_report import format_markdown, prediction_stats, versus_baselines, write_report
-from edgenas.deploy_source import Candidate, SearchSource, select_models
+from edgenas.arch.baselines import DEFAULT_WIDTHS, mobilenet_v2
+from edgenas.deploy.report import format_markdown, prediction_stats, versus_baselines, write_report
+from edgenas.deploy.source import Candidate, SearchSource, select_models
 from edgenas.errors import ArchitectureError, BackendUnavailableError, ExportError
-from edgenas.export_onnx import ATOL, RTOL, compare, export_onnx
-from edgenas.model import build_network
+from edgenas.deploy.formats.onnx import ATOL, RTOL, compare, export_onnx
+from edgenas.arch.model import build_network
 
 from export_helpers import SPACE, DiffersInExport, Unexportable
 
@@ -84,7 +84,7 @@ def test_compare_uses_rtol_and_atol():
 @pytest.mark.slow  # about 15 s: importing ExecuTorch and lowering to XNNPACK
 def test_executorch_pte_matches_pytorch_in_the_runtime(tmp_path):
     pytest.importorskip("executorch", reason="ExecuTorch is not installed: pip install executorch (the test extra installs it)")
-    from edgenas.export_executorch import export_executorch, load_program
+    from edgenas.deploy.formats.executorch import export_executorch, load_program
 
     net = trained_like()
     info = export_executorch(net, SPACE.input_shape, tmp_path / "m.pte")
@@ -96,7 +96,7 @@ def test_executorch_pte_matches_pytorch_in_the_runtime(tmp_path):
 
 def _tensorrt_missing():
     try:
-        from edgenas.export_tensorrt import tensorrt_available
+        from edgenas.deploy.formats.tensorrt import tensorrt_available
 
         tensorrt_available()
         return None
@@ -115,7 +115,7 @@ def test_tensorrt_absent_says_what_to_install():
 @pytest.mark.tensorrt
 @pytest.mark.skipif(TRT_MISSING is not None, reason=f"TensorRT unavailable: {TRT_MISSING}")
 def test_tensorrt_engines_build_run_and_refuse_foreign_stamps(tmp_path):
-    from edgenas.export_tensorrt import build_engine, load_engine, run_engine
+    from edgenas.deploy.formats.tensorrt import build_engine, load_engine, run_engine
 
     net = trained_like()
     export_onnx(net, SPACE.input_shape, tmp_path / "m.onnx")
@@ -170,8 +170,8 @@ def test_select_models_caps_spreads_and_resolves_ids():
 
 def test_deployed_models_are_measured_like_the_tables_networks(monkeypatch):
     """A static-shape ONNX model of the table's batch, timed by the onnxruntime profiler with its settings."""
-    from edgenas.deploy import measure_network, network_profiler
-    from edgenas.measure import TimingProtocol
+    from edgenas.deploy.pipeline import measure_network, network_profiler
+    from edgenas.profiling.measure import TimingProtocol
     from profilers.onnxruntime_cpu import OnnxRuntimeCPUProfiler
 
     fast = TimingProtocol(warmup_runs=1, warmup_s=0.0, min_runs=3, min_time_s=0.0, max_runs=10, max_time_s=0.2,
@@ -231,7 +231,7 @@ def test_report_statistics_and_files(tmp_path):
 
 
 def test_dnas_run_folder_is_read(tmp_path):
-    from edgenas.deploy_source import load_search_source
+    from edgenas.deploy.source import load_search_source
 
     from _synthetic_table import synthetic_table
 
@@ -251,10 +251,10 @@ def test_dnas_run_folder_is_read(tmp_path):
 
 def test_fine_tune_from_the_supernet(tmp_path):
     """--init supernet: the network starts from the weights the supernet shares for its path."""
-    from edgenas.final import train_architecture
-    from edgenas.spos import train_spos
-    from edgenas.supernet_io import load_supernet_run
-    from edgenas.train import TrainConfig
+    from edgenas.train.final import train_architecture
+    from edgenas.train.spos import train_spos
+    from edgenas.train.supernet_io import load_supernet_run
+    from edgenas.train.loop import TrainConfig
 
     torch.set_num_threads(1)
     train_spos(SPACE, "digits", tmp_path / "sn", TrainConfig(epochs=1, batch_size=64), max_batches=2)
@@ -271,9 +271,9 @@ def test_fine_tune_from_the_supernet(tmp_path):
 
 def test_export_init_supernet_from_a_tiny_dnas_run(tmp_path):
     """A DNAS run folder nests its settings under "config" and names its split seed "seed"."""
-    from edgenas.deploy import ExportOptions, deploy_models
-    from edgenas.deploy_source import load_search_source
-    from edgenas.strategies import SearchRequest, get_strategy
+    from edgenas.deploy.pipeline import ExportOptions, deploy_models
+    from edgenas.deploy.source import load_search_source
+    from edgenas.search.strategies import SearchRequest, get_strategy
 
     from _synthetic_table import synthetic_table
 

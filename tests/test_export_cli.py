@@ -4,9 +4,9 @@ import shutil
 
 import pytest
 
-import edgenas.ops as ops
+import edgenas.arch.ops as ops
 from cli import main
-from edgenas.measure import TimingProtocol
+from edgenas.profiling.measure import TimingProtocol
 
 from export_helpers import make_search_run, unsupported
 
@@ -22,7 +22,7 @@ def search_run(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def fast_measurement(monkeypatch):
     """Measure exported models with a short protocol (the synthetic table has none of its own)."""
-    import edgenas.deploy as deploy
+    import edgenas.deploy.pipeline as deploy
 
     from dataclasses import replace
 
@@ -164,7 +164,7 @@ def test_op_that_fails_to_export_names_op_and_layer_and_keeps_earlier_exports(tm
 def test_export_python_api_resumes_per_format(tmp_path, search_run):
     """Asking for a second format later adds it without redoing the first."""
     pytest.importorskip("executorch", reason="ExecuTorch is not installed: pip install executorch (the test extra installs it)")
-    from edgenas.deploy import ExportOptions, deploy_models
+    from edgenas.deploy.pipeline import ExportOptions, deploy_models
 
     run, _ = search_run
     opts = ExportOptions(run=str(run), out=str(tmp_path / "d"), models=["0"], epochs=1, batch_size=32, threads=1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from edgenas.errors import BackendUnavailableError
-from edgenas.model import build_network, build_op
+from edgenas.arch.model import build_network, build_op
 from profilers import get_profiler
 
 pytestmark = pytest.mark.cuda

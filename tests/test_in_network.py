@@ -1,16 +1,16 @@
-"""Op latencies read inside a network (edgenas.in_network): probes, the cost model's cells, resume, old tables."""
+"""Op latencies read inside a network (edgenas.tables.in_network): probes, the cost model's cells, resume, old tables."""
 import numpy as np
 import pytest
 import torch.nn as nn
 
-from edgenas.cost import CostModel
+from edgenas.tables.cost import CostModel
 from edgenas.errors import TableError, TableMismatchError
-from edgenas.in_network import InNetwork, probe_arch
-from edgenas.measure import Timing, TimingProtocol
-from edgenas.model import build_network
-from edgenas.ops import ChannelShuffle, Head
-from edgenas.profile import profile_space
-from edgenas.table import LatencyTable
+from edgenas.tables.in_network import InNetwork, probe_arch
+from edgenas.profiling.measure import Timing, TimingProtocol
+from edgenas.arch.model import build_network
+from edgenas.arch.ops import ChannelShuffle, Head
+from edgenas.profiling.profile import profile_space
+from edgenas.tables.table import LatencyTable
 from profilers.base import Profiler
 
 CONV_MS = 0.001

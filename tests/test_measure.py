@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from edgenas.measure import TimingProtocol, measure
+from edgenas.profiling.measure import TimingProtocol, measure
 
 
 def test_minimum_runs_and_minimum_time_both_hold():

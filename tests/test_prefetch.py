@@ -1,7 +1,7 @@
 """The prefetching worker: order, errors at their item, and the in-process fallback."""
 import pytest
 
-from edgenas.prefetch import Prefetcher
+from edgenas.profiling.prefetch import Prefetcher
 
 
 def square(x):

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from edgenas.errors import OutputPathError, TableMismatchError
-from edgenas.profile import profile_space
-from edgenas.table import LatencyTable
+from edgenas.profiling.profile import profile_space
+from edgenas.tables.table import LatencyTable
 from profilers import get_profiler
 from profilers.onnxruntime_cpu import OnnxRuntimeCPUProfiler
 
@@ -72,7 +72,7 @@ def test_unwritable_output_fails_before_measuring(tiny_space, tmp_path, fast_pro
 
 @pytest.mark.slow
 def test_sigkill_then_resume_loses_nothing_and_measures_nothing_twice(tiny_decl, tmp_path, fast_protocol):
-    from edgenas.space import SearchSpace
+    from edgenas.arch.space import SearchSpace
 
     space_file = tmp_path / "tiny.json"
     space_file.write_text(json.dumps(tiny_decl))
@@ -91,7 +91,7 @@ def test_sigkill_then_resume_loses_nothing_and_measures_nothing_twice(tiny_decl,
     space = SearchSpace.from_dict("tiny", tiny_decl)
     done = dict(partial.entries)
     assert 3 <= len(done) < len(space.op_keys())
-    from edgenas.measure import TimingProtocol
+    from edgenas.profiling.measure import TimingProtocol
 
     prof = CountingProfiler(protocol=TimingProtocol.from_json(partial.header["protocol"]))
     resumed = profile_space(space, prof, out, calibration_networks=2)
@@ -104,8 +104,8 @@ def test_sigkill_then_resume_loses_nothing_and_measures_nothing_twice(tiny_decl,
 def test_calibration_fit_recovers_a_power_law_and_never_inverts():
     import numpy as np
 
-    from edgenas.cost import apply_calibration
-    from edgenas.profile import fit_calibration
+    from edgenas.tables.cost import apply_calibration
+    from edgenas.profiling.profile import fit_calibration
 
     pts = [{"op_sum_ms": x, "measured_ms": 1.3 * x ** 0.8} for x in (0.03, 0.05, 0.1, 0.2)]
     cal = fit_calibration(pts)
@@ -118,8 +118,8 @@ def test_calibration_fit_recovers_a_power_law_and_never_inverts():
 
 
 def test_calibration_and_validation_networks_span_the_latency_range(tiny_space, tiny_table):
-    from edgenas.cost import CostModel
-    from edgenas.sampling import spread_sample
+    from edgenas.tables.cost import CostModel
+    from edgenas.arch.sampling import spread_sample
 
     model = CostModel(tiny_space, LatencyTable.load(tiny_table, space=tiny_space))
     fastest = model.fastest()[0]
@@ -132,7 +132,7 @@ def test_calibration_and_validation_networks_span_the_latency_range(tiny_space, 
 
 
 def test_calibration_fit_leaves_out_a_spike():
-    from edgenas.profile import fit_calibration
+    from edgenas.profiling.profile import fit_calibration
 
     xs = [0.03, 0.04, 0.05, 0.07, 0.09, 0.11, 0.13, 0.15]
     pts = [{"op_sum_ms": x, "measured_ms": 1.3 * x ** 0.8} for x in xs]
@@ -154,7 +154,7 @@ def test_no_prefetch_profiles_with_an_idle_neighbour_core(tiny_decl, tmp_path):
 
 
 def test_calibration_fit_ignores_a_network_whose_op_sum_is_zero():
-    from edgenas.profile import fit_calibration
+    from edgenas.profiling.profile import fit_calibration
 
     pts = [{"op_sum_ms": x, "measured_ms": 1.3 * x ** 0.8} for x in (0.03, 0.05, 0.1, 0.2)]
     pts.append({"op_sum_ms": 0.0, "measured_ms": 0.01})
@@ -182,8 +182,8 @@ def test_a_paired_profile_stores_its_reference_and_resumes_in_the_same_unit(tiny
     again = profile_space(tiny_space, get_profiler("onnxruntime", protocol=paired), out, calibration_networks=4)
     assert again.reference == t.reference and not again.missing(tiny_space)
     # validation pairs its networks with the same reference and shows the unpaired figures beside
-    from edgenas.report import format_validation
-    from edgenas.validate import validate_table
+    from edgenas.profiling.report import format_validation
+    from edgenas.profiling.validate import validate_table
 
     report = validate_table(tiny_space, again, get_profiler("onnxruntime", protocol=paired), n=4)
     assert report.noise_raw is not None and len(report.measured_raw_ms) == 4

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from edgenas.errors import ConfigError
-from edgenas.table import LatencyTable
+from edgenas.tables.table import LatencyTable
 from profilers.many import group_by_host, profile_many
 from profilers.targets import parse_target
 

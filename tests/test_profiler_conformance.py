@@ -11,10 +11,10 @@ import sys
 import pytest
 
 from edgenas.errors import BackendUnavailableError
-from edgenas.measure import Timing
-from edgenas.model import build_op
-from edgenas.profile import profile_space
-from edgenas.table import LatencyTable
+from edgenas.profiling.measure import Timing
+from edgenas.arch.model import build_op
+from edgenas.profiling.profile import profile_space
+from edgenas.tables.table import LatencyTable
 from profilers import BACKENDS, get_profiler
 from profilers.base import Profiler
 
@@ -73,7 +73,7 @@ def test_measures_an_op_and_the_overhead(profiler, tiny_space, fast_protocol):
 
 
 def test_prepare_then_time_is_what_validation_uses(profiler, tiny_space):
-    from edgenas.model import build_network
+    from edgenas.arch.model import build_network
 
     arch = tiny_space.sample(1, seed=0)[0]
     run = profiler.prepare(build_network(tiny_space, arch).eval(), tiny_space.input_shape)

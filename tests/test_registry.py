@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from edgenas.errors import UnknownNameError
-from edgenas.model import build_network, build_op
-from edgenas.registry import OPS, OpRegistry
-from edgenas.space import PRESETS, get_space
+from edgenas.arch.model import build_network, build_op
+from edgenas.arch.registry import OPS, OpRegistry
+from edgenas.arch.space import PRESETS, get_space
 
 
 def test_duplicate_name_is_an_error():
@@ -16,7 +16,7 @@ def test_duplicate_name_is_an_error():
 
 
 def test_unknown_op_names_key_and_registry():
-    with pytest.raises(UnknownNameError, match="'conv9'.*edgenas.ops"):
+    with pytest.raises(UnknownNameError, match="'conv9'.*edgenas.arch.ops"):
         OPS.build("conv9")
 
 
@@ -33,7 +33,7 @@ def test_every_op_of_every_space_builds_and_keeps_its_shape(name):
 @pytest.mark.parametrize("name", ["fbnet-small", "fbnet-cifar"])
 def test_networks_export_to_onnx_and_match(name):
     from profilers.onnxruntime_cpu import ort_session
-    from edgenas.onnx_io import to_onnx_bytes
+    from edgenas.deploy.formats.lowering import to_onnx_bytes
 
     space = get_space(name)
     for arch in space.sample(3, seed=0):

@@ -3,7 +3,7 @@ import sqlite3
 import pytest
 
 from edgenas.errors import RunError
-from edgenas.runstore import EvalRecord, MemoryRunStore, SQLiteRunStore, config_changes, open_store
+from edgenas.search.runstore import EvalRecord, MemoryRunStore, SQLiteRunStore, config_changes, open_store
 
 CONFIG = {"strategy": "nsga2", "pop": 8, "tables": [{"name": "cpu", "digest": "abc"}]}
 

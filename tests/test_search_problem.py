@@ -6,7 +6,7 @@ from pymoo.core.population import Population
 
 import nsga_helpers as H
 from edgenas.errors import BudgetError
-from edgenas.search_problem import (CategoricalMutation, GenomeDuplicateElimination, ObjectiveSpec, Target,
+from edgenas.search.problem import (CategoricalMutation, GenomeDuplicateElimination, ObjectiveSpec, Target,
                                     check_budgets, min_memory, objective_bounds)
 from edgenas.units import parse_bytes, parse_latency_ms
 from edgenas.errors import EdgeNASError

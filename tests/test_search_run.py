@@ -5,13 +5,13 @@ import pytest
 
 import nsga_helpers as H
 from edgenas.errors import EdgeNASError, BackendUnavailableError, RunError, TableError, UnknownNameError, BudgetError
-from edgenas.estimator import SyntheticOracle
-from edgenas.runners import InProcessRunner, RayRunner
-from edgenas.runstore import MemoryRunStore, SQLiteRunStore
-from edgenas.search_problem import ObjectiveSpec, Target
-from edgenas.search_run import FrontTracker, run_search
-from edgenas.search_setup import SearchOptions, execute
-from edgenas.strategies import STRATEGIES, get_strategy
+from edgenas.search.estimators import SyntheticOracle
+from edgenas.search.runners import InProcessRunner, RayRunner
+from edgenas.search.runstore import MemoryRunStore, SQLiteRunStore
+from edgenas.search.problem import ObjectiveSpec, Target
+from edgenas.search.run import FrontTracker, run_search
+from edgenas.search.setup import SearchOptions, execute
+from edgenas.search.strategies import STRATEGIES, get_strategy
 
 
 class SmallChunkOracle(SyntheticOracle):
@@ -68,7 +68,7 @@ def test_nsga2_first_generation_holds_the_fastest_and_slowest_architectures():
 
 
 def test_seeded_sampling_keeps_its_seeds_and_draws_the_rest_within_bounds():
-    from edgenas.search_algorithms import SeededSampling
+    from edgenas.search.algorithms import SeededSampling
 
     class Problem:
         n_var = 4

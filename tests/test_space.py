@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from edgenas.errors import ArchitectureError, SpaceError, UnknownNameError
-from edgenas.space import PRESETS, SearchSpace, get_space
+from edgenas.arch.space import PRESETS, SearchSpace, get_space
 
 
 def test_fbnet_224_matches_the_paper():

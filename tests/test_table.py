@@ -3,8 +3,8 @@ import json
 import pytest
 
 from edgenas.errors import TableError, TableMismatchError, TableSchemaError
-from edgenas.space import get_space
-from edgenas.table import SCHEMA_VERSION, LatencyTable
+from edgenas.arch.space import get_space
+from edgenas.tables.table import SCHEMA_VERSION, LatencyTable
 
 
 def test_round_trip_keeps_every_field(tiny_table, tiny_space):

@@ -6,9 +6,9 @@ from concurrent.futures import ProcessPoolExecutor
 import pytest
 import torch
 
-from edgenas.space import get_space
-from edgenas.train import TrainConfig
-from edgenas.train_ahead import TrainingJob, run_job, train_ahead
+from edgenas.arch.space import get_space
+from edgenas.train.loop import TrainConfig
+from edgenas.train.ahead import TrainingJob, run_job, train_ahead
 
 SPACE = get_space("fbnet-small")
 CFG = TrainConfig(epochs=1, batch_size=256, lr=0.05, seed=3)

@@ -11,9 +11,9 @@ import pytest
 
 from device_helpers import adb_calls
 from edgenas.errors import ConfigError, DeviceError, TableMismatchError
-from edgenas.model import build_op
-from edgenas.profile import profile_space
-from edgenas.table import LatencyTable
+from edgenas.arch.model import build_op
+from edgenas.profiling.profile import profile_space
+from edgenas.tables.table import LatencyTable
 from profilers.remote import RemoteProfiler
 from profilers.transport import AdbTransport, LocalTransport, SshTransport, check_name, quote_command
 
@@ -130,8 +130,8 @@ def test_a_remote_profile_pairs_its_timings_with_a_reference_on_the_device(tmp_p
 
 
 def test_a_remote_validation_leaves_no_models_on_the_device(tmp_path, tiny_space, tiny_table, fast_protocol):
-    from edgenas.table import LatencyTable
-    from edgenas.validate import validate_table
+    from edgenas.tables.table import LatencyTable
+    from edgenas.profiling.validate import validate_table
 
     table = LatencyTable.load(tiny_table)
     table.header["backend"] = "remote-onnxruntime"  # the local table stands in for one measured there
@@ -171,7 +171,7 @@ def test_unreadable_runner_output_is_a_device_error(tmp_path, fast_protocol, gar
 
 
 def test_device_runner_times_a_folder_and_reports_a_broken_model(tmp_path, tiny_space):
-    from edgenas.onnx_io import to_onnx_bytes
+    from edgenas.deploy.formats.lowering import to_onnx_bytes
 
     key = tiny_space.op_keys()[1]
     (tmp_path / "good.onnx").write_bytes(to_onnx_bytes(build_op(key), key.input_shape))
@@ -200,7 +200,7 @@ def test_device_runner_refuses_a_missing_reference_model(tmp_path):
 def test_device_runner_feeds_a_symbolic_batch_dim_with_1(tmp_path):
     import torch.nn as nn
 
-    from edgenas.onnx_io import to_onnx_bytes
+    from edgenas.deploy.formats.lowering import to_onnx_bytes
     from profilers.device_runner import _onnxruntime
 
     (tmp_path / "dyn.onnx").write_bytes(to_onnx_bytes(nn.ReLU(), (1, 1, 4, 4), dynamic_batch=True))

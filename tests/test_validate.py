@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from edgenas.report import format_validation, plot_validation
-from edgenas.table import LatencyTable
-from edgenas.validate import ErrorStats, rank_correlation, validate_table
+from edgenas.profiling.report import format_validation, plot_validation
+from edgenas.tables.table import LatencyTable
+from edgenas.profiling.validate import ErrorStats, rank_correlation, validate_table
 from profilers import get_profiler
 
 
@@ -29,7 +29,7 @@ def test_validate_scores_held_out_networks(tiny_space, tiny_table, fast_protocol
 
 
 def test_split_half_fits_each_half_on_the_other():
-    from edgenas.validate import split_half_predictions
+    from edgenas.profiling.validate import split_half_predictions
 
     op_sum = np.linspace(1.0, 5.0, 12)
     measured = 0.8 * op_sum ** 1.1

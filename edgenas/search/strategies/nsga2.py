@@ -1,0 +1,16 @@
+"""NSGA-II strategy: multi-objective evolutionary search with pymoo over the run store."""
+from __future__ import annotations
+
+from typing import Optional
+
+from ..run import GenerationProgress
+from ..setup import run_strategy
+
+
+def run(options, progress: Optional[GenerationProgress] = None):
+    """Run or resume an NSGA-II search.
+
+    ``options`` is a :class:`SearchOptions` (returns a :class:`SearchResult`) or a generic
+    strategy request (returns the Pareto document); see :func:`edgenas.search.setup.run_strategy`.
+    """
+    return run_strategy("nsga2", options, progress)

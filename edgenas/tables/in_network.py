@@ -1,0 +1,78 @@
+"""Op latencies read inside a network: each layer's candidates swapped, one at a time, into one base network.
+
+An op timed as a model of its own is not the op a network runs. On onnxruntime's CPU backend an op
+alone converts its input into the blocked NCHWc layout and its output back, which a chain of ops in a
+network does once; a grouped layer instead leaves that layout around its channel shuffle, and its
+neighbours pay the conversions, which no op timed alone contains. The power-law calibration can only
+bend the sum of the ops as a whole, so such networks stayed mispredicted: exported networks with a
+grouped layer ran 10-19 % slower than their prediction (BENCHMARKS.md).
+
+So the profile also measures the *base* network (each layer's fastest op timed alone) and, for every
+layer ``l`` and candidate ``c`` the base does not hold there, the *probe*: the base with layer ``l``
+set to ``c``. Cell ``(l, c)`` of the cost model is then what ``c`` adds to a real network at layer
+``l``: the base op's own latency plus the probe's excess over the base. The base is measured again
+before each layer's probes and its median is used, because its error would enter every cell at once.
+The whole-network calibration is then fitted on sums of these cells.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+
+from ..errors import TableError
+from ..arch.space import SearchSpace
+
+Cell = Tuple[int, int]  # (layer, candidate index)
+
+
+def probe_arch(base: Sequence[int], layer: int, candidate: int) -> tuple:
+    """``base`` with ``layer`` set to ``candidate``."""
+    arch = list(base)
+    arch[layer] = candidate
+    return tuple(arch)
+
+
+@dataclass
+class InNetwork:
+    """The base network and the probes measured for a table (every latency in the table's terms)."""
+
+    base: str  # architecture string of the base network
+    base_ms: List[float] = field(default_factory=list)  # the base, measured before each layer's probes
+    probes: Dict[Cell, float] = field(default_factory=dict)  # measured latency of each probe network
+
+    def cells(self, space: SearchSpace) -> List[Cell]:
+        """Every (layer, candidate) that needs a probe: all but the base's own op at each layer."""
+        base = space.parse(self.base)
+        return [(l, c) for l in range(space.num_layers) for c in range(space.num_candidates) if c != base[l]]
+
+    def missing(self, space: SearchSpace) -> List[Cell]:
+        return [cell for cell in self.cells(space) if cell not in self.probes]
+
+    def latency_matrix(self, space: SearchSpace, alone: np.ndarray) -> np.ndarray:
+        """The ``(layers, candidates)`` latencies in the network, from ``alone`` (the ops timed alone)."""
+        if self.missing(space) or (self.probes and not self.base_ms):
+            raise TableError(f"the table's in-network probes are not finished ({len(self.probes)} of "
+                             f"{len(self.cells(space))} measured); resume the profile to finish them")
+        base = space.parse(self.base)
+        base_ms = float(np.median(self.base_ms)) if self.base_ms else 0.0  # no probes (one candidate per layer)
+        own = alone[np.arange(space.num_layers), base]  # each layer's base op, timed alone
+        excess = np.zeros_like(alone)
+        for (l, c), ms in self.probes.items():
+            excess[l, c] = ms - base_ms
+        cells = own[:, None] + excess
+        cells[np.isnan(alone)] = np.nan  # an op the table lacks stays a miss, never a number
+        return cells
+
+    def to_json(self, names: Sequence[str]) -> dict:
+        """JSON with candidates by name (``names``: the space's candidates in index order)."""
+        return {"base": self.base, "base_ms": self.base_ms,
+                "probes": [{"layer": l, "candidate": names[c], "measured_ms": ms}
+                           for (l, c), ms in sorted(self.probes.items())]}
+
+    @classmethod
+    def from_json(cls, d: dict, names: Sequence[str]) -> "InNetwork":
+        index = {name: i for i, name in enumerate(names)}
+        return cls(d["base"], [float(x) for x in d["base_ms"]],
+                   {(int(p["layer"]), index[p["candidate"]]): float(p["measured_ms"]) for p in d["probes"]})

@@ -132,7 +132,7 @@ def profile_many_cmd(space_name, targets, targets_file, out_dir, threads, min_ti
     from edgenas.errors import ConfigError
     from edgenas.profiling.measure import TimingProtocol
     from edgenas.arch.space import get_space
-    from profilers.many import profile_many
+    from edgenas.profiling.many import profile_many
 
     specs = list(targets)
     if targets_file:

@@ -3,7 +3,8 @@
 Every converter takes the module and its input shape and returns bytes, so a
 profiler can run the model in-process and a remote profiler can push the same
 bytes to a device. A converter whose package is missing raises
-:class:`BackendUnavailableError` naming what to install.
+:class:`BackendUnavailableError` naming what to install. The ONNX and ``.pte`` lowerings live in
+:mod:`edgenas.deploy.formats.lowering`, shared with the exporters; LiteRT's conversion is here.
 """
 from __future__ import annotations
 
@@ -16,38 +17,13 @@ import torch
 import torch.nn as nn
 
 from edgenas.errors import BackendUnavailableError, ExportError
-from edgenas.deploy.formats.lowering import to_onnx_bytes
+from edgenas.deploy.formats.lowering import to_onnx_bytes, to_pte_bytes
 
 Shape = Tuple[int, ...]
 
 
 def _example(input_shape: Shape) -> Tuple[torch.Tensor]:
     return (torch.randn(input_shape, generator=torch.Generator().manual_seed(0)),)
-
-
-def executorch_version() -> str:
-    try:
-        from executorch.version import __version__
-    except ImportError:
-        raise BackendUnavailableError("ExecuTorch is not installed: pip install executorch") from None
-    return __version__
-
-
-def to_pte_bytes(module: nn.Module, input_shape: Shape) -> bytes:
-    """An ExecuTorch program with every op XNNPACK supports delegated to XNNPACK (fp32): the ``.pte`` file
-    a phone loads, lowered as the exporter lowers Pareto models (:func:`edgenas.deploy.formats.executorch.to_pte_bytes`).
-    """
-    executorch_version()
-    from edgenas.deploy.formats.executorch import to_pte_bytes as lower_to_pte
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return lower_to_pte(module, input_shape)[0]
-    except BackendUnavailableError:
-        raise
-    except Exception as e:  # the exporter raises many types; the message is what helps
-        raise ExportError(f"ExecuTorch export of {type(module).__name__} failed: {type(e).__name__}: {e}") from None
 
 
 def litert_torch_version() -> str:

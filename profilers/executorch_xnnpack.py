@@ -1,6 +1,6 @@
 """ExecuTorch with the XNNPACK delegate, run on this CPU: the kernels Android and iOS phones run.
 
-Each op is exported to its own ``.pte`` program (see :func:`profilers.converters.to_pte_bytes`)
+Each op is exported to its own ``.pte`` program (see :func:`edgenas.deploy.formats.lowering.to_pte_bytes`)
 and executed through ``executorch.runtime.Runtime``. The header says the
 timings come from this host's CPU, not from a phone.
 """
@@ -12,19 +12,8 @@ import torch
 import torch.nn as nn
 
 from .base import DelegateCall, ExportedModelProfiler
-from .converters import executorch_version, to_pte_bytes
+from edgenas.deploy.formats.lowering import executorch_version, set_xnnpack_threads, to_pte_bytes
 
-
-def set_xnnpack_threads(threads: int) -> None:
-    """Size ExecuTorch's shared threadpool (XNNPACK runs its kernels on it).
-
-    Resetting the pool while a loaded program holds it crashes the process, so
-    this is called before loading, and only when the size changes.
-    """
-    from executorch.extension.pybindings import portable_lib
-
-    if portable_lib._threadpool_get_thread_count() != threads:
-        portable_lib._unsafe_reset_threadpool(threads)
 
 
 class ExecuTorchXnnpackProfiler(ExportedModelProfiler):

@@ -6,30 +6,9 @@ from typing import Tuple
 import numpy as np
 import torch.nn as nn
 
-from edgenas.errors import BackendUnavailableError
-from edgenas.deploy.formats.lowering import OPSET, to_onnx_bytes
+from edgenas.deploy.formats.lowering import OPSET, _ort, ort_session, to_onnx_bytes
 
 from .base import ExportedModelProfiler
-
-
-def _ort():
-    try:
-        import onnxruntime
-    except ImportError:
-        raise BackendUnavailableError("onnxruntime is not installed: pip install onnxruntime") from None
-    return onnxruntime
-
-
-def ort_session(model: bytes, threads: int, providers=("CPUExecutionProvider",)):
-    """A session with fixed intra/inter-op threads and sequential execution."""
-    ort = _ort()
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.log_severity_level = 3
-    return ort.InferenceSession(model, so, providers=list(providers))
 
 
 class OnnxRuntimeCPUProfiler(ExportedModelProfiler):

@@ -7,7 +7,7 @@ import pytest
 
 from edgenas.errors import ConfigError
 from edgenas.tables.table import LatencyTable
-from profilers.many import group_by_host, profile_many
+from edgenas.profiling.many import group_by_host, profile_many
 from profilers.targets import parse_target
 
 

@@ -14,7 +14,7 @@ weights is not redone, so a rerun resumes and an export that fails midway
 
 Latency is measured as the table measured its calibration networks: the whole
 network exported to a static-shape ONNX model (the table's batch) and timed by
-:class:`profilers.onnxruntime_cpu.OnnxRuntimeCPUProfiler` with the table's
+the ``onnxruntime`` profiler (:class:`profilers.onnxruntime_cpu.OnnxRuntimeCPUProfiler`) with the table's
 threads and timing protocol. It is compared with the table's calibrated
 prediction only when the table is an onnxruntime table: the prediction of a
 table of another backend is not a prediction of onnxruntime on this CPU.
@@ -107,11 +107,11 @@ def _sha(path: Path) -> str:
 def network_profiler(threads: int, protocol: TimingProtocol, table: Optional[LatencyTable] = None):
     """The onnxruntime CPU profiler that times deployed networks as an onnxruntime table timed its calibration
     networks; with a paired protocol it holds ``table``'s reference network, loaded once for every network."""
-    from profilers.onnxruntime_cpu import OnnxRuntimeCPUProfiler
+    from profilers import get_profiler
 
     from ..profiling.reference import attach_reference
 
-    profiler = OnnxRuntimeCPUProfiler(threads=threads, protocol=protocol)
+    profiler = get_profiler("onnxruntime", threads=threads, protocol=protocol)
     if protocol.reference:
         if table is None:
             raise ValueError("a paired protocol measures against a table's reference network: pass the table")

@@ -14,66 +14,14 @@ from typing import Optional, Sequence
 import torch
 import torch.nn as nn
 
-from ...errors import BackendUnavailableError, ExportError
-from .onnx import ATOL, RTOL, compare, native_stderr_silenced
+from ...errors import ExportError
+from .lowering import executorch_available, executorch_modules as _modules, lower_to_pte, native_stderr_silenced, \
+    set_xnnpack_threads
+from .onnx import ATOL, RTOL, compare
 from ...fileio import PathLike, atomic_write_bytes
 from ...profiling.measure import Timing, TimingProtocol, measure
 
-__all__ = ["executorch_available", "to_pte_bytes", "export_executorch", "load_program", "time_program"]
-
-INSTALL = "pip install executorch"
-
-
-def executorch_available() -> None:
-    """Raise :class:`BackendUnavailableError` (saying what to install) when ExecuTorch is not installed.
-
-    Only looks the packages up (importing ExecuTorch takes seconds and prints
-    warnings of its optional parts); :func:`_modules` imports them when needed.
-    """
-    import importlib.util
-
-    for name in ("executorch.exir", "executorch.backends.xnnpack", "executorch.runtime"):
-        try:
-            found = importlib.util.find_spec(name) is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
-            raise BackendUnavailableError(f"ExecuTorch is not installed ({name} is missing): {INSTALL}")
-
-
-def _modules():
-    """``(to_edge_transform_and_lower, XnnpackPartitioner)``, imported quietly (torchao's optional CUDA
-    kernels announce on stderr that they cannot load on a CPU machine)."""
-    import contextlib
-    import io
-    import logging
-    import warnings
-
-    executorch_available()
-    previous = logging.root.manager.disable
-    logging.disable(logging.WARNING)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()), native_stderr_silenced():
-            warnings.simplefilter("ignore")
-            from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-            from executorch.exir import to_edge_transform_and_lower
-    except ImportError as e:
-        raise BackendUnavailableError(f"ExecuTorch is not usable here ({e}); {INSTALL}") from None
-    finally:
-        logging.disable(previous)
-    return to_edge_transform_and_lower, XnnpackPartitioner
-
-
-def to_pte_bytes(module: nn.Module, input_shape: Sequence[int]) -> tuple:
-    """Serialise ``module`` to an ExecuTorch program lowered to XNNPACK: ``(bytes, delegated call count)``."""
-    to_edge_transform_and_lower, XnnpackPartitioner = _modules()
-    x = torch.zeros(tuple(input_shape))
-    with torch.no_grad():
-        exported = torch.export.export(module.eval(), (x,))
-    edge = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()])
-    graph = edge.exported_program().graph_module.graph
-    delegated = sum(1 for n in graph.nodes if n.op == "call_function" and "call_delegate" in str(n.target))
-    return edge.to_executorch().buffer, delegated
+__all__ = ["executorch_available", "lower_to_pte", "export_executorch", "load_program", "time_program"]
 
 
 def load_program(data_or_path, threads: Optional[int] = None):
@@ -83,8 +31,6 @@ def load_program(data_or_path, threads: Optional[int] = None):
     from executorch.runtime import Runtime
 
     if threads is not None:
-        from profilers.executorch_xnnpack import set_xnnpack_threads
-
         set_xnnpack_threads(threads)
     with native_stderr_silenced():  # the runtime's CPU probe prints a warning from C++
         program = Runtime.get().load_program(data_or_path)
@@ -108,7 +54,7 @@ def export_executorch(module: nn.Module, input_shape: Sequence[int], path: Optio
     shape = tuple(int(s) for s in input_shape)
     module = module.eval()
     try:
-        data, delegated = to_pte_bytes(module, shape)
+        data, delegated = lower_to_pte(module, shape)
     except Exception as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ExportError(f"ExecuTorch export failed ({type(e).__name__}): {first}") from None

@@ -10,11 +10,7 @@ own export disagrees.
 """
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import sys
-import tempfile
 from dataclasses import asdict, dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -24,7 +20,7 @@ import torch.nn as nn
 
 from ...errors import ExportError
 from ...fileio import PathLike, atomic_write_bytes
-from .lowering import OPSET, to_onnx_bytes
+from .lowering import OPSET, native_stderr_silenced, to_onnx_bytes
 
 __all__ = ["RTOL", "ATOL", "Parity", "export_onnx", "compare", "onnx_parity", "locate_failure",
            "native_stderr_silenced"]
@@ -64,7 +60,7 @@ def compare(got: np.ndarray, want: np.ndarray, batch_size: int, rtol: float = RT
 
 
 def _session(data: bytes, providers=("CPUExecutionProvider",)):
-    from profilers.onnxruntime_cpu import ort_session
+    from .lowering import ort_session
 
     return ort_session(data, threads=1, providers=providers)
 
@@ -104,24 +100,6 @@ def _check_model(data: bytes) -> None:
     except Exception as e:  # onnx raises ValidationError / InferenceError and C++ errors
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ExportError(f"the exported ONNX model fails onnx.checker/shape inference: {first}") from None
-
-
-@contextlib.contextmanager
-def native_stderr_silenced():
-    """Swallow what C++ code writes to file descriptor 2 (the TorchScript exporter dumps its graph on failure)."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no real stderr (embedded); nothing to silence
-        yield
-        return
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
 
 
 def _to_onnx(module: nn.Module, shape: Tuple[int, ...], dynamic_batch: bool = False) -> bytes:

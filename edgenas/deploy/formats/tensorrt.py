@@ -23,6 +23,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ...errors import BackendUnavailableError, ExportError
+from .lowering import parse_onnx
 from ...fileio import PathLike, atomic_write_bytes, atomic_write_json
 
 __all__ = ["PRECISIONS", "INSTALL", "tensorrt_available", "machine_stamp", "build_engine", "load_engine",
@@ -96,21 +97,6 @@ class _Calibrator:
                 return None
 
         return Calibrator()
-
-
-def parse_onnx(trt, onnx_bytes: bytes, logger, source: str) -> tuple:
-    """``(builder, network, parser)`` of TensorRT's ONNX parser on ``onnx_bytes``; :class:`ExportError` naming
-    ``source`` when it rejects the model. Keep the parser until the engine is built: it owns the weights."""
-    builder = trt.Builder(logger)
-    major = int(str(trt.__version__).split(".")[0])
-    # TensorRT 10 only has explicit batch (flag 0); 8.x must ask for it
-    flags = 0 if major >= 10 else 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
-    network = builder.create_network(flags)
-    parser = trt.OnnxParser(network, logger)
-    if not parser.parse(onnx_bytes):
-        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-        raise ExportError(f"TensorRT's ONNX parser rejects {source}: {errors}")
-    return builder, network, parser
 
 
 def build_engine(onnx_path: PathLike, path: PathLike, precision: str, input_shape: Sequence[int], *,

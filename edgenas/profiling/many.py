@@ -15,11 +15,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from edgenas.errors import BackendUnavailableError, ConfigError, EdgeNASError
-from edgenas.profiling.measure import TimingProtocol
-from edgenas.arch.space import SearchSpace
+from profilers.targets import Target, parse_target
 
-from .targets import Target, parse_target
+from ..arch.space import SearchSpace
+from ..errors import BackendUnavailableError, ConfigError, EdgeNASError
+from .measure import TimingProtocol
 
 
 @dataclass
@@ -40,7 +40,7 @@ def table_path(out_dir, space: SearchSpace, target: Target) -> Path:
 def _profile_host(space_name: str, declaration: dict, targets: List[Target], out_dir: str, threads: int,
                   protocol: dict, restart: bool, calibration_networks: int, op_latency: str) -> List[dict]:
     """Profile the targets of one host one after the other (runs in a Ray task or in-process)."""
-    from edgenas.profiling.profile import profile_space
+    from .profile import profile_space
 
     space = SearchSpace.from_dict(space_name, declaration)
     results = []
@@ -94,7 +94,7 @@ def profile_many(space: SearchSpace, targets: Sequence, out_dir, *, threads: int
                                       "(or pass --no-ray)") from None
     owns = not ray_mod.is_initialized()
     if owns:
-        root = str(Path(__file__).resolve().parents[1])
+        root = str(Path(__file__).resolve().parents[2])  # the checkout holding edgenas/ and profilers/
         env = {"PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}
         kwargs = dict(include_dashboard=False, log_to_driver=False, configure_logging=False,
                       runtime_env={"env_vars": env})

@@ -22,8 +22,7 @@ from typing import Tuple
 import torch.nn as nn
 
 from edgenas.errors import BackendUnavailableError, ExportError
-from edgenas.deploy.formats.tensorrt import parse_onnx
-from edgenas.deploy.formats.lowering import to_onnx_bytes
+from edgenas.deploy.formats.lowering import parse_onnx, to_onnx_bytes
 
 from .base import Profiler
 from .gpu_info import ClockLog, cuda_device_info, require_cuda

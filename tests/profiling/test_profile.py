@@ -14,7 +14,7 @@ from edgenas.tables.table import LatencyTable
 from profilers import get_profiler
 from profilers.onnxruntime_cpu import OnnxRuntimeCPUProfiler
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class CountingProfiler(OnnxRuntimeCPUProfiler):

@@ -13,7 +13,7 @@ from edgenas.train.loop import epoch_batches
 
 from _synthetic_table import synthetic_table
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # A large β makes θ's update depend mostly on the latency term, so that θ can be compared after a few steps
 # (at initialisation the CE gradient of θ is tiny and its sign is noise that BatchNorm differences flip).
 ARGS = ["search", "--strategy", "dnas", "--dataset", "digits", "--epochs", "2", "--warmup-epochs", "1",

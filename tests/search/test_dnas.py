@@ -276,7 +276,7 @@ def test_a_sigkilled_search_resumes_from_its_last_checkpoint(tmp_path, table_pat
     import time
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     args = [sys.executable, str(root / "cli.py"), "search", "--strategy", "dnas", "--table", table_path, "--dataset", "digits",
             "--epochs", "4", "--warmup-epochs", "1", "--max-batches", "2", "--batch-size", "32", "--threads", "1",
             "--quiet"]

@@ -177,7 +177,7 @@ def test_device_runner_times_a_folder_and_reports_a_broken_model(tmp_path, tiny_
     (tmp_path / "good.onnx").write_bytes(to_onnx_bytes(build_op(key), key.input_shape))
     (tmp_path / "broken.onnx").write_bytes(b"not a model")
     out = tmp_path / "timings.json"
-    runner = Path(__file__).resolve().parents[1] / "profilers" / "device_runner.py"
+    runner = Path(__file__).resolve().parents[2] / "profilers" / "device_runner.py"
     proc = subprocess.run([sys.executable, str(runner), "--runtime", "onnxruntime", "--models", str(tmp_path),
                            "--out", str(out), "--min-runs", "3", "--min-time", "0", "--warmup", "1"],
                           capture_output=True, text=True)
@@ -190,7 +190,7 @@ def test_device_runner_times_a_folder_and_reports_a_broken_model(tmp_path, tiny_
 
 
 def test_device_runner_refuses_a_missing_reference_model(tmp_path):
-    runner = Path(__file__).resolve().parents[1] / "profilers" / "device_runner.py"
+    runner = Path(__file__).resolve().parents[2] / "profilers" / "device_runner.py"
     proc = subprocess.run([sys.executable, str(runner), "--runtime", "onnxruntime", "--models", str(tmp_path),
                            "--out", str(tmp_path / "t.json"), "--reference", str(tmp_path / "none.onnx")],
                           capture_output=True, text=True)

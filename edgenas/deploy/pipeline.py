@@ -25,26 +25,26 @@ import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, List, Optional
 
 import numpy as np
 import torch
 
 from ..tables.cost import CostModel
 from ..train.data import load_images, make_splits
-from .source import DEFAULT_MAX_MODELS, Candidate, SearchSource, load_search_source, select_models
-from ..errors import ConfigError, UnknownNameError
+from .source import Candidate, SearchSource, load_search_source, select_models
+from ..errors import ConfigError
 from ..fileio import atomic_write_json, check_writable
 from ..profiling.measure import TimingProtocol
 from ..arch.space import SearchSpace
 from ..tables.table import LatencyTable
 from ..train.loop import TrainConfig
 from ..train.ahead import TrainingJob, run_job, train_ahead
+from .networks import measure_network, network_profiler
+from .options import FORMATS, INITS, ExportOptions, check_formats
 
 __all__ = ["FORMATS", "ExportOptions", "check_formats", "network_profiler", "measure_network", "deploy_models"]
 
-FORMATS = ("onnx", "executorch", "tensorrt")
-INITS = ("scratch", "supernet")
 Progress = Callable[[str, int, int], None]
 
 
@@ -52,86 +52,8 @@ def _quiet(phase: str, done: int, total: int) -> None:
     pass
 
 
-@dataclass
-class ExportOptions:
-    """Options of ``edgenas export`` (see the CLI for their meaning)."""
-
-    run: str
-    out: str
-    models: Sequence[str] = ("pareto",)
-    formats: Sequence[str] = ("onnx",)
-    init: str = "scratch"
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float = 0.05
-    seed: int = 0
-    max_models: int = DEFAULT_MAX_MODELS
-    table: Optional[str] = None
-    dataset: Optional[str] = None
-    baselines: Sequence[float] = ()
-    threads: Optional[int] = None
-    trt_precisions: Sequence[str] = ("fp32", "fp16", "int8")
-    calibration_images: int = 256
-    protocol: Optional[TimingProtocol] = None   # default: the table's own protocol
-    report: bool = True
-    jobs: int = 1                               # trainings at a time, before any measurement (train_ahead)
-
-
-def check_formats(formats: Sequence[str]) -> List[str]:
-    """The formats in order, ONNX first (the others are built from it or checked beside it).
-
-    An unknown name is an :class:`UnknownNameError`; a format whose runtime is
-    missing is a :class:`BackendUnavailableError` saying what to install.
-    """
-    out = ["onnx"]
-    for f in formats:
-        if f not in FORMATS:
-            raise UnknownNameError("export format", f, FORMATS)
-        if f not in out:
-            out.append(f)
-    if "tensorrt" in out:
-        from .formats.tensorrt import tensorrt_available
-
-        tensorrt_available()
-    if "executorch" in out:
-        from .formats.executorch import executorch_available
-
-        executorch_available()
-    return out
-
-
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-
-
-def network_profiler(threads: int, protocol: TimingProtocol, table: Optional[LatencyTable] = None):
-    """The onnxruntime CPU profiler that times deployed networks as an onnxruntime table timed its calibration
-    networks; with a paired protocol it holds ``table``'s reference network, loaded once for every network."""
-    from profilers import get_profiler
-
-    from ..profiling.reference import attach_reference
-
-    profiler = get_profiler("onnxruntime", threads=threads, protocol=protocol)
-    if protocol.reference:
-        if table is None:
-            raise ValueError("a paired protocol measures against a table's reference network: pass the table")
-        attach_reference(profiler, table.space(), table)
-    return profiler
-
-
-def measure_network(module: torch.nn.Module, input_shape: Sequence[int], profiler,
-                    table: Optional[LatencyTable] = None) -> dict:
-    """Latency of ``module`` as a static-shape ONNX model of ``input_shape`` (the table's batch), timed by
-    ``profiler`` (see :func:`network_profiler`).
-
-    Returns the timing's fields plus ``latency_ms``: the median, scaled to ``table``'s reference unit
-    when the timing was paired with the table's reference network.
-    """
-    from .formats.lowering import to_onnx_bytes
-
-    shape = tuple(int(d) for d in input_shape)
-    timing = profiler.measure_artifact(to_onnx_bytes(module, shape), shape)
-    return {**timing.to_json(), "latency_ms": table.normalized(timing) if table else timing.median_ms}
 
 
 @dataclass

@@ -34,7 +34,9 @@ STAGES_MAY_IMPORT = {
     "tables": {"arch", "edgenas.profiling.measure"},
     "profiling": {"arch", "tables", "profilers"},
     "train": {"arch"},
-    "search": {"arch", "tables", "train", "edgenas.profiling.measure"},
+    # the benchmark trains architectures and predicts their latency from the space's tables
+    "bench": {"arch", "tables", "train", "profilers"},
+    "search": {"arch", "tables", "train", "bench", "edgenas.profiling.measure"},
     "deploy": {"arch", "tables", "profiling", "train", "search", "profilers"},
 }
 

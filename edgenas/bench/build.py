@@ -1,0 +1,223 @@
+"""``edgenas bench build``: train the benchmark's sample from scratch, journaled, over cores or a Ray cluster.
+
+The first call plans the benchmark (the stratified sample, each architecture's
+seeds and cheap features: parameters, FLOPs, memory and the predicted latency of
+every table of the space) and writes the file; every call then trains what is
+missing, ``workers`` trainings at a time in worker processes of one thread each,
+and rewrites the file after each finished training. Same recipe, seed and
+machine: the same accuracies, in a worker or not.
+"""
+from __future__ import annotations
+
+import datetime
+import multiprocessing
+import os
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from ..tables.cost import CostModel
+from ..errors import ConfigError, TableError
+from ..fileio import PathLike, check_writable
+from ..arch.model import build_network
+from ..runfolder import config_changes
+from ..arch.space import SearchSpace
+from ..tables.table import LatencyTable
+from ..version import __version__
+from .benchfile import BenchError, Benchmark, BenchRecord
+from .recipe import Recipe, make_bench_splits, train_and_score
+from .sample import stratified_sample
+
+Progress = Callable[[str, int, int], None]
+SEEDS = (0, 1, 2)
+
+
+def space_tables(space: SearchSpace, folder: PathLike) -> List[Tuple[str, LatencyTable]]:
+    """The tables of ``space`` in ``folder`` (by file name), skipping tables of other spaces."""
+    out = []
+    for p in sorted(Path(folder).glob("*.json")):
+        try:
+            t = LatencyTable.load(p)
+        except TableError:  # not a table, or one this edgenas cannot read: not a table of this space
+            continue
+        if t.header["space"]["fingerprint"] == space.fingerprint:
+            out.append((p.name, t))
+    return out
+
+
+def features(space: SearchSpace, archs: np.ndarray, tables: Sequence[Tuple[str, LatencyTable]]) -> List[dict]:
+    """Cheap features of each architecture: per table its predicted latency; parameters, FLOPs and memory
+    (parameter bytes + MCUNet peak activation) from the first table, or parameters counted on the network
+    when the space has no table."""
+    preds = {name: CostModel(space, t).predict(archs) for name, t in tables}
+    first = next(iter(preds.values()), None)
+    out = []
+    for i, arch in enumerate(archs):
+        f = {"latency_ms": {name: round(float(p.latency_ms[i]), 6) for name, p in preds.items()}}
+        if first is not None:
+            f.update(params=int(first.param_bytes[i]) // 4, flops=int(first.flops[i]),
+                     memory_bytes=int(first.memory_bytes[i]), peak_activation_bytes=int(first.peak_activation_bytes[i]))
+        else:
+            f["params"] = sum(p.numel() for p in build_network(space, arch).parameters())
+        out.append(f)
+    return out
+
+
+def plan(space: SearchSpace, recipe: Recipe, archs: int, three_seed: int, sample_seed: int,
+         tables_dir: PathLike) -> Benchmark:
+    """A new benchmark: header, the sample and its features, no runs yet."""
+    if archs < 1 or not 0 <= three_seed <= archs:
+        raise ConfigError(f"--archs must be >= 1 and --three-seed between 0 and --archs (got {archs}, {three_seed})")
+    tables = space_tables(space, tables_dir)
+    fastest = (CostModel(space, tables[0][1]).fastest()[0] if tables
+               else (space.candidate_names.index("skip"),) * space.num_layers if "skip" in space.candidate_names
+               else (0,) * space.num_layers)
+    sample = stratified_sample(space, fastest, archs, sample_seed)
+    feats = features(space, np.array([a for a, _ in sample], dtype=np.int64), tables)
+    records = [BenchRecord(space.format(a), stratum, list(SEEDS if i < three_seed else SEEDS[:1]), f)
+               for i, ((a, stratum), f) in enumerate(zip(sample, feats))]
+    from profilers.base import host_device_info
+
+    splits = make_bench_splits(recipe)
+    header = {
+        "space": {"name": space.name, "fingerprint": space.fingerprint, "declaration": space.declaration},
+        "recipe": recipe.to_json(), "recipe_fingerprint": recipe.fingerprint,
+        "split": {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test)},
+        "sample": {"archs": archs, "three_seed": three_seed, "seed": sample_seed,
+                   "fastest": space.format(fastest), "tables": [n for n, _ in tables]},
+        "machine": host_device_info(recipe.threads),
+        "versions": {"edgenas": __version__, "torch": torch.__version__, "numpy": np.__version__},
+        "created": _now(), "updated": _now(),
+    }
+    return Benchmark(header, records)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def open_benchmark(path: PathLike, space: SearchSpace, recipe: Recipe, archs: int, three_seed: int,
+                   sample_seed: int, tables_dir: PathLike) -> Benchmark:
+    """The benchmark at ``path`` (resumed), or a new plan written there. A file of other settings is refused."""
+    path = Path(path)
+    if path.exists():
+        bench = Benchmark.load(path)
+        want = {"space": space.fingerprint, "recipe": recipe.to_json(), "archs": archs, "three_seed": three_seed,
+                "sample_seed": sample_seed}
+        have = {"space": bench.header["space"]["fingerprint"], "recipe": bench.header["recipe"],
+                "archs": bench.header["sample"]["archs"], "three_seed": bench.header["sample"]["three_seed"],
+                "sample_seed": bench.header["sample"]["seed"]}
+        changes = config_changes(have, want)
+        if changes:
+            raise BenchError(f"{path} holds a benchmark of other settings ({'; '.join(changes)}); rerun with its "
+                             f"settings to resume, or write to another file")
+        return bench
+    check_writable(path)
+    bench = plan(space, recipe, archs, three_seed, sample_seed, tables_dir)
+    bench.save(path)
+    return bench
+
+
+def pending(bench: Benchmark) -> List[Tuple[str, int]]:
+    """The (architecture, seed) trainings still missing, in build order."""
+    return [(r.arch, s) for r in bench.records for s in r.seeds if s not in r.runs]
+
+
+# ---- workers -------------------------------------------------------------------------------------------
+_WORKER: dict = {}
+
+
+def _die_with_parent(parent: int) -> None:
+    while True:
+        if os.getppid() != parent:
+            os._exit(1)
+        time.sleep(1.0)
+
+
+def _init_worker(parent: int, declaration: dict, name: str, recipe: dict) -> None:
+    threading.Thread(target=_die_with_parent, args=(parent,), daemon=True).start()
+    r = Recipe(**recipe)
+    _WORKER.update(space=SearchSpace.from_dict(name, declaration), recipe=r, splits=make_bench_splits(r))
+
+
+def _train_in_worker(arch: str, seed: int) -> dict:
+    w = _WORKER
+    return train_and_score(w["space"], w["space"].parse(arch), w["recipe"], seed, w["splits"])
+
+
+def build(path: PathLike, space: SearchSpace, recipe: Recipe = Recipe(), *, archs: int = 500, three_seed: int = 100,
+          sample_seed: int = 0, tables_dir: PathLike = "latency_tables", workers: int = 1, use_ray: bool = False,
+          limit: Optional[int] = None, progress: Optional[Progress] = None) -> Benchmark:
+    """Plan or resume the benchmark at ``path`` and train what is missing (at most ``limit`` trainings)."""
+    bench = open_benchmark(path, space, recipe, archs, three_seed, sample_seed, tables_dir)
+    todo = pending(bench)[:limit] if limit is not None else pending(bench)
+    total = sum(len(r.seeds) for r in bench.records)
+    done = total - len(pending(bench))
+    report = progress or (lambda phase, d, t: None)
+    report("train", done, total)
+    if not todo:
+        return bench
+
+    def record(arch: str, run: dict) -> None:
+        nonlocal done
+        bench.get(arch).runs[run["seed"]] = run
+        bench.header["updated"] = _now()
+        bench.save(path)
+        done += 1
+        report("train", done, total)
+
+    if use_ray:
+        _run_ray(todo, space, recipe, workers, record)
+    elif workers <= 1:
+        splits = make_bench_splits(recipe)
+        for arch, seed in todo:
+            record(arch, train_and_score(space, space.parse(arch), recipe, seed, splits))
+    else:
+        _run_pool(todo, space, recipe, workers, record)
+    return bench
+
+
+def _run_pool(todo, space: SearchSpace, recipe: Recipe, workers: int, record) -> None:
+    ctx = multiprocessing.get_context("spawn")  # no torch state is forked
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(os.getpid(), space.declaration, space.name, recipe.to_json())) as pool:
+        queue = list(todo)
+        running: Dict = {}
+        while queue or running:
+            while queue and len(running) < workers:  # keep only `workers` in flight: a kill loses no more
+                arch, seed = queue.pop(0)
+                running[pool.submit(_train_in_worker, arch, seed)] = arch
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for f in finished:
+                record(running.pop(f), f.result())
+
+
+def _run_ray(todo, space: SearchSpace, recipe: Recipe, workers: int, record) -> None:
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("--ray needs Ray: pip install 'edgenas[ray]'") from None
+    if not ray.is_initialized():
+        ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False)
+
+    @ray.remote(num_cpus=recipe.threads)
+    def train(arch: str, seed: int) -> dict:
+        r = Recipe(**recipe_json)
+        sp = SearchSpace.from_dict(space.name, declaration)
+        return train_and_score(sp, sp.parse(arch), r, seed)
+
+    recipe_json, declaration = recipe.to_json(), space.declaration
+    queue = list(todo)
+    running: Dict = {}
+    while queue or running:
+        while queue and len(running) < max(workers, 1):
+            arch, seed = queue.pop(0)
+            running[train.remote(arch, seed)] = arch
+        finished, _ = ray.wait(list(running), num_returns=1)
+        for ref in finished:
+            record(running.pop(ref), ray.get(ref))

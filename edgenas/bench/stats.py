@@ -1,0 +1,65 @@
+"""What a benchmark can tell apart: seed noise against the spread between architectures, and the rank
+correlation that noise allows; the surrogate scored on held-out trained architectures."""
+from __future__ import annotations
+
+import itertools
+from typing import Dict, Optional
+
+import numpy as np
+from scipy.stats import kendalltau, spearmanr
+
+from .benchfile import Benchmark
+
+
+def signal_to_noise(bench: Benchmark, metric: str = "test_acc", stratum: Optional[str] = None) -> Dict[str, float]:
+    """Seed noise (pooled within-architecture standard deviation over the architectures trained with several
+    seeds), the spread between architectures (standard deviation of their mean accuracies) and the ratio."""
+    recs = [r for r in bench.trained() if stratum is None or r.stratum == stratum]
+    multi = [r for r in recs if len(r.runs) > 1]
+    noise = (float(np.sqrt(np.mean([np.var([x[metric] for x in r.runs.values()], ddof=1) for r in multi])))
+             if multi else float("nan"))
+    means = np.array([r.mean(metric) for r in recs])
+    spread = float(means.std(ddof=1)) if len(means) > 1 else float("nan")
+    return {"architectures": len(recs), "multi_seed": len(multi), "seed_noise": noise, "spread": spread,
+            "ratio": noise / spread if spread > 0 else float("nan")}
+
+
+def noise_ceiling(bench: Benchmark, metric: str = "test_acc") -> float:
+    """Mean Kendall τ between two seeds' accuracies over the architectures trained with both: how well one
+    training can rank architectures at all, so the ceiling for any estimator scored against one."""
+    multi = [r for r in bench.trained() if len(r.runs) > 1]
+    seeds = sorted({s for r in multi for s in r.runs})
+    taus = []
+    for a, b in itertools.combinations(seeds, 2):
+        pairs = [(r.runs[a][metric], r.runs[b][metric]) for r in multi if a in r.runs and b in r.runs]
+        if len(pairs) >= 3:
+            taus.append(kendalltau(*zip(*pairs))[0])
+    return float(np.mean(taus)) if taus else float("nan")
+
+
+def rank_scores(truth: np.ndarray, estimate: np.ndarray, top: float = 0.1) -> Dict[str, float]:
+    """Kendall τ, Spearman ρ, and the share of the true top ``top`` found in the estimate's top ``top``."""
+    truth, estimate = np.asarray(truth, float), np.asarray(estimate, float)
+    k = max(1, int(round(len(truth) * top)))
+    top_true, top_est = set(np.argsort(-truth)[:k]), set(np.argsort(-estimate)[:k])
+    return {"kendall_tau": float(kendalltau(truth, estimate)[0]), "spearman": float(spearmanr(truth, estimate)[0]),
+            "top_precision": len(top_true & top_est) / k, "n": len(truth)}
+
+
+def surrogate_cv(bench: Benchmark, metric: str = "test_acc", folds: int = 5, seed: int = 0) -> Dict[str, float]:
+    """The surrogate fitted on (folds-1)/folds of the trained architectures, scored on the rest, all folds pooled."""
+    from .surrogate import Surrogate
+
+    recs = bench.trained()
+    order = np.random.default_rng(seed).permutation(len(recs))
+    truth, pred = [], []
+    space = bench.space
+    for f in range(folds):
+        held = [recs[i] for i in order[f::folds]]
+        model = Surrogate(bench, metric, seed=seed, exclude=[r.arch for r in held])
+        p, _ = model.predict(np.array([space.parse(r.arch) for r in held]), [r.features for r in held])
+        truth += [r.mean(metric) for r in held]
+        pred += list(p)
+    out = rank_scores(np.array(truth), np.array(pred))
+    out["mae"] = float(np.mean(np.abs(np.array(truth) - np.array(pred))))
+    return out

@@ -1,0 +1,88 @@
+"""A surrogate of the benchmark: accuracy with an uncertainty for architectures that were not trained.
+
+The model is an ensemble of small MLPs (scikit-learn), each fitted on a
+bootstrap of the trained architectures; its prediction is the members' mean and
+its uncertainty their standard deviation (the ensemble BANANAS uses as its
+predictor). Inputs: one-hot choices per layer plus cheap features (log FLOPs,
+log parameters, predicted latency), standardised.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..arch.space import SearchSpace
+
+
+def one_hot(space: SearchSpace, archs: np.ndarray) -> np.ndarray:
+    """``(N, layers * candidates)`` 0/1 encoding of a chain space's architectures."""
+    archs = np.asarray(archs, dtype=np.int64).reshape(-1, space.num_layers)
+    out = np.zeros((len(archs), space.num_layers * space.num_candidates), dtype=np.float32)
+    cols = archs + np.arange(space.num_layers)[None, :] * space.num_candidates
+    np.put_along_axis(out, cols, 1.0, axis=1)
+    return out
+
+
+@dataclass
+class EnsembleRegressor:
+    """``members`` MLP regressors on bootstraps of the data: predict -> (mean, std)."""
+
+    members: int = 5
+    hidden: Tuple[int, ...] = (64, 64)
+    seed: int = 0
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> "EnsembleRegressor":
+        from sklearn.neural_network import MLPRegressor
+
+        x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        self._mu, self._sd = x.mean(0), x.std(0) + 1e-9
+        self._y_mu, self._y_sd = y.mean(), y.std() + 1e-9
+        rng = np.random.default_rng(self.seed)
+        xs, ys = (x - self._mu) / self._sd, (y - self._y_mu) / self._y_sd
+        self._models = []
+        for m in range(self.members):
+            idx = rng.integers(0, len(x), len(x)) if self.members > 1 else np.arange(len(x))
+            model = MLPRegressor(self.hidden, alpha=1e-3, learning_rate_init=1e-3, max_iter=2000,
+                                 early_stopping=False, random_state=self.seed * 1000 + m)
+            self._models.append(model.fit(xs[idx], ys[idx]))
+        return self
+
+    def predict(self, x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        xs = (np.asarray(x, dtype=np.float64) - self._mu) / self._sd
+        preds = np.stack([m.predict(xs) for m in self._models]) * self._y_sd + self._y_mu
+        return preds.mean(0), preds.std(0)
+
+
+def design_matrix(space: SearchSpace, archs: np.ndarray, feats: Sequence[dict], latency_key: Optional[str]) -> np.ndarray:
+    """One-hot choices plus log FLOPs, log parameters and (when a table is named) predicted latency."""
+    extra = [[np.log(max(f.get("flops", 1), 1)), np.log(max(f["params"], 1))]
+             + ([f["latency_ms"][latency_key]] if latency_key else []) for f in feats]
+    return np.hstack([one_hot(space, archs), np.asarray(extra, dtype=np.float32)])
+
+
+class Surrogate:
+    """Fitted on a benchmark's trained architectures (mean accuracy over their seeds)."""
+
+    def __init__(self, bench, metric: str = "val_acc", members: int = 5, seed: int = 0,
+                 exclude: Sequence[str] = ()):
+        self.space = bench.space
+        self.metric = metric
+        trained = [r for r in bench.trained() if r.arch not in set(exclude)]
+        if len(trained) < 10:
+            from .benchfile import BenchError
+
+            raise BenchError(f"the benchmark holds {len(trained)} trained architectures; a surrogate needs at "
+                             f"least 10 (keep `edgenas bench build` running)")
+        tables = bench.header["sample"]["tables"]
+        self.latency_key = tables[0] if tables else None
+        archs = np.array([self.space.parse(r.arch) for r in trained])
+        y = np.array([r.mean(metric) for r in trained])
+        self.n_train = len(trained)
+        self.model = EnsembleRegressor(members=members, seed=seed).fit(
+            design_matrix(self.space, archs, [r.features for r in trained], self.latency_key), y)
+
+    def predict(self, archs: np.ndarray, feats: List[dict]) -> Tuple[np.ndarray, np.ndarray]:
+        mean, std = self.model.predict(design_matrix(self.space, archs, feats, self.latency_key))
+        return np.clip(mean, 0.0, 1.0), std

@@ -262,7 +262,7 @@ def supernet():
 
 @supernet.command("train")
 @click.option("--mode", type=click.Choice(["spos"]), default="spos", show_default=True,
-              help="spos: uniform single-path sampling (DNAS supernets come from 'search --strategy dnas').")
+              help="spos: uniform single-path sampling (DNAS supernets come from 'search dnas').")
 @click.option("--space", "space_name", default="fbnet-small", show_default=True, help="Preset name or JSON file.")
 @click.option("--dataset", default="mnist5k", show_default=True, help="mnist5k, digits, or a dataset folder.")
 @click.option("--epochs", default=10, show_default=True, type=click.IntRange(1))
@@ -297,78 +297,122 @@ def supernet_train(mode, space_name, dataset, epochs, batch_size, lr, anchor_war
 
 
 # ---- search --------------------------------------------------------------------
-@cli.command()
-@click.option("--strategy", default="nsga2", show_default=True, help="dnas, nsga2 or random (edgenas.search.strategies).")
-@click.option("--table", "tables", multiple=True, type=click.Path(dir_okay=False),
-              help="Latency table of the space; [nsga2/random] repeat for several targets (a CPU and a phone).")
-@click.option("--space", "space_name", default="fbnet-small", show_default=True,
-              help="[dnas] preset name or JSON file (nsga2/random take the space of the table or supernet).")
-@click.option("--dataset", help="mnist5k (dnas default), digits, or a folder; [nsga2] overrides the supernet's.")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder (journal and outputs).")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--threads", type=click.IntRange(1), help="Torch threads per process.")
-@click.option("--epochs", type=click.IntRange(1), help="[dnas] epochs in total, warm-up included.")
-@click.option("--alpha", type=float, help="[dnas] loss scale α of CE·α·log(LAT)^β (FBNet 0.2).")
-@click.option("--beta", type=float, help="[dnas] latency exponent β (FBNet 0.6).")
-@click.option("--target-ms", type=click.FloatRange(min=0, min_open=True),
-              help="[dnas] latency budget: β adapts toward it, and the run returns the most likely "
-                   "architecture predicted within [band·budget, budget].")
-@click.option("--budget-band", type=click.FloatRange(0, 1, min_open=True),
-              help="[dnas] lower edge of the budget band, as a fraction of --target-ms (0.9).")
-@click.option("--memory-beta", type=float, help="[dnas] add a log(memory KiB)^β factor to the loss.")
-@click.option("--memory-target-bytes", type=click.FloatRange(min=0, min_open=True), help="[dnas] memory budget.")
-@click.option("--warmup-epochs", type=click.IntRange(0), help="[dnas] weight-only epochs first.")
-@click.option("--batch-size", type=click.IntRange(2), help="[dnas] batch size.")
-@click.option("--lr", type=float, help="[dnas] weight learning rate (SGD, cosine).")
-@click.option("--theta-lr", type=float, help="[dnas] architecture learning rate (Adam).")
-@click.option("--tau0", type=float, help="[dnas] initial Gumbel-softmax temperature (FBNet 5).")
-@click.option("--tau-decay", type=float, help="[dnas] τ is multiplied by e^-decay per search epoch (FBNet 0.045).")
-@click.option("--samples", type=click.IntRange(0), help="[dnas] architectures sampled from θ (FBNet 6).")
-@click.option("--weight-sampling", type=click.Choice(["soft", "hard"]), help="[dnas] mixture or one path per weight step.")
-@click.option("--max-batches", type=click.IntRange(1), help="[dnas] batches per epoch and split (smoke runs).")
-@click.option("--max-latency", "max_latency_ms", multiple=True, callback=lambda c, p, v: [parse_latency(x) for x in v],
-              help="[nsga2/random] latency budget (5ms, 0.5s, 800us): one for all tables, or one per --table.")
-@click.option("--max-memory", "max_memory_bytes", callback=lambda c, p, v: parse_memory(v) if v else None,
-              help="[nsga2/random] memory budget: parameters + peak activations (2MB, 512KiB).")
-@click.option("--objective", "objectives", multiple=True, type=click.Choice(["memory", "params", "flops"]),
-              help="[nsga2/random] also minimise this (repeatable). Error and latency always are.")
-@click.option("--other-tables", type=click.Choice(["objective", "constraint"]),
-              help="[nsga2/random] latency of tables after the first: an objective each (default), or budget only.")
-@click.option("--supernet", type=click.Path(file_okay=False), help="[nsga2/random] supernet run folder (accuracy).")
-@click.option("--oracle", is_flag=True, default=None, help="[nsga2/random] synthetic accuracy oracle (benchmarking).")
-@click.option("--bn-batches", type=click.IntRange(1), help="[nsga2/random] batches to recalibrate BatchNorm (4).")
-@click.option("--eval-batches", type=click.IntRange(1), help="[nsga2/random] cap validation batches per architecture.")
-@click.option("--pop", type=click.IntRange(2), help="[nsga2/random] population per generation (64).")
-@click.option("--gens", type=click.IntRange(1), help="[nsga2/random] generations (30).")
-@click.option("--resume", is_flag=True, default=None, help="[nsga2/random] continue the run at --out (dnas resumes "
-              "by rerunning the same command).")
-@click.option("--ray", "ray", is_flag=False, flag_value="local", default=None,
-              help="[nsga2/random] evaluate with Ray: a local cluster, or --ray HOST:PORT for an existing one.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-def search(strategy, tables, space_name, dataset, out, seed, epochs, quiet, **options):
-    """Search for architectures under the costs of the latency table(s), writing the run folder OUT.
+_SCALARS = {"int": int, "float": float, "str": str, "bool": bool}
 
-    Options marked [dnas] or [nsga2/random] belong to that strategy; a strategy refuses the others.
-    """
-    from pathlib import Path
 
-    from edgenas.progress import epoch_progress
-    from edgenas.search.strategies import SearchRequest, get_strategy
+def _strategy_option(f) -> click.Option:
+    """A click option for one field of a strategy's Config: its type, allowed values and help from the field."""
+    name = "--" + f.name.replace("_", "-")
+    kind = str(f.type).replace("Optional[", "").rstrip("]")
+    help_text = f.metadata.get("help", "")
+    if kind == "bool":
+        return click.Option([f"{name}/--no-{name[2:]}"], default=None, help=f"{help_text} [default: {f.default}]")
+    choices = f.metadata.get("choices")
+    return click.Option([name], type=click.Choice(choices) if choices else _SCALARS.get(kind, str), default=None,
+                        help=f"{help_text} [default: {f.default}]")
 
-    runner = get_strategy(strategy)
-    options = {k: v for k, v in options.items() if v not in (None, (), [])}
-    if len(tables) > 1:
-        options["tables"] = list(tables[1:])
-    main_process = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
-    with epoch_progress(f"search {strategy}", not quiet and main_process) as bar:
-        result = runner(SearchRequest(strategy=strategy, out=Path(out), space=space_name,
-                                      table=tables[0] if tables else None, dataset=dataset, seed=seed,
-                                      epochs=epochs, options=options, progress=bar))
-    if main_process:
+
+def _common_search_options(uses_estimator: bool):
+    opts = [
+        click.Option(["--table", "tables"], multiple=True, required=True, type=click.Path(dir_okay=False),
+                     help="Latency table of the space (see 'edgenas profile'); repeat for several targets."),
+        click.Option(["--max-latency", "max_latency_ms"], multiple=True,
+                     callback=lambda c, p, v: [parse_latency(x) for x in v],
+                     help="Latency budget (5ms, 0.5s, 800us): one for all tables, or one per --table."),
+        click.Option(["--max-memory", "max_memory_bytes"], callback=lambda c, p, v: parse_memory(v) if v else None,
+                     help="Memory budget: parameters + peak activations (2MB, 512KiB)."),
+        click.Option(["--objective", "objectives"], multiple=True, type=click.Choice(["memory", "params", "flops"]),
+                     help="Also minimise this (repeatable). Error and latency always are."),
+        click.Option(["--other-tables"], type=click.Choice(["objective", "constraint"]), default="objective",
+                     show_default=True, help="Latency of tables after the first: an objective each, or budget only."),
+        click.Option(["--dataset"], help="mnist5k, digits, or a folder (default: the estimator's, else mnist5k)."),
+        click.Option(["--seed"], default=0, show_default=True, type=int),
+        click.Option(["--out"], required=True, type=click.Path(file_okay=False),
+                     help="Run folder; rerunning the same command resumes it."),
+        click.Option(["--plot/--no-plot"], default=True, show_default=True, help="Write result.png."),
+        click.Option(["--quiet"], is_flag=True, help="No progress bar."),
+    ]
+    if uses_estimator:
+        opts += [
+            click.Option(["--estimator"], required=True,
+                         help="Accuracy estimator: bench[:PATH] (the benchmark of trained architectures), "
+                              "supernet:PATH (a trained supernet), oracle (synthetic, for benchmarking search)."),
+            click.Option(["--estimator-option", "estimator_options"], multiple=True, metavar="KEY=VALUE",
+                         callback=lambda c, p, v: _key_values(v),
+                         help="An option of the estimator (supernet: bn_batches, eval_batches, batch_size, threads)."),
+            click.Option(["--ray"], is_flag=False, flag_value="local", default=None,
+                         help="Evaluate with Ray: a local cluster, or --ray HOST:PORT for an existing one."),
+        ]
+    return opts
+
+
+def _key_values(items):
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _strategy_command(name: str) -> click.Command:
+    from dataclasses import fields
+
+    from edgenas.search.strategies import get_strategy
+
+    strategy = get_strategy(name)
+    config_fields = [f for f in fields(strategy.Config)]
+
+    def callback(tables, out, quiet, plot, **values):
+        from edgenas.progress import progress_bar
         from edgenas.search.report import format_result
+        from edgenas.search.setup import search
 
-        click.echo(format_result(result))
-        click.echo(f"run folder: {out}")
+        config = {f.name: values.pop(f.name) for f in config_fields}
+        main_process = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
+        with progress_bar(f"search {name}", not quiet and main_process) as bar:
+            doc = search(name, list(tables), out, config=config, plot=plot, progress=bar, **values)
+        if main_process:
+            click.echo(format_result(doc))
+            click.echo(f"run folder: {out}")
+
+    import inspect
+
+    doc = (inspect.getdoc(strategy) or "").split("\n\n")[0]
+    return click.Command(name, callback=callback, help=f"{strategy.summary}.\n\n{doc}",
+                         params=_common_search_options(strategy.uses_estimator)
+                         + [_strategy_option(f) for f in config_fields])
+
+
+class _StrategyGroup(click.Group):
+    """One subcommand per registered strategy, built from its Config when asked for (no import to list them)."""
+
+    def list_commands(self, ctx):
+        from edgenas.search.strategies import names
+
+        return names()
+
+    def get_command(self, ctx, name):
+        from edgenas.search.strategies import STRATEGIES
+
+        return _strategy_command(name) if name in STRATEGIES else None
+
+    def format_commands(self, ctx, formatter):
+        from edgenas.search.strategies import names, summary
+
+        with formatter.section("Strategies"):
+            formatter.write_dl([(n, summary(n)) for n in names()])
+
+
+@cli.group(cls=_StrategyGroup)
+def search():
+    """Search for architectures under the costs of the latency table(s): edgenas search STRATEGY --help.
+
+    Every strategy writes the run folder --out: its settings, its journal or checkpoint, result.json (the
+    Pareto set, or the one architecture it selects, with its sources) and result.png. Rerunning the same
+    command resumes the run; a rerun with other settings is refused, naming them.
+    """
 
 
 def parse_latency(text):
@@ -402,9 +446,15 @@ def train(arch, space_name, dataset, out, epochs, batch_size, lr, seed, split_se
     ARCH is an architecture string (candidates joined by '-') or a search run folder / result.json,
     whose selected architecture is taken (with a budget: the most likely one within it).
     """
-    from edgenas.train.final import train_architecture
+    from pathlib import Path
+
     from edgenas.progress import epoch_progress
+    from edgenas.search.result import selected_architecture
+    from edgenas.train.final import train_architecture
     from edgenas.train.loop import TrainConfig
+
+    if Path(arch).exists() or arch.endswith(".json"):  # a search run (or its result.json): the architecture it chose
+        arch, space_name = selected_architecture(arch)
 
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     with epoch_progress("train", not quiet) as bar:
@@ -412,6 +462,109 @@ def train(arch, space_name, dataset, out, epochs, batch_size, lr, seed, split_se
                                threads=threads, on_epoch=bar)
     click.echo(f"{r['arch']}: test accuracy {r['test_acc']:.4f} on {r['test_images']} held-out images "
                f"({r['epochs']} epochs, {r['params']} parameters); run folder: {out}")
+
+
+# ---- bench -------------------------------------------------------------------
+@cli.group()
+def bench():
+    """The benchmark of trained architectures: build it, query it, see what it can tell apart."""
+
+
+def _recipe_options(f):
+    """One option per field of the benchmark recipe (a benchmark of another recipe is another benchmark)."""
+    from dataclasses import fields
+
+    from edgenas.bench.recipe import Recipe
+
+    for field_ in reversed(fields(Recipe)):
+        f = click.option("--" + field_.name.replace("_", "-"), field_.name, type=type(field_.default),
+                         default=field_.default, show_default=True, help="Recipe: " + field_.name.replace("_", " ") + ".")(f)
+    return f
+
+
+@bench.command("build")
+@click.option("--space", "space_name", default="fbnet-small", show_default=True, help="Preset name or JSON file.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="Benchmark file; it is the journal: rerun the same command to continue.")
+@click.option("--archs", default=500, show_default=True, type=click.IntRange(1), help="Architectures in the sample.")
+@click.option("--three-seed", default=100, show_default=True, type=click.IntRange(0),
+              help="Of which the first N are trained with seeds 0, 1 and 2 (the others with seed 0).")
+@click.option("--sample-seed", default=0, show_default=True)
+@click.option("--tables", "tables_dir", default="latency_tables", show_default=True, type=click.Path(file_okay=False),
+              help="Folder whose tables of the space give each architecture's predicted latency.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1),
+              help="Trainings at a time, in worker processes of one thread each.")
+@click.option("--ray", "use_ray", is_flag=True, help="Train on Ray (RAY_ADDRESS, or a local cluster).")
+@click.option("--limit", type=click.IntRange(0), help="Stop after this many trainings (continue later).")
+@_recipe_options
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def bench_build(space_name, out, archs, three_seed, sample_seed, tables_dir, workers, use_ray, limit, quiet,
+                **recipe):
+    """Train a stratified sample of a space's architectures from scratch with one fixed recipe."""
+    from edgenas.arch.space import get_space
+    from edgenas.bench.build import build
+    from edgenas.bench.recipe import Recipe
+    from edgenas.bench.report import summary
+    from edgenas.progress import progress_bar
+
+    with progress_bar("bench", not quiet) as bar:
+        b = build(out, get_space(space_name), Recipe(**recipe), archs=archs, three_seed=three_seed,
+                  sample_seed=sample_seed, tables_dir=tables_dir, workers=workers, use_ray=use_ray, limit=limit,
+                  progress=bar)
+    click.echo("\n".join(summary(b, with_surrogate=False)))
+
+
+def _bench_path(path, space_name):
+    from edgenas.arch.space import get_space
+    from edgenas.bench.query import shipped
+
+    return path or shipped(get_space(space_name))
+
+
+@bench.command("query")
+@click.argument("arch")
+@click.option("--bench", "path", type=click.Path(dir_okay=False), help="Benchmark file (default: the shipped one).")
+@click.option("--space", "space_name", default="fbnet-small", show_default=True, help="Space of the shipped benchmark.")
+@click.option("--tables", "tables_dir", default="latency_tables", show_default=True, type=click.Path(file_okay=False),
+              help="Folder whose tables of the space give the latency of the architecture.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def bench_query(arch, path, space_name, tables_dir, as_json):
+    """Accuracy (trained, or the surrogate's estimate), latency per table, memory and parameters of ARCH."""
+    import json
+
+    from edgenas.bench.build import space_tables
+    from edgenas.bench.benchfile import Benchmark
+    from edgenas.bench.query import BenchmarkOracle
+
+    path = _bench_path(path, space_name)
+    space = Benchmark.load(path).space
+    r = BenchmarkOracle(path, space_tables(space, tables_dir)).query(arch)
+    if as_json:
+        click.echo(json.dumps(r, indent=1))
+        return
+    for metric in ("val_acc", "test_acc"):
+        m = r[metric]
+        spread = f" ± {100 * m['std']:.2f}" if m["std"] is not None else ""
+        click.echo(f"{metric:>8}: {100 * m['value']:.2f}{spread} %  ({m['source']})")
+    f = r["features"]
+    for table, ms in f["latency_ms"].items():
+        click.echo(f"{'latency':>8}: {ms:.4g} ms  ({table})")
+    click.echo(f"{'params':>8}: {f['params']}   FLOPs {f.get('flops', 'n/a')}   memory {f.get('memory_bytes', 'n/a')} bytes")
+
+
+@bench.command("show")
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+@click.option("--space", "space_name", default="fbnet-small", show_default=True, help="Space of the shipped benchmark.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Write accuracy against latency as a PNG.")
+def bench_show(path, space_name, plot):
+    """Progress, seed noise against the spread between architectures, the surrogate's held-out ranking."""
+    from edgenas.bench.benchfile import Benchmark
+    from edgenas.bench.report import plot as plot_bench, summary
+
+    b = Benchmark.load(_bench_path(path, space_name))
+    click.echo("\n".join(summary(b)))
+    if plot:
+        click.echo(f"plot: {plot_bench(b, plot)}")
 
 
 # ---- export and quickstart ---------------------------------------------------------

@@ -21,7 +21,7 @@ from pathlib import Path
 from edgenas.tables.cost import CostModel
 from edgenas.fileio import atomic_write_json
 from edgenas.arch.space import get_space
-from edgenas.search.strategies import SearchRequest, get_strategy
+from edgenas.search.setup import search
 from edgenas.tables.table import LatencyTable
 
 
@@ -49,12 +49,13 @@ def main() -> None:
               else [("beta", b) for b in args.betas])
     rows = []
     for name, value in points:
-        opts = {"warmup_epochs": args.warmup_epochs, "max_batches": args.max_batches, name: value,
-                "theta_lr": args.theta_lr, "threads": args.threads}
+        opts = {"warmup_epochs": args.warmup_epochs, "max_batches": args.max_batches, "epochs": args.epochs,
+                "theta_lr": args.theta_lr, "threads": args.threads, **({"beta": value} if name == "beta" else {})}
         out = Path(args.out_dir) / f"{args.mode}-{value:g}"
         t0 = time.perf_counter()
-        res = get_strategy("dnas")(SearchRequest("dnas", out, space=args.space, table=args.table,
-                                                 dataset=args.dataset, epochs=args.epochs, options=opts))
+        search("dnas", [args.table], out, dataset=args.dataset, config=opts,
+               max_latency_ms=[value] if name == "target_ms" else [])
+        res = json.loads((out / "dnas.json").read_text())
         best, argmax = res["selected"], res["most_likely"]
         row = {name: value, "arch": best["arch"], "latency_ms": best["latency_ms"],
                "memory_bytes": best["memory_bytes"], "mflops": best["flops"] / 1e6, "probability": best["probability"],

@@ -19,7 +19,8 @@ import numpy as np
 
 from edgenas.fileio import atomic_write_json
 from edgenas.train.final import train_architecture
-from edgenas.search.strategies import SearchRequest, get_strategy
+from edgenas.search.setup import search
+from edgenas.tables.table import LatencyTable
 from edgenas.train.loop import TrainConfig
 
 
@@ -36,15 +37,17 @@ def main() -> None:
     out = Path(args.out_dir)
 
     t0 = time.perf_counter()
-    res = get_strategy("dnas")(SearchRequest("dnas", out / "search", table=args.table, dataset=args.dataset,
-                                             seed=args.seed, options={"target_ms": args.target_ms, "threads": args.threads}))
+    search("dnas", [args.table], out / "search", dataset=args.dataset, seed=args.seed,
+           config={"threads": args.threads}, max_latency_ms=[args.target_ms] if args.target_ms else [])
+    res = json.loads((out / "search" / "dnas.json").read_text())
     search_wall = time.perf_counter() - t0
     hist = json.loads((out / "search" / "history.json").read_text())
     best = res["selected"]
     print(f"search: {best['arch']}  {best['latency_ms']:.4g} ms  ({search_wall:.0f} s this session)", flush=True)
 
     t1 = time.perf_counter()
-    tr = train_architecture(str(out / "search"), out / "train", dataset=args.dataset,
+    tr = train_architecture(best["arch"], out / "train", space=LatencyTable.load(args.table).space(),
+                            dataset=args.dataset,
                             cfg=TrainConfig(epochs=args.train_epochs, seed=args.seed), split_seed=args.seed,
                             threads=args.threads)
     summary = {

@@ -142,23 +142,24 @@ def _supernet(cfg: QuickstartConfig, space, out: Path, progress: Progress, log) 
 
 
 def _search(cfg: QuickstartConfig, table: Path, space, supernet: Path, out: Path, progress: Progress, log) -> Path:
+    from .search.result import RESULT
+    from .search.setup import search
     from .tables.cost import CostModel
-    from .search.setup import JOURNAL, SearchOptions, execute
     from .tables.table import LatencyTable
 
     path = out / "search"
-    if (path / "pareto.json").is_file():
-        log(f"3/4 search: {path}/pareto.json exists, skipped")
+    if (path / RESULT).is_file():
+        log(f"3/4 search: {path}/{RESULT} exists, skipped")
         return path
     budget, fastest, slowest = latency_budget(CostModel(space, LatencyTable.load(table, space=space)),
                                               cfg.budget_fraction)
     log(f"3/4 search: NSGA-II, {cfg.pop} x {cfg.gens} generations, budget {budget:.4g} ms "
         f"(table: fastest {fastest:.4g} ms, slowest {slowest:.4g} ms)")
-    execute("nsga2", SearchOptions(tables=[str(table)], out=str(path), max_latency_ms=[budget],
-                                   supernet=str(supernet), bn_batches=cfg.bn_batches, eval_batches=cfg.eval_batches,
-                                   threads=cfg.threads, pop=cfg.pop, gens=cfg.gens, seed=cfg.seed,
-                                   resume=(path / JOURNAL).exists()),
-            progress=lambda g, n, e, hv: progress("search generations", g, n))
+    search("nsga2", [table], path, config={"pop": cfg.pop, "gens": cfg.gens}, max_latency_ms=[budget],
+           estimator=f"supernet:{supernet}", seed=cfg.seed,
+           estimator_options={"bn_batches": cfg.bn_batches, "eval_batches": cfg.eval_batches,
+                              "threads": cfg.threads},
+           progress=lambda phase, g, n: progress("search generations", g, n))
     return path
 
 

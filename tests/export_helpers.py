@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from edgenas.search.setup import SearchOptions, execute
+from edgenas.search.setup import search
 from edgenas.arch.space import get_space
 
 from _synthetic_table import synthetic_table
@@ -18,8 +18,8 @@ def make_search_run(folder):
     table = folder / "table.json"
     synthetic_table(SPACE, table)
     run = folder / "search"
-    execute("nsga2", SearchOptions(tables=[str(table)], out=str(run), oracle=True, dataset="digits", pop=8,
-                                   gens=2, seed=0, plot=False))
+    search("nsga2", [table], run, estimator="oracle", dataset="digits", config={"pop": 8, "gens": 2}, seed=0,
+           plot=False)
     return run, table
 
 

@@ -28,23 +28,22 @@ def run_cli(args, capsys):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--strategy", "annealing"], "unknown strategy 'annealing'"),
-    (["--target-ms", "0.001"], "below the fastest architecture"),
+    (["--max-latency", "0.001ms"], "fastest reachable is"),
     (["--dataset", "/no/such/folder"], "neither a built-in"),
 ])
 def test_search_bad_input_is_one_line_and_exit_2(tmp_path, capsys, table_path, extra, message):
-    code, out = run_cli(["search", "--strategy", "dnas", "--table", table_path, "--dataset", "digits", "--out", str(tmp_path / "r"),
+    code, out = run_cli(["search", "dnas", "--table", table_path, "--dataset", "digits", "--out", str(tmp_path / "r"),
                          "--quiet", *extra], capsys)
     assert code == 2 and message in out.err and out.err.count("\n") == 1 and "Traceback" not in out.err
     assert not (tmp_path / "r").exists()
 
 
 def test_search_cli_runs_and_reports(tmp_path, capsys, table_path):
-    main(["search", "--strategy", "dnas", "--table", table_path, "--dataset", "digits", "--epochs", "2",
+    main(["search", "dnas", "--table", table_path, "--dataset", "digits", "--epochs", "2",
           "--warmup-epochs", "1", "--max-batches", "1", "--batch-size", "16", "--samples", "2", "--alpha", "0.3",
           "--beta", "0.8", "--threads", "1", "--out", str(tmp_path / "r"), "--quiet"])
     out = capsys.readouterr().out
-    assert "most likely:" in out and out.count("sample:") == 2
+    assert "dnas: Pareto set of" in out and "<- selected" in out
     cfg = json.loads((tmp_path / "r" / "config.json").read_text())["config"]
     assert cfg["alpha"] == 0.3 and cfg["beta"] == 0.8 and cfg["epochs"] == 2
 
@@ -64,15 +63,15 @@ def test_train_reports_test_accuracy_and_resumes(tmp_path):
 
 
 def test_train_takes_the_architecture_of_a_search_run(tmp_path, table_path, capsys):
-    main(["search", "--strategy", "dnas", "--table", table_path, "--dataset", "digits", "--epochs", "2", "--warmup-epochs", "1",
+    main(["search", "dnas", "--table", table_path, "--dataset", "digits", "--epochs", "2", "--warmup-epochs", "1",
           "--max-batches", "1", "--batch-size", "16", "--threads", "1", "--out", str(tmp_path / "s"), "--quiet"])
-    best = json.loads((tmp_path / "s" / "result.json").read_text())["most_likely"]["arch"]
+    best = json.loads((tmp_path / "s" / "result.json").read_text())["selected"]
     main(["train", str(tmp_path / "s"), "--dataset", "digits", "--epochs", "1", "--threads", "1",
           "--out", str(tmp_path / "t"), "--quiet"])
     assert f"{best}: test accuracy" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("arch, message", [("k3_e1-k3_e1", "has 2 layers"), ("nope.json", "not a search result")])
+@pytest.mark.parametrize("arch, message", [("k3_e1-k3_e1", "has 2 layers"), ("nope.json", "is not a search result")])
 def test_train_bad_architecture_is_one_line(tmp_path, capsys, arch, message):
     code, out = run_cli(["train", arch, "--dataset", "digits", "--out", str(tmp_path / "t"), "--quiet"], capsys)
     assert code == 2 and message in out.err

@@ -102,15 +102,15 @@ def test_incomplete_run_folder(tmp_path, capsys, search_run):
     partial = tmp_path / "partial"
     partial.mkdir()
     shutil.copy(run / "journal.sqlite", partial / "journal.sqlite")
-    one_line_error(*run_main(capsys, export_args(partial, tmp_path / "d")), "is incomplete", "pareto.json")
+    one_line_error(*run_main(capsys, export_args(partial, tmp_path / "d")), "is incomplete", "no result.json")
     assert not (tmp_path / "d").exists()
 
 
-def test_corrupt_pareto_file(tmp_path, capsys):
+def test_corrupt_result_file(tmp_path, capsys):
     bad = tmp_path / "bad"
     bad.mkdir()
-    (bad / "pareto.json").write_text('{"pareto": [')
-    one_line_error(*run_main(capsys, export_args(bad, tmp_path / "d")), "corrupt or truncated")
+    (bad / "result.json").write_text('{"front": [')
+    one_line_error(*run_main(capsys, export_args(bad, tmp_path / "d")), "result.json")
 
 
 def test_unknown_format(tmp_path, capsys, search_run):

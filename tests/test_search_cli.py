@@ -20,8 +20,8 @@ def cli(*args):
 
 
 def search_args(out, *extra):
-    return ["search", "--table", str(H.TABLE), "--oracle", "--max-latency", "0.08ms", "--out", str(out),
-            "--quiet", *extra]
+    return ["search", "nsga2", "--table", str(H.TABLE), "--estimator", "oracle", "--max-latency", "0.08ms",
+            "--out", str(out), "--quiet", *extra]
 
 
 def run_main(capsys, args):
@@ -48,7 +48,7 @@ def test_sigkill_then_resume_gives_the_same_pareto_set(tmp_path, capsys):
     args = ("--pop", "40", "--gens", "60")  # ~2,300 architectures of the 6-layer space
     whole = tmp_path / "whole"
     assert run_main(capsys, search_args(whole, *args))[0] == 0  # uninterrupted, in this process
-    total = json.loads((whole / "pareto.json").read_text())["evaluated"]
+    total = json.loads((whole / "result.json").read_text())["evaluated"]
 
     killed = tmp_path / "killed"
     kill_at = random.Random().randint(40, total - 400)  # a random point inside the run
@@ -62,57 +62,60 @@ def test_sigkill_then_resume_gives_the_same_pareto_set(tmp_path, capsys):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     stored = count(journal)
-    assert 0 < stored < total and not (killed / "pareto.json").exists()
+    assert 0 < stored < total and not (killed / "result.json").exists()
 
-    done = subprocess.run(cli(*search_args(killed, *args, "--resume")), env=ENV, capture_output=True, text=True)
+    done = subprocess.run(cli(*search_args(killed, *args)), env=ENV, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert f"({total - stored} now, {stored} from the journal)" in done.stdout
-    a, b = (json.loads((p / "pareto.json").read_text()) for p in (whole, killed))
-    assert a["pareto"] == b["pareto"] and a["history"] == b["history"]
+    a, b = (json.loads((p / "result.json").read_text()) for p in (whole, killed))
+    assert a["front"] == b["front"] and a["history"] == b["history"]
 
 
 def test_cli_search_outputs(tmp_path, capsys):
     out = tmp_path / "r"
     code, io = run_main(capsys, search_args(out, "--pop", "8", "--gens", "2", "--objective", "memory"))
     assert code == 0, io.err
-    doc = json.loads((out / "pareto.json").read_text())
+    doc = json.loads((out / "result.json").read_text())
     assert doc["objectives"] == ["error", "latency_ms:fbnet-small6.ort-cpu", "memory_bytes"]
-    row = doc["pareto"][0]
+    row = doc["front"][0]
     assert set(row) >= {"arch", "error", "latency_ms", "memory_bytes", "param_bytes", "flops"}
-    assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "result.png").read_bytes()[:4] == b"\x89PNG"
     assert "Pareto set" in io.out and "evaluated" in io.out
 
 
 @pytest.mark.parametrize("extra,message", [
     (["--max-latency", "0.001ms"], "fastest reachable is"),
     (["--max-memory", "10KB"], "least reachable is"),
-    (["--strategy", "annealing"], "unknown strategy 'annealing'"),
+    (["--estimator", "magic"], "unknown estimator 'magic'"),
+    (["--estimator", "supernet"], "needs the supernet's run folder"),
+    (["--pop", "1"], "pop must be at least 2"),
 ])
 def test_cli_refusals_are_one_line(tmp_path, capsys, extra, message):
     args = search_args(tmp_path / "r", "--pop", "4", "--gens", "1")
-    if extra[0] == "--max-latency":
-        i = args.index("--max-latency")
-        del args[i:i + 2]
+    for option in ("--max-latency", "--estimator", "--pop"):
+        if extra[0] == option:
+            i = args.index(option)
+            del args[i:i + 2]
     code, io = run_main(capsys, args + extra)
     assert code == 2 and message in io.err and io.err.count("\n") == 1 and "Traceback" not in io.err
     assert not (tmp_path / "r").exists()
 
 
 def test_cli_unknown_table(tmp_path, capsys):
-    code, io = run_main(capsys, ["search", "--table", str(tmp_path / "cpu.json"), "--oracle", "--out",
-                                 str(tmp_path / "r"), "--quiet"])
+    code, io = run_main(capsys, ["search", "nsga2", "--table", str(tmp_path / "cpu.json"), "--estimator", "oracle",
+                                 "--out", str(tmp_path / "r"), "--quiet"])
     assert code == 2 and "does not exist" in io.err
 
 
 def test_cli_corrupt_journal_refused_nothing_overwritten(tmp_path, capsys):
     out = tmp_path / "r"
     run_main(capsys, search_args(out, "--pop", "4", "--gens", "1"))
-    journal, pareto = out / "journal.sqlite", out / "pareto.json"
+    journal, pareto = out / "journal.sqlite", out / "result.json"
     for p in out.glob("journal.sqlite-*"):
         p.unlink()
     journal.write_bytes(b"garbage" * 100)
     before = pareto.read_bytes()
-    code, io = run_main(capsys, search_args(out, "--pop", "4", "--gens", "1", "--resume"))
+    code, io = run_main(capsys, search_args(out, "--pop", "4", "--gens", "1"))
     assert code == 2 and "corrupt" in io.err
     assert journal.read_bytes() == b"garbage" * 100 and pareto.read_bytes() == before
 
@@ -120,8 +123,28 @@ def test_cli_corrupt_journal_refused_nothing_overwritten(tmp_path, capsys):
 def test_cli_other_config_refused(tmp_path, capsys):
     out = tmp_path / "r"
     run_main(capsys, search_args(out, "--pop", "4", "--gens", "1"))
-    code, io = run_main(capsys, search_args(out, "--pop", "4", "--gens", "1", "--seed", "3", "--resume"))
+    code, io = run_main(capsys, search_args(out, "--pop", "4", "--gens", "1", "--seed", "3"))
     assert code == 2 and "seed: 0 -> 3" in io.err
+
+
+def test_cli_search_help_lists_every_strategy_and_only_its_options(capsys):
+    from edgenas.search.strategies import names
+
+    code, io = run_main(capsys, ["search", "--help"])
+    assert code == 0 and all(n in io.out for n in names())
+    code, io = run_main(capsys, ["search", "nsga2", "--help"])
+    assert code == 0 and "--pop" in io.out and "--estimator" in io.out and "--tau0" not in io.out
+    code, io = run_main(capsys, ["search", "dnas", "--help"])
+    assert code == 0 and "--tau0" in io.out and "--pop" not in io.out and "--estimator" not in io.out
+
+
+@pytest.mark.parametrize("args,message", [
+    (["search", "annealing"], "No such command 'annealing'"),
+    (["search", "nsga2", "--tau0", "5"], "No such option"),
+])
+def test_cli_unknown_strategy_or_option_of_another_strategy(capsys, args, message):
+    code, io = run_main(capsys, args)
+    assert code == 2 and message in io.err and "Traceback" not in io.err
 
 
 def test_cli_ray_unreachable(tmp_path, capsys):

@@ -1,93 +1,95 @@
 """Query a benchmark: accuracy (tabular where trained, the surrogate otherwise), latency per table, memory.
 
-:class:`BenchmarkOracle` is also an accuracy estimator for the search: its
-error is one minus the validation accuracy (the test part stays for reporting),
-so a whole search reads the benchmark instead of training, in milliseconds.
+:class:`BenchmarkOracle` is also what the search's ``bench`` accuracy estimator
+reads: the error of an architecture is one minus its validation accuracy (the
+test part stays for reporting), so a whole search runs in seconds.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..arch.space import SearchSpace
 from ..fileio import PathLike
 from ..tables.table import LatencyTable
 from .benchfile import BenchError, Benchmark
 from .build import features
 from .surrogate import Surrogate
 
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def shipped(space: SearchSpace) -> Path:
+    """The benchmark this edgenas ships for ``space``; a space without one is a :class:`BenchError`."""
+    found = sorted(DATA.glob(f"{space.name}.*.json"))
+    if not found:
+        raise BenchError(f"edgenas ships no benchmark of space {space.name!r} "
+                         f"(it has: {', '.join(p.name for p in sorted(DATA.glob('*.json'))) or 'none'}); "
+                         f"build one with 'edgenas bench build --space {space.name}' and name its file")
+    return found[0]
+
 
 class BenchmarkOracle:
-    """Answers from the benchmark file at ``path``; tables for untrained architectures from ``tables_dir``."""
+    """Answers from the benchmark file at ``path``. ``tables`` (name, table) of its space give the features of
+    architectures it did not train (FLOPs, parameters) and the latencies a query reports."""
 
-    def __init__(self, path: PathLike, tables_dir: Optional[PathLike] = None, metric: str = "val_acc"):
+    def __init__(self, path: PathLike, tables: Sequence[Tuple[str, LatencyTable]] = (),
+                 space: Optional[SearchSpace] = None):
         self.path = Path(path)
-        self.bench = Benchmark.load(self.path)
+        self.bench = Benchmark.load(self.path, space)
         self.space = self.bench.space
-        self.metric = metric
-        self._surrogates: dict = {}
-        self._tables = None
-        self._tables_dir = Path(tables_dir) if tables_dir else None
+        for name, t in tables:
+            t.check_fits(self.space)
+        self.tables = list(tables)
+        self._surrogates: Dict[str, Surrogate] = {}
 
     def surrogate(self, metric: str) -> Surrogate:
         if metric not in self._surrogates:
             self._surrogates[metric] = Surrogate(self.bench, metric)
         return self._surrogates[metric]
 
-    def tables(self) -> List[tuple]:
-        """The tables the benchmark's features were predicted with, loaded from ``tables_dir``."""
-        if self._tables is None:
-            names = self.bench.header["sample"]["tables"]
-            if names and self._tables_dir is None:
-                raise BenchError("untrained architectures need the benchmark's tables: pass the folder that holds "
-                                 f"{names[0]} (e.g. latency_tables)")
-            self._tables = []
-            for name in names:
-                p = self._tables_dir / name
-                if not p.is_file():
-                    raise BenchError(f"table {p} (named by the benchmark) does not exist")
-                self._tables.append((name, LatencyTable.load(p, self.space)))
-        return self._tables
-
     def features(self, archs: np.ndarray) -> List[dict]:
+        """Each architecture's stored features, or ones predicted by the tables for an untrained one."""
         known = [self.bench.get(self.space.format(a)) for a in archs]
         missing = [i for i, r in enumerate(known) if r is None]
-        computed = features(self.space, np.asarray(archs)[missing], self.tables()) if missing else []
+        if missing and not self.tables:
+            raise BenchError("an architecture the benchmark did not train needs a latency table of its space "
+                             "for its FLOPs and parameters")
+        computed = features(self.space, np.asarray(archs)[missing], self.tables) if missing else []
         out = [r.features if r is not None else None for r in known]
         for i, f in zip(missing, computed):
             out[i] = f
         return out
 
-    def accuracy(self, archs: np.ndarray, metric: Optional[str] = None) -> tuple:
-        """(accuracy, std, source) per architecture: the seeds' mean and spread where trained, else the surrogate."""
-        metric = metric or self.metric
+    def accuracy(self, archs: np.ndarray, metric: str = "val_acc") -> tuple:
+        """(accuracy, std, source) per architecture: the seeds' mean and spread where trained, else the
+        surrogate's mean and ensemble spread."""
         archs = np.asarray(archs, dtype=np.int64).reshape(-1, self.space.num_layers)
-        acc, std = np.empty(len(archs)), np.empty(len(archs))
-        source = []
+        acc, std = np.empty(len(archs)), np.full(len(archs), np.nan)
+        source: List[str] = []
         untrained = []
         for i, a in enumerate(archs):
             r = self.bench.get(self.space.format(a))
             if r is not None and r.runs:
                 values = [run[metric] for run in r.runs.values()]
-                acc[i], std[i] = np.mean(values), (np.std(values, ddof=1) if len(values) > 1 else np.nan)
-                source.append(f"trained ({len(values)} seed{'s' if len(values) > 1 else ''})")
+                acc[i] = np.mean(values)
+                if len(values) > 1:
+                    std[i] = np.std(values, ddof=1)
+                source.append(f"trained, {len(values)} seed{'s' if len(values) > 1 else ''}")
             else:
                 untrained.append(i)
                 source.append("surrogate")
         if untrained:
-            mean, sd = self.surrogate(metric).predict(archs[untrained], self.features(archs[untrained]))
-            acc[untrained], std[untrained] = mean, sd
+            acc[untrained], std[untrained] = self.surrogate(metric).predict(archs[untrained],
+                                                                            self.features(archs[untrained]))
         return acc, std, source
 
-    # ---- the accuracy-estimator interface ----
-    def evaluate(self, archs: np.ndarray) -> np.ndarray:
-        return 1.0 - self.accuracy(archs)[0]
-
     def describe(self) -> dict:
-        return {"kind": "benchmark", "path": str(self.path), "metric": self.metric,
+        return {"kind": "benchmark", "path": str(self.path.resolve()),
                 "recipe_fingerprint": self.bench.header["recipe_fingerprint"],
-                "trained": len(self.bench.trained())}
+                "trained": len(self.bench.trained()), "metric": "val_acc"}
 
     def query(self, arch_text: str) -> dict:
         """Everything the benchmark knows of one architecture."""
@@ -98,7 +100,9 @@ class BenchmarkOracle:
             out[metric] = {"value": float(acc[0]), "std": None if np.isnan(std[0]) else float(std[0]),
                            "source": source[0]}
         r = self.bench.get(out["arch"])
-        if r is not None:
-            out["runs"] = [r.runs[s] for s in sorted(r.runs)]
-        out["features"] = self.features(arch)[0]
+        out["runs"] = [r.runs[s] for s in sorted(r.runs)] if r is not None else []
+        feats = dict(self.features(arch)[0])
+        if self.tables:  # latency from the tables given (they may be newer than the benchmark's)
+            feats["latency_ms"] = features(self.space, arch, self.tables)[0]["latency_ms"]
+        out["features"] = feats
         return out

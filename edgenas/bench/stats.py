@@ -46,7 +46,8 @@ def rank_scores(truth: np.ndarray, estimate: np.ndarray, top: float = 0.1) -> Di
             "top_precision": len(top_true & top_est) / k, "n": len(truth)}
 
 
-def surrogate_cv(bench: Benchmark, metric: str = "test_acc", folds: int = 5, seed: int = 0) -> Dict[str, float]:
+def surrogate_cv(bench: Benchmark, metric: str = "test_acc", folds: int = 5, seed: int = 0,
+                 members: int = 5) -> Dict[str, float]:
     """The surrogate fitted on (folds-1)/folds of the trained architectures, scored on the rest, all folds pooled."""
     from .surrogate import Surrogate
 
@@ -56,7 +57,7 @@ def surrogate_cv(bench: Benchmark, metric: str = "test_acc", folds: int = 5, see
     space = bench.space
     for f in range(folds):
         held = [recs[i] for i in order[f::folds]]
-        model = Surrogate(bench, metric, seed=seed, exclude=[r.arch for r in held])
+        model = Surrogate(bench, metric, members=members, seed=seed, exclude=[r.arch for r in held])
         p, _ = model.predict(np.array([space.parse(r.arch) for r in held]), [r.features for r in held])
         truth += [r.mean(metric) for r in held]
         pred += list(p)

@@ -1,15 +1,14 @@
 """A surrogate of the benchmark: accuracy with an uncertainty for architectures that were not trained.
 
-The model is an ensemble of small MLPs (scikit-learn), each fitted on a
-bootstrap of the trained architectures; its prediction is the members' mean and
+The model is an ensemble of small MLPs (scikit-learn), each fitted from its own
+initialisation on the trained architectures; its prediction is the members' mean and
 its uncertainty their standard deviation (the ensemble BANANAS uses as its
-predictor). Inputs: one-hot choices per layer plus cheap features (log FLOPs,
-log parameters, predicted latency), standardised.
+predictor). Inputs: one-hot choices per layer plus log FLOPs and log parameters, standardised.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import numpy as np
 
@@ -27,7 +26,7 @@ def one_hot(space: SearchSpace, archs: np.ndarray) -> np.ndarray:
 
 @dataclass
 class EnsembleRegressor:
-    """``members`` MLP regressors on bootstraps of the data: predict -> (mean, std)."""
+    """``members`` MLP regressors from different initialisations: predict -> (mean, std) over the members."""
 
     members: int = 5
     hidden: Tuple[int, ...] = (64, 64)
@@ -37,16 +36,19 @@ class EnsembleRegressor:
         from sklearn.neural_network import MLPRegressor
 
         x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-        self._mu, self._sd = x.mean(0), x.std(0) + 1e-9
+        # a column constant in the data (a choice never taken) is left unscaled: dividing by ~0 would blow it
+        # up wherever an architecture does take that choice
+        sd = x.std(0)
+        self._mu, self._sd = x.mean(0), np.where(sd > 1e-6, sd, 1.0)
         self._y_mu, self._y_sd = y.mean(), y.std() + 1e-9
-        rng = np.random.default_rng(self.seed)
         xs, ys = (x - self._mu) / self._sd, (y - self._y_mu) / self._y_sd
         self._models = []
         for m in range(self.members):
-            idx = rng.integers(0, len(x), len(x)) if self.members > 1 else np.arange(len(x))
-            model = MLPRegressor(self.hidden, alpha=1e-3, learning_rate_init=1e-3, max_iter=2000,
-                                 early_stopping=False, random_state=self.seed * 1000 + m)
-            self._models.append(model.fit(xs[idx], ys[idx]))
+            # members differ by their initialisation only (deep ensembles; bootstraps of a few hundred points
+            # cost more accuracy than they add diversity); L-BFGS: small data, full batch
+            model = MLPRegressor(hidden_layer_sizes=self.hidden, alpha=1e-3, solver="lbfgs", max_iter=2000, tol=1e-7,
+                                 random_state=self.seed * 1000 + m)
+            self._models.append(model.fit(xs, ys))
         return self
 
     def predict(self, x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -55,10 +57,9 @@ class EnsembleRegressor:
         return preds.mean(0), preds.std(0)
 
 
-def design_matrix(space: SearchSpace, archs: np.ndarray, feats: Sequence[dict], latency_key: Optional[str]) -> np.ndarray:
-    """One-hot choices plus log FLOPs, log parameters and (when a table is named) predicted latency."""
-    extra = [[np.log(max(f.get("flops", 1), 1)), np.log(max(f["params"], 1))]
-             + ([f["latency_ms"][latency_key]] if latency_key else []) for f in feats]
+def design_matrix(space: SearchSpace, archs: np.ndarray, feats: Sequence[dict]) -> np.ndarray:
+    """One-hot choices plus log FLOPs and log parameters (both analytical: the same from every table of a space)."""
+    extra = [[np.log(max(f["flops"], 1)), np.log(max(f["params"], 1))] for f in feats]
     return np.hstack([one_hot(space, archs), np.asarray(extra, dtype=np.float32)])
 
 
@@ -75,14 +76,12 @@ class Surrogate:
 
             raise BenchError(f"the benchmark holds {len(trained)} trained architectures; a surrogate needs at "
                              f"least 10 (keep `edgenas bench build` running)")
-        tables = bench.header["sample"]["tables"]
-        self.latency_key = tables[0] if tables else None
         archs = np.array([self.space.parse(r.arch) for r in trained])
         y = np.array([r.mean(metric) for r in trained])
         self.n_train = len(trained)
         self.model = EnsembleRegressor(members=members, seed=seed).fit(
-            design_matrix(self.space, archs, [r.features for r in trained], self.latency_key), y)
+            design_matrix(self.space, archs, [r.features for r in trained]), y)
 
     def predict(self, archs: np.ndarray, feats: List[dict]) -> Tuple[np.ndarray, np.ndarray]:
-        mean, std = self.model.predict(design_matrix(self.space, archs, feats, self.latency_key))
+        mean, std = self.model.predict(design_matrix(self.space, archs, feats))
         return np.clip(mean, 0.0, 1.0), std

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from ..tables.cost import CostModel, apply_calibration
-from ..errors import BudgetError, TableError
+from ..errors import TableError
 
 METRIC_UNITS = {"latency_ms": (1000.0, "µs"), "memory_bytes": (1.0 / 1024.0, "KiB")}
 _LOG_FLOOR = 1e-3
@@ -114,20 +114,3 @@ class TargetController:
         for t in self.terms:
             step = self.gain * math.log(max(realised[t.metric], 1e-12) / t.target)
             t.beta = float(min(self.beta_max, max(self.beta_min, t.beta + step)))
-
-
-def check_budgets(expected: ExpectedCost, terms: Sequence[CostTerm]) -> None:
-    """Raise :class:`BudgetError` for a target below what any architecture of the space can reach."""
-    for t in terms:
-        if t.target is None:
-            continue
-        if not t.target > 0:
-            raise BudgetError(f"{t.metric} budget must be positive, got {t.target}")
-        least, arch = expected.lower_bound(t.metric)
-        if t.target < least:
-            space = expected.model.space
-            if t.metric == "latency_ms":
-                raise BudgetError(f"latency budget {t.target:.4g} ms is below the fastest architecture of space "
-                                  f"{space.name!r}, {least:.4g} ms ({space.format(arch)}); raise the budget")
-            raise BudgetError(f"memory budget {t.target:.0f} bytes is below the least memory any architecture of "
-                              f"space {space.name!r} can need, {least:.0f} bytes; raise the budget")

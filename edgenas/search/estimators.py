@@ -11,18 +11,22 @@ enumerable ground truth; it never pretends to be a trained network.
 from __future__ import annotations
 
 import abc
-from typing import List, Optional, Sequence, Tuple
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 import torch.nn as nn
 
+from ..errors import ConfigError, RunError, UnknownNameError
 from ..train.data import Splits, check_fits_space
 from ..arch.space import SearchSpace
 from ..arch.supernet import Supernet
 from ..train.loop import run_epoch
 
-__all__ = ["ErrorEstimator", "SupernetEstimator", "SyntheticOracle"]
+__all__ = ["ErrorEstimator", "SupernetEstimator", "SyntheticOracle", "BenchmarkEstimator", "ESTIMATORS",
+           "EstimatorContext", "make_estimator"]
 
 Batch = Tuple[torch.Tensor, torch.Tensor]
 
@@ -156,3 +160,104 @@ class SyntheticOracle(ErrorEstimator):
         if a.shape[1] > 1:
             score = score + self.pair[self._rows[:-1], a[:, :-1], a[:, 1:]].sum(1)
         return 0.02 + 0.6 * np.exp(-np.maximum(score, 0.0) / self.scale)
+
+
+class BenchmarkEstimator(ErrorEstimator):
+    """The benchmark of trained architectures (:mod:`edgenas.bench`): one minus the validation accuracy, tabular
+    where the architecture was trained, the surrogate's mean elsewhere. Milliseconds per batch."""
+
+    chunk_size = 1 << 12
+
+    def __init__(self, path, tables, space: SearchSpace):
+        from ..bench.query import BenchmarkOracle
+
+        self.oracle = BenchmarkOracle(path, tables, space)
+
+    def evaluate(self, archs: np.ndarray) -> np.ndarray:
+        return 1.0 - self.oracle.accuracy(archs, "val_acc")[0]
+
+    def describe(self) -> dict:
+        return self.oracle.describe()
+
+
+# ---- the registry: ``--estimator NAME[:ARG]`` ---------------------------------------------------------------
+@dataclass
+class EstimatorContext:
+    """What a search offers an estimator: the space, the objective spec (tables), the seed and the dataset."""
+
+    space: SearchSpace
+    spec: object                         # ObjectiveSpec
+    seed: int = 0
+    dataset: Optional[str] = None
+    options: Dict[str, str] = field(default_factory=dict)   # KEY=VALUE options of the estimator
+
+
+def _int_options(ctx: EstimatorContext, name: str, allowed: Sequence[str]) -> Dict[str, int]:
+    unknown = sorted(set(ctx.options) - set(allowed))
+    if unknown:
+        raise ConfigError(f"estimator {name!r} does not take option(s) {', '.join(unknown)}; it takes "
+                          f"{', '.join(allowed) or 'none'}")
+    try:
+        values = {k: int(v) for k, v in ctx.options.items()}
+    except ValueError:
+        raise ConfigError(f"estimator {name!r} options are whole numbers, got {ctx.options}") from None
+    if any(v < 1 for v in values.values()):
+        raise ConfigError(f"estimator {name!r} options must be at least 1, got {values}")
+    return values
+
+
+def _supernet(arg: str, ctx: EstimatorContext) -> ErrorEstimator:
+    from ..train.data import load_images, make_splits
+    from ..train.supernet_io import load_supernet_run
+
+    if not arg:
+        raise ConfigError("estimator 'supernet' needs the supernet's run folder: supernet:PATH "
+                          "(make one with 'edgenas supernet train')")
+    opts = _int_options(ctx, "supernet", ("bn_batches", "eval_batches", "batch_size", "threads"))
+    run = load_supernet_run(arg)
+    if run.space.fingerprint != ctx.space.fingerprint:
+        raise RunError(f"supernet {arg} was trained for space {run.space.name!r}, but the tables are of "
+                       f"{ctx.space.name!r}")
+    dataset = ctx.dataset or run.dataset
+    if not dataset:
+        raise RunError(f"supernet run {run.path} does not say which dataset trained it; give the dataset")
+    splits = make_splits(load_images(dataset), seed=run.split_seed)
+    identity = {"supernet": str(Path(run.path).resolve()), "checkpoint": run.digest, "dataset": dataset,
+                "split_seed": run.split_seed, "mode": run.config.get("mode", run.config.get("strategy"))}
+    return SupernetEstimator(run.supernet, splits, identity=identity, bn_batches=opts.get("bn_batches", 4),
+                             batch_size=opts.get("batch_size", 256), eval_batches=opts.get("eval_batches"),
+                             threads=opts.get("threads"))
+
+
+def _bench(arg: str, ctx: EstimatorContext) -> ErrorEstimator:
+    from ..bench.query import shipped
+
+    _int_options(ctx, "bench", ())
+    tables = [(t.name, t.cost.table) for t in ctx.spec.targets]
+    return BenchmarkEstimator(arg or shipped(ctx.space), tables, ctx.space)
+
+
+def _oracle(arg: str, ctx: EstimatorContext) -> ErrorEstimator:
+    _int_options(ctx, "oracle", ())
+    if arg:
+        raise ConfigError(f"estimator 'oracle' takes no argument, got {arg!r}")
+    return SyntheticOracle(ctx.space, ctx.spec.targets[0].cost.matrix["flops"], seed=ctx.seed)
+
+
+# name -> (builder, usage, one-line description)
+ESTIMATORS: Dict[str, Tuple[Callable[[str, EstimatorContext], ErrorEstimator], str, str]] = {
+    "supernet": (_supernet, "supernet:PATH", "a SPOS supernet (inherited weights, BatchNorm recalibrated, "
+                                             "validation accuracy); options bn_batches, eval_batches, batch_size, "
+                                             "threads"),
+    "bench": (_bench, "bench[:PATH]", "the benchmark of trained architectures (tabular where trained, surrogate "
+                                      "elsewhere); without PATH the one edgenas ships for the space"),
+    "oracle": (_oracle, "oracle", "a synthetic closed-form accuracy, for benchmarking the search itself"),
+}
+
+
+def make_estimator(text: str, ctx: EstimatorContext) -> ErrorEstimator:
+    """Build the estimator ``NAME[:ARG]`` (``supernet:runs/spos``, ``bench``, ``oracle``)."""
+    name, _, arg = str(text).partition(":")
+    if name not in ESTIMATORS:
+        raise UnknownNameError("estimator", name, ESTIMATORS)
+    return ESTIMATORS[name][0](arg, ctx)

@@ -29,6 +29,7 @@ from .problem import ArchitectureProblem, EvaluationService, ObjectiveSpec, chec
 __all__ = ["FrontTracker", "SearchResult", "run_search", "pareto_front", "feasible", "REF_POINT"]
 
 REF_POINT = 1.1
+JOURNAL = "journal.sqlite"
 GenerationProgress = Callable[[int, int, int, float], None]  # (generation, generations, evaluations, hypervolume)
 
 
@@ -144,3 +145,29 @@ def run_search(spec: ObjectiveSpec, estimator: ErrorEstimator, store: RunStore, 
     history = [g for g in store.generations() if g["generation"] <= gens]
     return SearchResult(front, history, len(visited), service.fresh,
                         None if front else _least_violating(spec, records), tracker.hypervolume, spec)
+
+
+def record_point(r: EvalRecord):
+    from .contract import Point
+
+    return Point(r.arch, r.values["error"], {k: v for k, v in r.values.items() if k != "error"}, r.generation)
+
+
+def run_journaled(request, algorithm: str, pop: int, gens: int):
+    """Run (or continue) a pymoo ``algorithm`` for ``request``: every evaluation journaled in the run folder's
+    SQLite journal, estimates on the request's runner (in process, or Ray); returns a SearchOutcome."""
+    from .contract import SearchOutcome
+    from .runstore import open_store
+
+    store = open_store(request.out / JOURNAL, request.settings)
+    try:
+        result = run_search(request.spec, request.estimator, store, request.runner, strategy=algorithm, pop=pop,
+                            gens=gens, seed=request.seed,
+                            progress=lambda g, n, evaluations, hv: request.progress("generations", g, n))
+        points = [record_point(r) for r in store.records()]
+    finally:
+        store.close()
+    return SearchOutcome(front=[record_point(r) for r in result.front], evaluated=result.evaluated,
+                         history=result.history, points=points,
+                         least_violating=record_point(result.least_violating) if result.least_violating else None,
+                         details={"hypervolume": result.hypervolume, "fresh": result.fresh})

@@ -196,7 +196,7 @@ class SQLiteRunStore(RunStore):
         """
         path = Path(path)
         if not path.is_file():
-            raise RunError(f"no journal at {path}: nothing to resume (start the run without --resume)")
+            raise RunError(f"no journal at {path}: nothing to resume")
         try:
             with path.open("rb") as f:
                 magic = f.read(len(_SQLITE_MAGIC))
@@ -290,14 +290,10 @@ class SQLiteRunStore(RunStore):
         self._conn.close()
 
 
-def open_store(path: Optional[PathLike], config: dict, resume: bool) -> RunStore:
-    """The store of a run: in memory when ``path`` is None, else a new journal, or the existing one on resume."""
+def open_store(path: Optional[PathLike], config: dict) -> RunStore:
+    """The store of a run: in memory when ``path`` is None; else the journal at ``path``, continued when it
+    exists (a rerun resumes; one written for another config is refused) and created when it does not."""
     if path is None:
         return MemoryRunStore(config)
     path = Path(path)
-    if resume:
-        return SQLiteRunStore.open(path, config)
-    if path.exists():
-        raise RunError(f"{path} already holds a run; pass --resume to continue it or choose another --out")
-    return SQLiteRunStore.create(path, config)
-
+    return SQLiteRunStore.open(path, config) if path.exists() else SQLiteRunStore.create(path, config)

@@ -1,61 +1,39 @@
-"""From user options to a running search: tables, budgets, estimator, config hash, store, runner, outputs.
+"""From a strategy name and options to a finished search: everything strategies share is prepared here, once.
 
-Everything that can be refused (an unknown table, a budget no architecture
-meets, a missing supernet, Ray unavailable, a journal from another config or a
-corrupt one) is refused here before anything is written.
+Tables are loaded once (cost models with their budgets), the budgets are
+checked against what the space can reach, the accuracy estimator is built from
+the registry, the run folder is opened with the settings that define the run,
+and after the strategy returns, the one result file is written. Everything that
+can be refused (an unknown strategy, table or estimator, an option of another
+strategy, a budget no architecture meets, a run folder holding another run) is
+refused before anything is written.
 """
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+import os
+from dataclasses import asdict
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Any, List, Mapping, Optional, Sequence
 
 import numpy as np
 
+from ..errors import ConfigError
+from ..fileio import PathLike
+from ..runfolder import open_run
 from ..tables.cost import CostModel
-from ..train.data import load_images, make_splits
-from ..errors import EdgeNASError, RunError
-from .estimators import ErrorEstimator, SupernetEstimator, SyntheticOracle
-from ..fileio import check_writable
-from .runners import make_runner
-from .runstore import open_store
-from .problem import EXTRA_OBJECTIVES, ObjectiveSpec, Target, check_budgets
-from .report import write_outputs
-from .run import GenerationProgress, SearchResult, run_search
-from ..arch.space import SearchSpace
-from ..train.supernet_io import load_supernet_run
+from ..train.data import check_source
 from ..tables.table import LatencyTable
+from .contract import SearchRequest, TableRef, config_from
+from .estimators import EstimatorContext, make_estimator
+from .problem import EXTRA_OBJECTIVES, ObjectiveSpec, Target, check_budgets
+from .result import write_result
+from .runners import make_runner
+from .strategies import get_strategy
 
-__all__ = ["SearchOptions", "execute", "run_strategy", "build_spec", "table_digest"]
+__all__ = ["search", "prepare", "table_digest", "KIND"]
 
-JOURNAL = "journal.sqlite"
-
-
-@dataclass
-class SearchOptions:
-    """Options of ``edgenas search`` (see the CLI for their meaning)."""
-
-    tables: Sequence[str]
-    out: Optional[str] = None
-    max_latency_ms: Sequence[float] = ()
-    max_memory_bytes: Optional[float] = None
-    objectives: Sequence[str] = ()            # extra objectives: memory, params, flops
-    other_tables: str = "objective"           # latency of tables after the first: objective | constraint
-    supernet: Optional[str] = None
-    oracle: bool = False
-    dataset: Optional[str] = None
-    bn_batches: int = 4
-    eval_batches: Optional[int] = None
-    batch_size: int = 256
-    threads: Optional[int] = None             # torch threads of the supernet estimator (default: torch's)
-    pop: int = 64
-    gens: int = 30
-    seed: int = 0
-    resume: bool = False
-    ray: Optional[str] = None
-    plot: bool = True
-    extra_config: dict = field(default_factory=dict)
+KIND = "search"
 
 
 def table_digest(cost: CostModel) -> str:
@@ -68,7 +46,7 @@ def table_digest(cost: CostModel) -> str:
     return h.hexdigest()[:16]
 
 
-def _names(paths: Sequence[str]) -> List[str]:
+def _names(paths: Sequence[PathLike]) -> List[str]:
     names: List[str] = []
     for p in paths:
         base = Path(p).name.removesuffix(".json")
@@ -79,126 +57,96 @@ def _names(paths: Sequence[str]) -> List[str]:
     return names
 
 
-def build_spec(space: SearchSpace, opts: SearchOptions) -> ObjectiveSpec:
-    """Targets from the tables (each checked against the space) with their budgets and roles."""
-    if not opts.tables:
-        raise EdgeNASError("give at least one latency table (--table)")
-    budgets = list(opts.max_latency_ms)
-    if len(budgets) not in (0, 1, len(opts.tables)):
-        raise EdgeNASError(f"{len(budgets)} latency budgets for {len(opts.tables)} tables: give one budget for "
-                           f"every table, or one per table in --table order")
-    if len(budgets) == 1:
-        budgets = budgets * len(opts.tables)
-    if opts.other_tables not in ("objective", "constraint"):
-        raise EdgeNASError(f"--other-tables must be objective or constraint, not {opts.other_tables!r}")
-    unknown = [o for o in opts.objectives if o not in EXTRA_OBJECTIVES]
+def _spec(tables: Sequence[PathLike], max_latency_ms: Sequence[float], max_memory_bytes: Optional[float],
+          objectives: Sequence[str], other_tables: str):
+    """The space, the objective spec (each table loaded once, checked against the first's space) and the refs."""
+    if not tables:
+        raise ConfigError("give at least one latency table (tables=[...]; see 'edgenas profile')")
+    budgets = [float(b) for b in max_latency_ms]
+    if len(budgets) not in (0, 1, len(tables)):
+        raise ConfigError(f"{len(budgets)} latency budgets for {len(tables)} tables: give one budget for every "
+                          f"table, or one per table in table order")
+    budgets = budgets * len(tables) if len(budgets) == 1 else budgets
+    if any(not np.isfinite(b) or b <= 0 for b in budgets):
+        raise ConfigError(f"max_latency_ms must be finite and positive, got {budgets}")
+    if max_memory_bytes is not None and (not np.isfinite(max_memory_bytes) or max_memory_bytes <= 0):
+        raise ConfigError(f"max_memory_bytes must be finite and positive, got {max_memory_bytes}")
+    if other_tables not in ("objective", "constraint"):
+        raise ConfigError(f"other_tables must be 'objective' or 'constraint', not {other_tables!r}")
+    unknown = [o for o in objectives if o not in EXTRA_OBJECTIVES]
     if unknown:
-        raise EdgeNASError(f"unknown objective {unknown[0]!r}; known extra objectives: {', '.join(EXTRA_OBJECTIVES)}")
-    targets = []
-    for i, (path, name) in enumerate(zip(opts.tables, _names(opts.tables))):
-        cost = CostModel(space, LatencyTable.load(path, space=space))
+        raise ConfigError(f"unknown objective {unknown[0]!r}; known extra objectives: {', '.join(EXTRA_OBJECTIVES)}")
+    first = LatencyTable.load(tables[0])
+    space = first.space()
+    targets, refs = [], []
+    for i, (path, name) in enumerate(zip(tables, _names(tables))):
+        table = first if i == 0 else LatencyTable.load(path, space=space)
+        cost = CostModel(space, table)
         targets.append(Target(name, cost, budgets[i] if budgets else None,
-                              objective=(i == 0 or opts.other_tables == "objective")))
-    return ObjectiveSpec(targets, tuple(dict.fromkeys(opts.objectives)), opts.max_memory_bytes)
-
-
-def _table_space(opts: SearchOptions) -> SearchSpace:
-    if not opts.tables:
-        raise EdgeNASError("give at least one latency table (--table)")
-    first = LatencyTable.load(opts.tables[0])
-    return SearchSpace.from_dict(first.space_name, first.header["space"]["declaration"])
-
-
-def _estimator(run, space: SearchSpace, spec: ObjectiveSpec, opts: SearchOptions) -> ErrorEstimator:
-    if opts.oracle:
-        return SyntheticOracle(space, spec.targets[0].cost.matrix["flops"], seed=opts.seed)
-    dataset = opts.dataset or run.dataset
-    if not dataset:
-        raise RunError(f"supernet run {run.path} does not say which dataset trained it; pass --dataset")
-    splits = make_splits(load_images(dataset), seed=run.split_seed)
-    identity = {"supernet": str(run.path), "checkpoint": run.digest, "dataset": dataset,
-                "split_seed": run.split_seed, "mode": run.config.get("mode", run.config.get("strategy"))}
-    return SupernetEstimator(run.supernet, splits, bn_batches=opts.bn_batches, batch_size=opts.batch_size,
-                             eval_batches=opts.eval_batches, identity=identity,
-                             threads=opts.threads)
-
-
-def execute(strategy: str, opts: SearchOptions, progress: Optional[GenerationProgress] = None) -> SearchResult:
-    """Check everything, open (or resume) the run at ``opts.out``, search, and write the outputs."""
-    if opts.supernet is None and not opts.oracle:
-        raise EdgeNASError("say how to estimate accuracy: --supernet runs/X (a trained supernet; make one with "
-                           "'edgenas supernet train') or --oracle (synthetic, for benchmarking the search)")
-    if opts.supernet and opts.oracle:
-        raise EdgeNASError("give --supernet or --oracle, not both")
-    if opts.pop < 2 or opts.gens < 1:
-        raise EdgeNASError("--pop must be at least 2 and --gens at least 1")
-    run = load_supernet_run(opts.supernet) if opts.supernet else None
-    space = run.space if run else _table_space(opts)
-    spec = build_spec(space, opts)
+                              objective=(i == 0 or other_tables == "objective")))
+        refs.append(TableRef(name, str(Path(path).resolve()), table_digest(cost)))
+    spec = ObjectiveSpec(targets, tuple(dict.fromkeys(objectives)), max_memory_bytes)
     check_budgets(spec)
-    estimator = _estimator(run, space, spec, opts)
-    config = {"strategy": strategy, "space": {"name": space.name, "fingerprint": space.fingerprint},
-              "tables": [{"name": t.name, "digest": table_digest(t.cost), "objective": t.objective,
-                          "max_latency_ms": t.max_latency_ms} for t in spec.targets],
-              "objectives": spec.objectives, "max_memory_bytes": opts.max_memory_bytes,
-              "estimator": estimator.describe(), "pop": opts.pop, "seed": opts.seed, **opts.extra_config}
-    journal = None
-    if opts.out is not None:
-        out = Path(opts.out)
-        check_writable(out / JOURNAL)
-        journal = out / JOURNAL
-        if not opts.resume and journal.exists():
-            raise RunError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-    runner = make_runner(opts.ray)
-    try:
-        store = open_store(journal, config, opts.resume)
+    return space, spec, tuple(refs)
+
+
+def prepare(strategy: str, tables: Sequence[PathLike], out: PathLike, *, config: Optional[Mapping[str, Any]] = None,
+            estimator: Optional[str] = None, estimator_options: Optional[Mapping[str, str]] = None,
+            max_latency_ms: Sequence[float] = (), max_memory_bytes: Optional[float] = None,
+            objectives: Sequence[str] = (), other_tables: str = "objective", dataset: Optional[str] = None,
+            seed: int = 0, ray: Optional[str] = None, progress=None) -> SearchRequest:
+    """Check everything and open the run folder ``out``; return the request the strategy will run."""
+    cls = get_strategy(strategy)
+    cfg = config_from(cls, config)
+    if dataset is not None:
+        check_source(dataset)
+    space, spec, refs = _spec(tables, max_latency_ms, max_memory_bytes, objectives, other_tables)
+    est = runner = None
+    if cls.uses_estimator:
+        if not estimator:
+            raise ConfigError(f"strategy {strategy!r} needs an accuracy estimator: estimator='bench' (the "
+                              f"benchmark of trained architectures), 'supernet:PATH' (a trained supernet) or "
+                              f"'oracle' (synthetic, for benchmarking the search)")
+        options = {k: v for k, v in (estimator_options or {}).items() if v is not None}
+        est = make_estimator(estimator, EstimatorContext(space, spec, seed, dataset, options))
+        runner = make_runner(ray)  # before the folder is opened: an unreachable cluster writes nothing
+    elif estimator:
+        raise ConfigError(f"strategy {strategy!r} estimates accuracy itself; it takes no estimator")
+    neutral = set(getattr(cls.Config, "RESUME_NEUTRAL", ()))
+    settings = {"strategy": strategy, "space": {"name": space.name, "fingerprint": space.fingerprint},
+                "tables": [{"name": t.name, "digest": r.digest, "objective": t.objective,
+                            "max_latency_ms": t.max_latency_ms} for t, r in zip(spec.targets, refs)],
+                "objectives": list(spec.extra), "max_memory_bytes": max_memory_bytes,
+                "estimator": est.describe() if est is not None else None, "dataset": dataset, "seed": seed,
+                **{k: v for k, v in asdict(cfg).items() if k not in neutral}}  # the strategy's own options
+    out = Path(out)
+    if os.environ.get("RANK", "0") == "0":  # under torchrun the main process keeps the folder
         try:
-            result = run_search(spec, estimator, store, runner, strategy=strategy, pop=opts.pop, gens=opts.gens,
-                                seed=opts.seed, progress=progress)
-            if opts.out is not None:
-                sources = {"tables": [str(Path(t).resolve()) for t in opts.tables],
-                           "supernet": str(Path(opts.supernet).resolve()) if opts.supernet else None,
-                           "dataset": (opts.dataset or run.dataset) if run else opts.dataset,
-                           "split_seed": run.split_seed if run else 0}
-                write_outputs(Path(opts.out), spec, result, store.records(), config, plot=opts.plot,
-                              sources=sources)
-        finally:
-            store.close()
-    finally:
-        runner.close()
-    return result
+            open_run(out, settings, KIND)
+        except BaseException:
+            if runner is not None:
+                runner.close()
+            raise
+    return SearchRequest(space=space, spec=spec, tables=refs, out=out, config=cfg, seed=seed, estimator=est,
+                         dataset=dataset, runner=runner, settings=settings,
+                         **({"progress": progress} if progress is not None else {}))
 
 
-def _from_request(request) -> SearchOptions:
-    """Options from a generic strategy request (``strategy, out, table, dataset, seed, options``).
+def search(strategy: str, tables: Sequence[PathLike], out: PathLike, *, plot: bool = True, **options) -> dict:
+    """Run (or continue) the search ``strategy`` into the run folder ``out``; return its result document.
 
-    The generic ``search`` command of the strategy registry passes one table and
-    common fields; options only this strategy takes (``tables``, ``pop``,
-    ``gens``, ``supernet``, budgets, ...) travel in ``request.options``.
+    ``options`` are :func:`prepare`'s: ``config`` (the strategy's own options), ``estimator``
+    (``bench``, ``supernet:PATH``, ``oracle``), budgets, objectives, dataset, seed, ray, progress.
+    Rerunning the same call continues the run; other settings are refused, naming them.
     """
-    extra = dict(getattr(request, "options", {}) or {})
-    known = set(SearchOptions.__dataclass_fields__)
-    unknown = sorted(k for k, v in extra.items() if k not in known and v is not None)
-    if unknown:
-        raise EdgeNASError(f"strategy {request.strategy!r} does not take option(s) {', '.join(unknown)}")
-    tables = list(extra.pop("tables", None) or [])
-    if getattr(request, "table", None):
-        tables.insert(0, str(request.table))
-    values = {k: v for k, v in extra.items() if v is not None}
-    if "dataset" not in values and values.get("supernet") and getattr(request, "dataset", None):
-        values["dataset"] = request.dataset
-    return SearchOptions(tables=tables, out=str(request.out), seed=int(getattr(request, "seed", 0)), **values)
+    request = prepare(strategy, tables, out, **options)
+    try:
+        outcome = get_strategy(strategy)().run(request)
+    finally:
+        if request.runner is not None:
+            request.runner.close()
+    if os.environ.get("RANK", "0") != "0":
+        from .result import result_document
 
-
-def run_strategy(strategy: str, request, progress=None):
-    """Entry of the registered runners: ``request`` is a :class:`SearchOptions` (returns the
-    :class:`SearchResult`) or a generic strategy request (returns the Pareto document as a dict;
-    ``progress`` then receives ``(generation, generations, {"evaluations", "hypervolume"})``)."""
-    if isinstance(request, SearchOptions):
-        return execute(strategy, request, progress)
-    opts = _from_request(request)
-    report = progress if progress is not None else getattr(request, "progress", None)
-    adapt = (lambda g, n, e, hv: report(g, n, {"evaluations": e, "hypervolume": hv})) if report else None
-    result = execute(strategy, opts, adapt)
-    from .report import front_json
-    return front_json(result.spec, result, {"strategy": strategy})
+        return result_document(request, outcome, strategy)
+    return write_result(request, outcome, strategy, plot=plot)

@@ -126,17 +126,25 @@ def _image_folder(folder: Path) -> ImageData:
     return ImageData(f"folder:{folder}", torch.from_numpy(np.stack(xs)), torch.tensor(ys), len(classes))
 
 
-def load_images(source: str) -> ImageData:
-    """``mnist5k``, ``digits``, a CIFAR-10 binary folder or an image folder."""
-    if source == "mnist5k":
-        return _mnist5k()
-    if source == "digits":
-        return _digits()
+def check_source(source: str) -> None:
+    """Raise :class:`DatasetError` for a dataset that is neither built in nor a folder (cheap: reads nothing)."""
+    if source in BUILTIN:
+        return
     path = Path(source)
     if not path.exists():
         raise DatasetError(f"dataset {source!r} is neither a built-in ({', '.join(BUILTIN)}) nor an existing path")
     if not path.is_dir():
         raise DatasetError(f"dataset path {path} is not a folder")
+
+
+def load_images(source: str) -> ImageData:
+    """``mnist5k``, ``digits``, a CIFAR-10 binary folder or an image folder."""
+    check_source(source)
+    if source == "mnist5k":
+        return _mnist5k()
+    if source == "digits":
+        return _digits()
+    path = Path(source)
     if (path / "data_batch_1.bin").is_file():
         return _cifar10(path)
     return _image_folder(path)

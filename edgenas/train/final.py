@@ -19,29 +19,11 @@ from torch.utils.data import DataLoader, TensorDataset
 from .data import check_fits_space, load_images, make_splits
 from ..fileio import PathLike, atomic_write_bytes, atomic_write_json
 from ..arch.model import build_network
-from ..runfolder import CHECKPOINT, open_run, read_json
+from ..runfolder import CHECKPOINT, open_run
 from ..arch.space import SearchSpace, get_space
 from .loop import TrainConfig, train_model
 
 KIND = "train"
-
-
-def resolve_architecture(arch: str, space: str) -> tuple:
-    """``arch`` is an architecture string, or a search's ``result.json`` (or its run folder): (arch, space)."""
-    p = Path(arch)
-    if p.is_dir():
-        p = p / "result.json"
-    if p.suffix == ".json" or p.is_file():
-        from ..errors import RunError
-
-        res = read_json(p)
-        if res is None:
-            raise RunError(f"{p} is not a search result (no such file); give an architecture string or a DNAS run")
-        best = res.get("selected") or res.get("most_likely")
-        if best is None:
-            raise RunError(f"{p} is not a search result (no 'selected' architecture)")
-        return best["arch"], res["space"]
-    return arch, space
 
 
 def train_architecture(arch: str, out: PathLike, *, space: Union[str, SearchSpace] = "fbnet-small",
@@ -54,12 +36,8 @@ def train_architecture(arch: str, out: PathLike, *, space: Union[str, SearchSpac
     With ``supernet`` (a supernet run folder) the network starts from the weights
     :meth:`Supernet.extract` copies out of it, and the training fine-tunes them.
     """
-    if isinstance(space, SearchSpace):  # a space object (e.g. rebuilt from a table's declaration)
-        arch_text, sp = arch, space
-    else:
-        arch_text, space_name = resolve_architecture(arch, space)
-        sp = get_space(space_name)
-    indices = sp.parse(arch_text)
+    sp = space if isinstance(space, SearchSpace) else get_space(space)  # an object: e.g. a table's declaration
+    indices = sp.parse(arch)
     config = {"arch": sp.format(indices), "space": sp.name}
     if supernet is not None:
         from .supernet_io import load_supernet_run

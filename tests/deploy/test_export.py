@@ -270,10 +270,10 @@ def test_fine_tune_from_the_supernet(tmp_path):
 
 
 def test_export_init_supernet_from_a_tiny_dnas_run(tmp_path):
-    """A DNAS run folder nests its settings under "config" and names its split seed "seed"."""
+    """A DNAS run folder holds the supernet export fine-tunes from, and DNAS split its data with its seed."""
     from edgenas.deploy.pipeline import ExportOptions, deploy_models
     from edgenas.deploy.source import load_search_source
-    from edgenas.search.strategies import SearchRequest, get_strategy
+    from edgenas.search.setup import search
 
     from _synthetic_table import synthetic_table
 
@@ -281,10 +281,9 @@ def test_export_init_supernet_from_a_tiny_dnas_run(tmp_path):
     synthetic_table(SPACE, tmp_path / "t.json")
     run = tmp_path / "dnas"
     opts = {"warmup_epochs": 1, "max_batches": 1, "batch_size": 32, "samples": 2, "threads": 1}
-    get_strategy("dnas")(SearchRequest("dnas", run, table=str(tmp_path / "t.json"), dataset="digits", epochs=2,
-                                       seed=3, options=opts))
+    search("dnas", [tmp_path / "t.json"], run, dataset="digits", seed=3, config={"epochs": 2, **opts}, plot=False)
     src = load_search_source(run)
-    assert src.supernet == str(run) and src.dataset == "digits" and src.split_seed == 3
+    assert src.supernet == str(run.resolve()) and src.dataset == "digits" and src.split_seed == 3
     summary = deploy_models(ExportOptions(run=str(run), out=str(tmp_path / "out"), models=["0"], init="supernet",
                                           epochs=1, batch_size=64, threads=1, report=False))
     assert summary["init"] == "supernet" and summary["models"][0]["init"] == "supernet"

@@ -11,7 +11,8 @@ from edgenas.tables.cost import CostModel
 from edgenas.search.costloss import CostTerm, ExpectedCost, TargetController, fbnet_loss
 from edgenas.errors import BudgetError, ConfigError, RunError, TableMismatchError, UnknownNameError
 from edgenas.arch.space import get_space
-from edgenas.search.strategies import SearchRequest, get_strategy, names
+from edgenas.search.setup import search as run_search
+from edgenas.search.strategies import get_strategy, names
 from edgenas.search.strategies import dnas
 from edgenas.tables.table import LatencyTable
 from edgenas.train.loop import TrainingDivergedError, load_checkpoint
@@ -34,10 +35,11 @@ def cost(table_path):
     return CostModel(SPACE, LatencyTable.load(table_path, space=SPACE))
 
 
-def search(out, table, epochs=2, progress=None, **opts):
-    req = SearchRequest("dnas", out, table=table, dataset="digits", epochs=epochs, options={**TINY, **opts},
-                        progress=progress)
-    return get_strategy("dnas")(req)
+def search(out, table, epochs=2, progress=None, target_ms=None, **opts):
+    """A DNAS run through the common search entry; returns DNAS's own details (dnas.json)."""
+    run_search("dnas", [table] if table else [], out, config={"epochs": epochs, **TINY, **opts}, dataset="digits",
+               max_latency_ms=[target_ms] if target_ms else [], progress=progress, plot=False)
+    return json.loads((out / "dnas.json").read_text())
 
 
 # ---- loss ---------------------------------------------------------------------------
@@ -132,7 +134,7 @@ def test_target_controller_raises_beta_over_budget_and_lowers_it_under():
 
 # ---- registry and config -------------------------------------------------------------------
 def test_strategies_are_looked_up_by_name():
-    assert "dnas" in names() and get_strategy("dnas") is dnas.run
+    assert "dnas" in names() and get_strategy("dnas") is dnas.DNASStrategy
     with pytest.raises(UnknownNameError, match="unknown strategy 'evolution'.*dnas"):
         get_strategy("evolution")
 
@@ -140,7 +142,7 @@ def test_strategies_are_looked_up_by_name():
 def test_an_option_dnas_does_not_take_is_refused(tmp_path, table_path):
     with pytest.raises(ConfigError, match="does not take population"):
         search(tmp_path / "r", table_path, population=10)
-    with pytest.raises(ConfigError, match="needs --table"):
+    with pytest.raises(ConfigError, match="at least one latency table"):
         search(tmp_path / "r", None)
     with pytest.raises(ConfigError, match="warmup_epochs"):
         search(tmp_path / "r", table_path, epochs=1, warmup_epochs=1)
@@ -150,12 +152,15 @@ def test_an_option_dnas_does_not_take_is_refused(tmp_path, table_path):
 # ---- the run -----------------------------------------------------------------------------
 def test_search_writes_the_run_folder(tmp_path, table_path, cost):
     seen = []
-    res = search(tmp_path / "run", table_path, epochs=2, progress=lambda d, n, m: seen.append((d, n, dict(m))))
-    assert [s[:2] for s in seen] == [(1, 2), (2, 2)] and set(seen[-1][2]) == {"loss", "acc", "lat_ms"}
+    res = search(tmp_path / "run", table_path, epochs=2, progress=lambda phase, d, n: seen.append((phase, d, n)))
+    assert seen == [("epochs", 1, 2), ("epochs", 2, 2)]
     files = {p.name for p in (tmp_path / "run").iterdir()}
-    assert {"config.json", "checkpoint.pt", "history.json", "result.json", "search.png"} <= files
+    assert {"config.json", "checkpoint.pt", "history.json", "dnas.json", "result.json", "search.png"} <= files
     assert (tmp_path / "run" / "search.png").read_bytes()[:4] == b"\x89PNG"
-    assert json.loads((tmp_path / "run" / "result.json").read_text()) == json.loads(json.dumps(res))
+    common = json.loads((tmp_path / "run" / "result.json").read_text())  # the one result file of every strategy
+    assert common["strategy"] == "dnas" and common["selected"] == res["selected"]["arch"]
+    assert common["front"][0]["arch"] == res["selected"]["arch"]
+    assert common["sources"]["supernet"] == str((tmp_path / "run").resolve())
     assert len(res["samples"]) == 3
     for rec in [res["most_likely"], *res["samples"]]:
         p = cost.predict(SPACE.parse(rec["arch"]))
@@ -173,7 +178,7 @@ def test_search_writes_the_run_folder(tmp_path, table_path, cost):
 
 
 def test_temperature_is_annealed_per_search_epoch(tmp_path, table_path):
-    cfg = dnas.DNASConfig(out=str(tmp_path), table=table_path, epochs=5, warmup_epochs=2)
+    cfg = dnas.DNASConfig(epochs=5, warmup_epochs=2)
     s = dnas.DNASSearch.__new__(dnas.DNASSearch)
     s.cfg = cfg
     assert [round(s.tau(e), 4) for e in range(5)] == [5.0, 5.0, 5.0, round(5 * math.exp(-0.045), 4),
@@ -187,7 +192,7 @@ class _Stop(Exception):
 def test_interrupted_search_resumes_to_the_uninterrupted_result(tmp_path, table_path):
     full = search(tmp_path / "full", table_path, epochs=3)
 
-    def stop_after_first(done, total, metrics):
+    def stop_after_first(phase, done, total):
         if done == 2:
             raise KeyboardInterrupt
 
@@ -196,7 +201,7 @@ def test_interrupted_search_resumes_to_the_uninterrupted_result(tmp_path, table_
     assert load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["epoch"] == 2
     assert not (tmp_path / "cut" / "result.json").exists()
     epochs_run = []
-    resumed = search(tmp_path / "cut", table_path, epochs=3, progress=lambda d, n, m: epochs_run.append(d))
+    resumed = search(tmp_path / "cut", table_path, epochs=3, progress=lambda phase, d, n: epochs_run.append(d))
     assert epochs_run == [3]
     assert resumed["theta"] == full["theta"] and resumed["most_likely"] == full["most_likely"]
 
@@ -234,19 +239,19 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
 
 def test_budget_below_the_fastest_architecture_names_it(tmp_path, table_path, cost):
     arch, fastest = cost.fastest()
-    with pytest.raises(BudgetError, match=f"fastest architecture.*{fastest:.4g} ms.*{SPACE.format(arch)}"):
+    with pytest.raises(BudgetError, match=rf"fastest reachable is {fastest:.4g} ms \({SPACE.format(arch)}\)"):
         search(tmp_path / "r", table_path, target_ms=fastest * 0.9)
     assert not (tmp_path / "r").exists()
 
 
-def test_a_table_of_another_space_is_refused(tmp_path):
+def test_a_table_of_another_space_is_refused(tmp_path, table_path):
     other = dict(get_space("fbnet-small").declaration)
     other["stages"] = {"layers": [1, 1], "channels": [12, 16], "strides": [1, 2]}
     spec = tmp_path / "tiny.json"
     spec.write_text(json.dumps({"name": "tiny", **other}))
     synthetic_table(get_space(str(spec)), tmp_path / "tiny-table.json")
-    with pytest.raises(TableMismatchError, match="table is for space 'tiny'"):
-        search(tmp_path / "r", str(tmp_path / "tiny-table.json"))
+    with pytest.raises(TableMismatchError, match="table is for space 'tiny'"):  # beside a table of fbnet-small
+        run_search("dnas", [table_path, tmp_path / "tiny-table.json"], tmp_path / "r", dataset="digits")
     assert not (tmp_path / "r").exists()
 
 
@@ -277,7 +282,7 @@ def test_a_sigkilled_search_resumes_from_its_last_checkpoint(tmp_path, table_pat
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    args = [sys.executable, str(root / "cli.py"), "search", "--strategy", "dnas", "--table", table_path, "--dataset", "digits",
+    args = [sys.executable, str(root / "cli.py"), "search", "dnas", "--table", table_path, "--dataset", "digits",
             "--epochs", "4", "--warmup-epochs", "1", "--max-batches", "2", "--batch-size", "32", "--threads", "1",
             "--quiet"]
     env = {**os.environ, "PYTHONPATH": str(root)}
@@ -292,12 +297,12 @@ def test_a_sigkilled_search_resumes_from_its_last_checkpoint(tmp_path, table_pat
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     killed_at = load_checkpoint(ckpt)["epoch"]
-    assert 1 <= killed_at < 4 and not (tmp_path / "run" / "result.json").exists()
+    assert 1 <= killed_at < 4 and not (tmp_path / "run" / "dnas.json").exists()
     again = subprocess.run(args + ["--out", str(tmp_path / "run")], env=env, capture_output=True, text=True,
                            timeout=600)
     assert again.returncode == 0, again.stderr
-    a = json.loads((tmp_path / "ref" / "result.json").read_text())
-    b = json.loads((tmp_path / "run" / "result.json").read_text())
+    a = json.loads((tmp_path / "ref" / "dnas.json").read_text())
+    b = json.loads((tmp_path / "run" / "dnas.json").read_text())
     assert b["theta"] == a["theta"] and b["most_likely"] == a["most_likely"]
 
 

@@ -70,7 +70,7 @@ def test_corrupt_journal_refused_untouched(tmp_path, content):
     path = tmp_path / "j.sqlite"
     path.write_bytes(content)
     with pytest.raises(RunError, match="corrupt"):
-        open_store(path, CONFIG, resume=True)
+        open_store(path, CONFIG)
     assert path.read_bytes() == content
 
 
@@ -95,13 +95,14 @@ def test_foreign_sqlite_refused(tmp_path):
         SQLiteRunStore.open(path, CONFIG)
 
 
-def test_open_store_refusals(tmp_path):
+def test_open_store_creates_then_continues_and_refuses_another_config(tmp_path):
     path = tmp_path / "j.sqlite"
-    with pytest.raises(RunError, match="nothing to resume"):
-        open_store(path, CONFIG, resume=True)
-    open_store(path, CONFIG, resume=False).close()
-    with pytest.raises(RunError, match="already holds a run"):
-        open_store(path, CONFIG, resume=False)
+    with open_store(path, CONFIG) as s:
+        s.add([rec("a")])
+    with open_store(path, CONFIG) as s:  # a rerun continues the journal
+        assert len(s) == 1
+    with pytest.raises(RunError, match="another config"):
+        open_store(path, {**CONFIG, "seed": 99})
 
 
 def test_config_changes_nested():

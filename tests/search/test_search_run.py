@@ -10,7 +10,7 @@ from edgenas.search.runners import InProcessRunner, RayRunner
 from edgenas.search.runstore import MemoryRunStore, SQLiteRunStore
 from edgenas.search.problem import ObjectiveSpec, Target
 from edgenas.search.run import FrontTracker, run_search
-from edgenas.search.setup import SearchOptions, execute
+from edgenas.search.setup import search
 from edgenas.search.strategies import STRATEGIES, get_strategy
 
 
@@ -123,45 +123,67 @@ def test_front_tracker_hypervolume_is_fixed_reference():
     assert t.hypervolume == pytest.approx(1.1 * 1.1)
 
 
-def options(tmp_path, **kw):
-    base = dict(tables=[str(H.TABLE)], out=str(tmp_path / "run"), oracle=True, pop=8, gens=2, plot=False)
-    return SearchOptions(**{**base, **kw})
+def run(tmp_path, tables=None, out="run", config=None, **kw):
+    """An oracle search of the 6-layer test space; returns its result document."""
+    kw.setdefault("estimator", "oracle")
+    return search("nsga2", tables or [H.TABLE], tmp_path / out, config={"pop": 8, "gens": 2, **(config or {})},
+                  plot=False, **kw)
 
 
-def test_execute_writes_outputs_and_refuses_changed_config(tmp_path):
-    res = execute("nsga2", options(tmp_path))
+def test_search_writes_the_result_and_resumes_or_refuses_changed_settings(tmp_path):
+    doc = run(tmp_path)
     out = tmp_path / "run"
-    assert (out / "pareto.json").is_file() and (out / "journal.sqlite").is_file()
-    before = (out / "pareto.json").read_bytes()
+    assert (out / "result.json").is_file() and (out / "journal.sqlite").is_file()
+    assert doc["format"] == "edgenas-search-result" and doc["front"] and doc["strategy"] == "nsga2"
+    assert doc["sources"]["tables"][0]["path"] == str(H.TABLE.resolve())
+    before = (out / "result.json").read_bytes()
     with pytest.raises(RunError, match="pop: 8 -> 10"):
-        execute("nsga2", options(tmp_path, pop=10, resume=True))
-    with pytest.raises(RunError, match="already holds a run"):
-        execute("nsga2", options(tmp_path))
-    assert (out / "pareto.json").read_bytes() == before
-    again = execute("nsga2", options(tmp_path, resume=True, gens=3))  # more generations: extends the run
-    assert again.evaluated > res.evaluated and again.fresh == again.evaluated - res.evaluated
+        run(tmp_path, config={"pop": 10})
+    with pytest.raises(RunError, match="seed: 0 -> 1"):
+        run(tmp_path, seed=1)
+    assert (out / "result.json").read_bytes() == before
+    again = run(tmp_path, config={"gens": 3})  # rerun = resume; more generations extend the run
+    assert again["evaluated"] > doc["evaluated"]
+    assert again["details"]["fresh"] == again["evaluated"] - doc["evaluated"]
 
 
 def test_two_tables_one_search(tmp_path):
     phone = H.scaled_table(tmp_path / "phone.json", 4.0)
-    res = execute("nsga2", options(tmp_path, tables=[str(H.TABLE), str(phone)], max_latency_ms=[0.08, 0.25]))
-    assert res.spec.objectives == ["error", "latency_ms:fbnet-small6.ort-cpu", "latency_ms:phone"]
-    for r in res.front:
-        assert r.values["latency_ms:phone"] <= 0.25 and r.values["latency_ms:fbnet-small6.ort-cpu"] <= 0.08
-    res2 = execute("nsga2", options(tmp_path, out=str(tmp_path / "r2"), tables=[str(H.TABLE), str(phone)],
-                                    max_latency_ms=[0.08, 0.25], other_tables="constraint"))
-    assert res2.spec.objectives == ["error", "latency_ms:fbnet-small6.ort-cpu"]
+    doc = run(tmp_path, tables=[H.TABLE, phone], max_latency_ms=[0.08, 0.25])
+    assert doc["objectives"] == ["error", "latency_ms:fbnet-small6.ort-cpu", "latency_ms:phone"]
+    for r in doc["front"]:
+        assert r["latency_ms"]["phone"] <= 0.25 and r["latency_ms"]["fbnet-small6.ort-cpu"] <= 0.08
+    doc2 = run(tmp_path, out="r2", tables=[H.TABLE, phone], max_latency_ms=[0.08, 0.25], other_tables="constraint")
+    assert doc2["objectives"] == ["error", "latency_ms:fbnet-small6.ort-cpu"]
 
 
 def test_bad_inputs(tmp_path):
     with pytest.raises(TableError, match="does not exist"):
-        execute("nsga2", options(tmp_path, tables=[str(tmp_path / "nope.json")]))
+        run(tmp_path, tables=[tmp_path / "nope.json"])
     with pytest.raises(BudgetError, match="fastest reachable"):
-        execute("nsga2", options(tmp_path, max_latency_ms=[1e-6]))
+        run(tmp_path, max_latency_ms=[1e-6])
+    with pytest.raises(EdgeNASError, match="finite and positive"):
+        run(tmp_path, max_latency_ms=[float("inf")])
     with pytest.raises(UnknownNameError, match="known: "):
         get_strategy("simulated-annealing")
+    with pytest.raises(UnknownNameError, match="estimator 'magic'"):
+        run(tmp_path, estimator="magic")
+    with pytest.raises(EdgeNASError, match="does not take tau0"):
+        run(tmp_path, config={"tau0": 5.0})
+    with pytest.raises(EdgeNASError, match="needs an accuracy estimator"):
+        run(tmp_path, estimator=None)
     assert not (tmp_path / "run").exists()  # refusals write nothing
-    assert set(STRATEGIES) >= {"nsga2", "random"}
+    assert set(STRATEGIES) >= {"nsga2", "random", "dnas"}
+
+
+def test_every_strategy_follows_the_contract():
+    from edgenas.search.contract import Strategy
+    from edgenas.search.strategies import names
+
+    for name in names():
+        cls = get_strategy(name)
+        assert issubclass(cls, Strategy) and cls.name == name and cls.summary
+        cls.Config()  # every option has a default
 
 
 def test_ray_not_installed(monkeypatch):
@@ -193,15 +215,3 @@ def test_search_with_ray_matches_in_process(tmp_path):
     assert front_of(with_ray) == front_of(local)
     assert with_ray.fresh == local.evaluated == len(store)
     assert runner.tasks_per_batch >= 2  # each generation was split across workers
-
-
-def test_generic_strategy_request(tmp_path):
-    from types import SimpleNamespace
-    seen = []
-    req = SimpleNamespace(strategy="random", out=tmp_path / "g", table=str(H.TABLE), dataset="mnist5k", seed=2,
-                          options={"oracle": True, "pop": 6, "gens": 2, "plot": False, "lr": None})
-    doc = get_strategy("random")(req, progress=lambda g, n, m: seen.append((g, n, m["evaluations"])))
-    assert doc["format"] == "edgenas-pareto-set" and doc["pareto"] and [s[:2] for s in seen] == [(1, 2), (2, 2)]
-    bad = SimpleNamespace(**{**vars(req), "options": {"oracle": True, "tau0": 5.0}})
-    with pytest.raises(EdgeNASError, match="does not take option"):
-        get_strategy("nsga2")(bad)

@@ -16,7 +16,7 @@ from _synthetic_table import synthetic_table
 ROOT = Path(__file__).resolve().parents[2]
 # A large β makes θ's update depend mostly on the latency term, so that θ can be compared after a few steps
 # (at initialisation the CE gradient of θ is tiny and its sign is noise that BatchNorm differences flip).
-ARGS = ["search", "--strategy", "dnas", "--dataset", "digits", "--epochs", "2", "--warmup-epochs", "1",
+ARGS = ["search", "dnas", "--dataset", "digits", "--epochs", "2", "--warmup-epochs", "1",
         "--batch-size", "32", "--max-batches", "3", "--threads", "1", "--quiet", "--beta", "20"]
 
 
@@ -43,8 +43,8 @@ def test_torchrun_two_processes_complete_and_agree_with_one(tmp_path):
                           str(ROOT / "cli.py"), *common, "--out", str(tmp_path / "two")],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert two.returncode == 0, two.stderr[-3000:]
-    r1 = json.loads((tmp_path / "one" / "result.json").read_text())
-    r2 = json.loads((tmp_path / "two" / "result.json").read_text())
+    r1 = json.loads((tmp_path / "one" / "dnas.json").read_text())
+    r2 = json.loads((tmp_path / "two" / "dnas.json").read_text())
     h1 = json.loads((tmp_path / "one" / "history.json").read_text())
     h2 = json.loads((tmp_path / "two" / "history.json").read_text())
     assert r2["processes"] == 2 and r1["processes"] == 1 and len(h2) == 2

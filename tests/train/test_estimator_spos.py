@@ -8,7 +8,7 @@ import nsga_helpers as H
 from edgenas.train.data import load_images, make_splits
 from edgenas.errors import RunError
 from edgenas.search.estimators import SupernetEstimator, SyntheticOracle
-from edgenas.search.setup import SearchOptions, execute
+from edgenas.search.setup import search
 from edgenas.train.spos import (SandwichStep, anchored_sampler, anchors, shape_changing_layers, train_spos,
                           uniform_probability, uniform_sampler)
 from edgenas.arch.supernet import Supernet
@@ -170,11 +170,13 @@ def test_estimator_recalibrates_without_touching_the_callers_supernet(spos_run, 
 
 
 def test_search_with_supernet_estimator(spos_run, tmp_path):
-    res = execute("nsga2", SearchOptions(tables=[str(H.TABLE)], supernet=str(spos_run), out=str(tmp_path / "s"),
-                                         pop=4, gens=1, bn_batches=1, batch_size=64, eval_batches=1, plot=False))
-    assert res.evaluated == res.fresh and res.front
-    doc = json.loads((tmp_path / "s" / "pareto.json").read_text())
-    assert doc["config"]["estimator"]["kind"] == "supernet" and doc["config"]["estimator"]["dataset"] == "digits"
+    doc = search("nsga2", [H.TABLE], tmp_path / "s", estimator=f"supernet:{spos_run}", config={"pop": 4, "gens": 1},
+                 estimator_options={"bn_batches": 1, "batch_size": 64, "eval_batches": 1}, plot=False)
+    assert doc["evaluated"] == doc["details"]["fresh"] and doc["front"]
+    assert doc == json.loads((tmp_path / "s" / "result.json").read_text())
+    est = doc["sources"]["estimator"]
+    assert est["kind"] == "supernet" and est["dataset"] == "digits" and doc["sources"]["dataset"] == "digits"
+    assert doc["sources"]["supernet"] == str(spos_run.resolve())
 
 
 def test_oracle_is_deterministic_and_prefers_capacity():

@@ -1,58 +1,42 @@
-"""Search strategies, looked up by name.
+"""Search strategies, looked up by name: each a :class:`~edgenas.search.contract.Strategy` in its own module.
 
-A strategy is a function ``run(request: SearchRequest) -> dict`` living in its
-own module, registered here as ``"module:function"`` and imported only when
-asked for, so a strategy's heavy imports cost nothing to the others. The
-``search`` command builds one :class:`SearchRequest` and hands it over; options
-that only one strategy understands travel in ``request.options`` and that
-strategy validates them (an option it does not take is a :class:`ConfigError`).
+The registry names the module and class and a one-line summary, so listing the
+strategies (``edgenas search --help``) imports none of them, and a strategy's
+heavy imports cost nothing to the others.
 """
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Dict, List, Tuple
 
 from ...errors import UnknownNameError
 
-__all__ = ["STRATEGIES", "SearchRequest", "EpochReport", "get_strategy", "names"]
+__all__ = ["STRATEGIES", "get_strategy", "names", "summary"]
 
-STRATEGIES: Dict[str, str] = {
-    "dnas": "edgenas.search.strategies.dnas:run",
-    "nsga2": "edgenas.search.strategies.nsga2:run",
-    "random": "edgenas.search.strategies.random_search:run",
+# name -> (module, class, one-line summary)
+STRATEGIES: Dict[str, Tuple[str, str, str]] = {
+    "dnas": ("edgenas.search.strategies.dnas", "DNASStrategy",
+             "FBNet's differentiable search: a Gumbel-softmax supernet with a latency-aware loss"),
+    "nsga2": ("edgenas.search.strategies.nsga2", "NSGA2Strategy",
+              "NSGA-II (pymoo): a Pareto set of accuracy against latency and memory, budgets as constraints"),
+    "random": ("edgenas.search.strategies.random_search", "RandomStrategy",
+               "uniform random architectures: the baseline every strategy must beat"),
 }
 
-# (epoch done, epochs total, metrics of that epoch); drives a progress display.
-EpochReport = Callable[[int, int, Mapping[str, float]], None]
 
-
-@dataclass(frozen=True)
-class SearchRequest:
-    """What every strategy receives. ``None`` means "the strategy's default"."""
-
-    strategy: str
-    out: Path
-    space: str = "fbnet-small"
-    table: Optional[str] = None
-    dataset: Optional[str] = None
-    seed: int = 0
-    epochs: Optional[int] = None
-    options: Mapping[str, Any] = field(default_factory=dict)
-    progress: Optional[EpochReport] = field(default=None, compare=False, repr=False)
-
-
-def names():
+def names() -> List[str]:
     """The registered strategy names, sorted."""
     return sorted(STRATEGIES)
 
 
-def get_strategy(name: str) -> Callable[[SearchRequest], dict]:
-    """The runner registered as ``name``; an unknown name raises :class:`UnknownNameError`."""
+def summary(name: str) -> str:
+    return STRATEGIES[name][2]
+
+
+def get_strategy(name: str) -> type:
+    """The strategy class registered as ``name``; an unknown name raises :class:`UnknownNameError`."""
     try:
-        target = STRATEGIES[name]
+        module, cls, _ = STRATEGIES[name]
     except KeyError:
         raise UnknownNameError("strategy", name, STRATEGIES) from None
-    module, _, func = target.partition(":")
-    return getattr(importlib.import_module(module), func)
+    return getattr(importlib.import_module(module), cls)

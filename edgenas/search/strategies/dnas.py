@@ -16,7 +16,8 @@ step, but measured on digits it had not started to learn after 6 epochs
 
 The run folder holds ``config.json``, ``checkpoint.pt`` (written atomically
 after every epoch; a rerun resumes from it), ``history.json``,
-``result.json`` and ``search.png``. Under ``torchrun`` the weight step runs in
+``dnas.json`` (θ, the selected, most likely and sampled architectures) and ``search.png``; the search setup adds
+the common ``result.json``. Under ``torchrun`` the weight step runs in
 DistributedDataParallel and θ's gradient is averaged over the processes.
 """
 from __future__ import annotations
@@ -25,31 +26,29 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ...tables.cost import CostModel
-from ..constrained_decode import most_probable_within
-from ..costloss import ExpectedCost, TargetController, check_budgets, fbnet_loss
+from ...arch.space import SearchSpace
+from ...arch.supernet import Supernet
+from ...errors import ConfigError
+from ...fileio import atomic_write_json
+from ...runfolder import CHECKPOINT
 from ...train.data import check_fits_space, load_images, make_splits
 from ...train.distributed import DistContext, setup
-from ...errors import ConfigError, EdgeNASError
-from ...fileio import atomic_write_json
-from ...runfolder import CHECKPOINT, open_run
-from ...arch.space import SearchSpace, get_space
-from ...arch.supernet import Supernet
-from ...tables.table import LatencyTable
-from ...train.loop import TrainConfig, TrainingDivergedError, epoch_batches, load_checkpoint, run_epoch, save_checkpoint, \
-    sgd_cosine
-from . import SearchRequest
+from ...train.loop import TrainConfig, TrainingDivergedError, epoch_batches, load_checkpoint, run_epoch, \
+    save_checkpoint, sgd_cosine
+from ..constrained_decode import most_probable_within
+from ..contract import SearchOutcome, SearchRequest, Strategy, points_of
+from ..costloss import ExpectedCost, TargetController, fbnet_loss
 from .dnas_config import DNASConfig
 
-__all__ = ["DNASConfig", "DNASSearch", "run", "gumbel_softmax_sample"]
+__all__ = ["DNASConfig", "DNASSearch", "DNASStrategy", "gumbel_softmax_sample"]
 
-KIND = "search/dnas"
+DETAILS = "dnas.json"   # θ, its probabilities, the samples, timings: beside the common result.json
 
 
 def gumbel_softmax_sample(theta: torch.Tensor, tau: float, generator: torch.Generator, hard: bool = False):
@@ -92,31 +91,34 @@ def arch_loss(ce, costs, terms, alpha):
 class DNASSearch:
     """One DNAS run. Everything the user can get wrong is checked in ``__init__``, before a file is written."""
 
-    def __init__(self, cfg: DNASConfig, progress=None, ctx: Optional[DistContext] = None):
-        self.cfg, self.progress = cfg, progress
-        self.space: SearchSpace = get_space(cfg.space)
-        self.table = LatencyTable.load(cfg.table, space=self.space)
-        self.cost = CostModel(self.space, self.table)
-        self.terms = cfg.terms()
+    def __init__(self, cfg: DNASConfig, request: SearchRequest, ctx: Optional[DistContext] = None):
+        if len(request.spec.targets) > 1:
+            raise ConfigError("strategy 'dnas' searches against one latency table; give one")
+        self.cfg, self.progress = cfg, request.progress
+        self.space: SearchSpace = request.space
+        target = request.spec.targets[0]
+        self.cost = target.cost
+        self.target_ms = target.max_latency_ms
+        self.seed = request.seed
+        self.dataset = request.dataset or "mnist5k"
+        self.terms = cfg.terms(self.target_ms, request.spec.max_memory_bytes)
         self.ctx = ctx or setup(cfg.device)
         self.expected = ExpectedCost(self.cost, self.ctx.device)
-        check_budgets(self.expected, self.terms)
         self.controller = TargetController(self.terms, gain=cfg.target_gain)
-        data = load_images(cfg.dataset)
-        self.splits = make_splits(data, seed=cfg.seed)
+        self.splits = make_splits(load_images(self.dataset), seed=self.seed)
         check_fits_space(self.splits, self.space)
-        self.out = Path(cfg.out)
+        self.out = Path(request.out)
 
     # ---- pieces ----------------------------------------------------------------
     def _build(self) -> None:
-        torch.manual_seed(self.cfg.seed)
+        torch.manual_seed(self.seed)
         dev = self.ctx.device
         self.supernet = Supernet(self.space).to(dev)
         self.theta = torch.zeros(self.space.num_layers, self.space.num_candidates, device=dev, requires_grad=True)
         self.ctx.average_grads_of(self.theta)
         self.model = self.ctx.wrap(self.supernet, find_unused_parameters=self.cfg.weight_sampling == "hard")
         wcfg = TrainConfig(epochs=self.cfg.epochs, batch_size=self.cfg.batch_size, lr=self.cfg.lr,
-                           momentum=self.cfg.momentum, weight_decay=self.cfg.weight_decay, seed=self.cfg.seed)
+                           momentum=self.cfg.momentum, weight_decay=self.cfg.weight_decay, seed=self.seed)
         self.w_opt, self.w_sched = sgd_cosine(self.supernet.parameters(), wcfg, self.cfg.epochs)
         self.t_opt = torch.optim.Adam([self.theta], lr=self.cfg.theta_lr, weight_decay=self.cfg.theta_weight_decay)
         self.history: List[dict] = []
@@ -161,7 +163,7 @@ class DNASSearch:
                 self.controller.update({t.metric: float(self.expected(t.metric, probs)) for t in self.terms})
 
     def _batches(self, part: str, epoch: int):
-        return epoch_batches(getattr(self.splits, part), self.cfg.batch_size, seed=self.cfg.seed,
+        return epoch_batches(getattr(self.splits, part), self.cfg.batch_size, seed=self.seed,
                              epoch=epoch * 2 + (part == "arch"), rank=self.ctx.rank, world=self.ctx.world)
 
     def _set_weights_trainable(self, on: bool) -> None:
@@ -173,7 +175,7 @@ class DNASSearch:
         cfg, dev = self.cfg, self.ctx.device
         searching = epoch >= cfg.warmup_epochs
         tau = self.tau(epoch)
-        gen = _generator(cfg.seed, epoch, 0)
+        gen = _generator(self.seed, epoch, 0)
         hard = cfg.weight_sampling == "hard"
         t0, c0 = time.perf_counter(), time.process_time()
         phase = "weight"
@@ -187,7 +189,7 @@ class DNASSearch:
             a, sampled = None, []
             if searching:
                 phase = "architecture"
-                step = _ArchStep(self, tau, _generator(cfg.seed, epoch, 1))
+                step = _ArchStep(self, tau, _generator(self.seed, epoch, 1))
                 self._set_weights_trainable(False)
                 try:
                     a = run_epoch(self.supernet, self._batches("arch", epoch), optimizer=self.t_opt, device=dev,
@@ -235,14 +237,14 @@ class DNASSearch:
         architecture predicted within [``budget_band`` · budget, budget] ("band"), else the most likely
         under the budget ("under_budget"); see :mod:`edgenas.search.constrained_decode`. A memory budget only
         steers θ: decoding does not constrain memory."""
-        if self.cfg.target_ms is None:
+        if self.target_ms is None:
             return self.most_likely(), "argmax"
-        target = self.cfg.target_ms
+        target = self.target_ms
         arch = most_probable_within(self.cost, probs, self.cfg.budget_band * target, target)
         if arch is not None:
             return arch, "band"
         arch = most_probable_within(self.cost, probs, 0.0, target)
-        # check_budgets guarantees the fastest architecture meets the budget, so this is not None.
+        # the search setup checked that the fastest architecture meets the budget, so this is not None.
         return arch, "under_budget"
 
     def result(self) -> dict:
@@ -251,7 +253,7 @@ class DNASSearch:
         probs = probs_t.numpy().astype(np.float64)
         selected, how = self.selected(probs)
         draws = torch.multinomial(probs_t, max(self.cfg.samples, 1), replacement=True,
-                                  generator=torch.Generator().manual_seed(self.cfg.seed + 7919)).T
+                                  generator=torch.Generator().manual_seed(self.seed + 7919)).T
         fastest, fastest_ms = self.cost.fastest()
         epoch_s = [h["epoch_s"] for h in self.history]
         epoch_cpu = [h["epoch_cpu_s"] for h in self.history]
@@ -259,8 +261,8 @@ class DNASSearch:
         flat = torch.cat([p.detach().flatten() for p in self.supernet.parameters()])
         spread = {"theta": self.ctx.spread(self.theta), "weights": self.ctx.spread(flat)}
         return {
-            "strategy": "dnas", "space": self.space.name, "table": str(self.cfg.table), "dataset": self.cfg.dataset,
-            "epochs": len(self.history), "target_ms": self.cfg.target_ms,
+            "strategy": "dnas", "space": self.space.name, "dataset": self.dataset,
+            "epochs": len(self.history), "target_ms": self.target_ms,
             "selected": {**self._arch_record(selected, probs), "selected_by": how},
             "most_likely": self._arch_record(self.most_likely(), probs),
             "samples": [self._arch_record(tuple(int(c) for c in d), probs) for d in draws[:self.cfg.samples]],
@@ -281,16 +283,8 @@ class DNASSearch:
         threads_before = torch.get_num_threads()
         torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // self.ctx.world))
         try:
-            opened: object = False
-            if self.ctx.is_main:
-                try:
-                    opened = open_run(self.out, cfg.resume_key(), KIND)
-                except EdgeNASError as e:  # every process stops with the same message
-                    opened = e
-            opened = self.ctx.broadcast_object(opened)
-            if isinstance(opened, EdgeNASError):
-                raise opened
-            resume = bool(opened)
+            # the search setup opened the run folder and checked its settings; a checkpoint there is resumed
+            resume = bool(self.ctx.broadcast_object((self.out / CHECKPOINT).is_file()))
             self._build()
             if resume:
                 self._restore(load_checkpoint(self.out / CHECKPOINT))
@@ -301,16 +295,15 @@ class DNASSearch:
                     save_checkpoint(self.out / CHECKPOINT, self._state(epoch + 1))
                     atomic_write_json(self.out / "history.json", self.history)
                 self.ctx.barrier()
-                if self.progress:
-                    self.progress(epoch + 1, cfg.epochs, _progress_metrics(record))
+                self.progress("epochs", epoch + 1, cfg.epochs)
             result = self.result()
             if self.ctx.is_main:
                 atomic_write_json(self.out / "history.json", self.history)
-                atomic_write_json(self.out / "result.json", result)
+                atomic_write_json(self.out / DETAILS, result)
                 from ..plot import plot_search  # matplotlib only when writing
 
-                plot_search(self.history, self.out / "search.png", target_ms=cfg.target_ms,
-                            title=f"DNAS on {self.space.name} / {cfg.dataset}")
+                plot_search(self.history, self.out / "search.png", target_ms=self.target_ms,
+                            title=f"DNAS on {self.space.name} / {self.dataset}")
             self.ctx.barrier()
             return result
         finally:
@@ -318,13 +311,25 @@ class DNASSearch:
             self.ctx.close()
 
 
-def _progress_metrics(record: dict) -> Dict[str, float]:
-    searching = record["arch_loss"] is not None
-    return {"loss": record["arch_loss"] if searching else record["weight_loss"],
-            "acc": record["arch_acc"] if searching else record["weight_acc"],
-            "lat_ms": record["expected_latency_ms"]}
+class DNASStrategy(Strategy):
+    """FBNet's DNAS: returns the architecture it selects (and the most likely one and samples of θ after it)."""
 
+    name = "dnas"
+    summary = "FBNet's differentiable search"
+    Config = DNASConfig
+    uses_estimator = False  # it trains its own supernet
 
-def run(request: SearchRequest) -> dict:
-    """The ``dnas`` strategy: build a :class:`DNASConfig` from ``request`` and run it."""
-    return DNASSearch(DNASConfig.from_request(request), progress=request.progress).run()
+    def run(self, request: SearchRequest) -> SearchOutcome:
+        search = DNASSearch(request.config, request)
+        result = search.run()
+        rows = [result["selected"], result["most_likely"], *result["samples"]]
+        archs = list(dict.fromkeys(r["arch"] for r in rows))  # samples repeat; keep each architecture once
+        front = points_of(request.spec, [request.space.parse(a) for a in archs], [None] * len(archs))
+        return SearchOutcome(front=front, evaluated=0, history=search.history,
+                             selected=result["selected"]["arch"],
+                             details={"selected_by": result["selected"]["selected_by"],
+                                      "most_likely": result["most_likely"]["arch"], "epochs": result["epochs"],
+                                      "search_s": result["search_s"], "details_file": DETAILS},
+                             # the run folder holds the trained supernet, and DNAS split its data with its seed
+                             sources={"supernet": str(request.out.resolve()), "split_seed": request.seed,
+                                      "dataset": request.dataset or "mnist5k"})

@@ -1,16 +1,32 @@
-"""NSGA-II strategy: multi-objective evolutionary search with pymoo over the run store."""
+"""NSGA-II (Deb et al. 2002, pymoo): a Pareto set of estimated accuracy against the tables' costs."""
 from __future__ import annotations
 
-from typing import Optional
+from dataclasses import dataclass, field
 
-from ..run import GenerationProgress
-from ..setup import run_strategy
+from ...errors import ConfigError
+from ..contract import SearchOutcome, SearchRequest, Strategy
+from ..run import run_journaled
 
 
-def run(options, progress: Optional[GenerationProgress] = None):
-    """Run or resume an NSGA-II search.
+@dataclass
+class NSGA2Config:
+    pop: int = field(default=64, metadata={"help": "Population per generation."})
+    gens: int = field(default=30, metadata={"help": "Generations; a rerun with more generations extends the run."})
 
-    ``options`` is a :class:`SearchOptions` (returns a :class:`SearchResult`) or a generic
-    strategy request (returns the Pareto document); see :func:`edgenas.search.setup.run_strategy`.
-    """
-    return run_strategy("nsga2", options, progress)
+    RESUME_NEUTRAL = ("gens",)
+
+    def validate(self) -> None:
+        if self.pop < 2 or self.gens < 1:
+            raise ConfigError(f"pop must be at least 2 and gens at least 1 (got pop={self.pop}, gens={self.gens})")
+
+
+class NSGA2Strategy(Strategy):
+    """Categorical genes, one per layer; the first generation holds the first table's fastest and slowest
+    architectures beside random ones (:mod:`edgenas.search.algorithms`)."""
+
+    name = "nsga2"
+    summary = "NSGA-II (pymoo) over the estimator and tables"
+    Config = NSGA2Config
+
+    def run(self, request: SearchRequest) -> SearchOutcome:
+        return run_journaled(request, "nsga2", request.config.pop, request.config.gens)

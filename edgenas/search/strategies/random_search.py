@@ -1,16 +1,15 @@
-"""Random-search baseline: uniform architectures, same budget (pop x gens), store and hypervolume log as NSGA-II."""
+"""Random search: uniform architectures in batches of ``pop``, journaled like NSGA-II — the baseline."""
 from __future__ import annotations
 
-from typing import Optional
+from ..contract import SearchOutcome, SearchRequest, Strategy
+from ..run import run_journaled
+from .nsga2 import NSGA2Config
 
-from ..run import GenerationProgress
-from ..setup import run_strategy
 
+class RandomStrategy(Strategy):
+    name = "random"
+    summary = "uniform random architectures (the baseline)"
+    Config = NSGA2Config   # the same budget: pop architectures per generation, gens generations
 
-def run(options, progress: Optional[GenerationProgress] = None):
-    """Run or resume a random search.
-
-    ``options`` is a :class:`SearchOptions` (returns a :class:`SearchResult`) or a generic
-    strategy request (returns the Pareto document); see :func:`edgenas.search.setup.run_strategy`.
-    """
-    return run_strategy("random", options, progress)
+    def run(self, request: SearchRequest) -> SearchOutcome:
+        return run_journaled(request, "random", request.config.pop, request.config.gens)

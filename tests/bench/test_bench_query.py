@@ -1,0 +1,121 @@
+"""Querying a benchmark: tabular answers, the surrogate, the noise statistics, the search estimator, the CLI."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cli import main
+from edgenas.arch.space import get_space
+from edgenas.bench.benchfile import BenchError, Benchmark
+from edgenas.bench.build import plan, space_tables
+from edgenas.bench.query import BenchmarkOracle
+from edgenas.bench.recipe import Recipe
+from edgenas.bench.stats import noise_ceiling, signal_to_noise, surrogate_cv
+
+TABLES = Path(__file__).resolve().parents[2] / "latency_tables"
+TINY = Recipe(dataset="digits", train_images=200, val_images=200, epochs=1, batch_size=50)
+SPACE = get_space("fbnet-small")
+
+
+def true_accuracy(arch):
+    """A learnable ground truth: accuracy grows with the number of non-skip layers and of 5x5 kernels."""
+    names = [SPACE.candidate_names[c] for c in arch]
+    return 0.80 + 0.02 * sum(n != "skip" for n in names) + 0.005 * sum(n.startswith("k5") for n in names)
+
+
+@pytest.fixture(scope="module")
+def bench_file(tmp_path_factory):
+    """A planned benchmark whose runs are filled with the ground truth plus seeded noise (no training)."""
+    b = plan(SPACE, TINY, archs=120, three_seed=20, sample_seed=0, tables_dir=TABLES)
+    rng = np.random.default_rng(0)
+    for r in b.records:
+        acc = true_accuracy(SPACE.parse(r.arch))
+        for s in r.seeds:
+            r.runs[s] = {"seed": s, "val_acc": acc + rng.normal(0, 0.002), "test_acc": acc + rng.normal(0, 0.002),
+                         "train_s": 1.0}
+    path = tmp_path_factory.mktemp("bench") / "b.json"
+    b.save(path)
+    return path
+
+
+def test_noise_statistics(bench_file):
+    b = Benchmark.load(bench_file)
+    s = signal_to_noise(b)
+    assert s["architectures"] == 120 and s["multi_seed"] == 20
+    assert s["seed_noise"] == pytest.approx(0.002, rel=0.35)  # the test accuracy noise drawn above
+    assert s["spread"] > 0.02 and s["ratio"] < 0.2
+    assert noise_ceiling(b) > 0.8   # the noise is small against the differences between the 20
+
+
+def test_the_surrogate_ranks_held_out_architectures(bench_file):
+    cv = surrogate_cv(Benchmark.load(bench_file), "test_acc", members=2)
+    assert cv["n"] == 120 and cv["kendall_tau"] > 0.8 and cv["mae"] < 0.01
+
+
+def test_tabular_where_trained_surrogate_elsewhere(bench_file):
+    oracle = BenchmarkOracle(bench_file, space_tables(SPACE, TABLES))
+    b = oracle.bench
+    trained = SPACE.parse(b.records[0].arch)
+    untrained = next(a for a in SPACE.sample(500, seed=3) if b.get(SPACE.format(a)) is None)
+    acc, std, source = oracle.accuracy(np.array([trained, untrained]), "val_acc")
+    assert acc[0] == pytest.approx(b.records[0].mean("val_acc")) and source[0] == "trained, 3 seeds"
+    assert source[1] == "surrogate" and abs(acc[1] - true_accuracy(untrained)) < 0.03 and std[1] >= 0
+    q = oracle.query(SPACE.format(untrained))
+    assert q["val_acc"]["source"] == "surrogate" and q["runs"] == []
+    assert set(q["features"]["latency_ms"]) == {p.name for p in TABLES.glob("fbnet-small.*.json")}
+
+
+def test_a_search_reads_the_benchmark_as_its_estimator(bench_file, tmp_path):
+    from edgenas.search.setup import search
+
+    table = TABLES / "fbnet-small.onnxruntime.cpu1.json"
+    doc = search("random", [table], tmp_path / "s", estimator=f"bench:{bench_file}", config={"pop": 20, "gens": 2},
+                 plot=False)
+    assert doc["sources"]["estimator"]["kind"] == "benchmark" and doc["front"]
+    oracle = BenchmarkOracle(bench_file, space_tables(SPACE, TABLES))
+    for row in doc["front"]:
+        assert row["accuracy"] == pytest.approx(oracle.accuracy(np.array([SPACE.parse(row["arch"])]))[0][0])
+    with pytest.raises(BenchError, match="not of 'fbnet-cifar'"):
+        BenchmarkOracle(bench_file, space=get_space("fbnet-cifar"))
+
+
+def run_cli(args, capsys):
+    try:
+        main(args)
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    return code, capsys.readouterr()
+
+
+def test_cli_query_and_show(bench_file, capsys, tmp_path):
+    b = Benchmark.load(bench_file)
+    arch = b.records[0].arch
+    small = tmp_path / "small.json"  # 25 trained architectures: enough for the surrogate line, quick to fit
+    Benchmark(b.header, b.records[:25]).save(small)
+    code, io = run_cli(["bench", "query", arch, "--bench", str(bench_file), "--tables", str(TABLES)], capsys)
+    assert code == 0 and "trained, 3 seeds" in io.out and "fbnet-small.onnxruntime.cpu1.json" in io.out
+    code, io = run_cli(["bench", "show", str(small), "--plot", str(tmp_path / "b.png")], capsys)
+    assert code == 0 and "ratio" in io.out and "surrogate, 5-fold" in io.out
+    assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("make, args, message", [
+    (lambda p: p.write_text("{nope"), ["show"], "corrupt or truncated"),
+    (lambda p: p.write_text(json.dumps({"format": "edgenas-latency-table"})), ["show"], "not an edgenas benchmark"),
+    (None, ["query", "k3_e1-k3_e1"], "has 2 layers"),
+    (None, ["query", "k3_e1-k3_e1-k3_e1-k3_e1-k3_e1-k3_e1-k3_e1-k7_e9"], "k7_e9"),
+])
+def test_cli_bad_input_is_one_line(bench_file, tmp_path, capsys, make, args, message):
+    path = bench_file
+    if make is not None:
+        path = tmp_path / "bad.json"
+        make(path)
+    before = path.read_bytes()
+    cmd = ["bench", args[0], *args[1:]] + (["--bench", str(path)] if args[0] == "query" else [str(path)])
+    code, io = run_cli(cmd, capsys)
+    assert code == 2 and message in io.err and io.err.count("\n") == 1 and "Traceback" not in io.err
+    assert path.read_bytes() == before

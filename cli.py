@@ -249,9 +249,13 @@ def predict(arch, table_path, breakdown):
     click.echo(f"{s.format(a)}\nlatency {p.latency_ms[0]:.4f} ms (op sum {p.op_sum_ms[0]:.4f} ms), "
                f"memory {p.memory_bytes[0]/1e6:.3f} MB (params {p.param_bytes[0]/1e6:.3f} MB + peak activations "
                f"{p.peak_activation_bytes[0]/1e6:.3f} MB), {p.flops[0]/1e6:.2f} MFLOPs")
+    uncounted = model.flops_uncounted(a)
+    if uncounted:
+        click.echo(f"FLOPs exclude: {', '.join(uncounted)} (ops fvcore could not count)")
     if breakdown:
         for row in model.breakdown(a):
-            click.echo(f"  {row['latency_ms']:9.4f} ms {row['flops']/1e6:8.2f} MFLOPs  {row['name']}")
+            excluded = f"  (FLOPs exclude {', '.join(row['flops_uncounted'])})" if row["flops_uncounted"] else ""
+            click.echo(f"  {row['latency_ms']:9.4f} ms {row['flops']/1e6:8.2f} MFLOPs  {row['name']}{excluded}")
 
 
 # ---- supernet ------------------------------------------------------------------

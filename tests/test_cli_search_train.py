@@ -76,3 +76,13 @@ def test_train_takes_the_architecture_of_a_search_run(tmp_path, table_path, caps
 def test_train_bad_architecture_is_one_line(tmp_path, capsys, arch, message):
     code, out = run_cli(["train", arch, "--dataset", "digits", "--out", str(tmp_path / "t"), "--quiet"], capsys)
     assert code == 2 and message in out.err
+
+
+def test_predict_names_the_ops_whose_flops_were_not_counted(table_path, capsys):
+    arch = "k3_e3-k3_e3-k3_e3-skip-k3_e3-skip-k3_e1-k3_e1"
+    main(["predict", "--table", table_path, arch])
+    out = capsys.readouterr().out
+    assert "FLOPs exclude: aten::add (ops fvcore could not count)" in out  # the residual adds
+    rows = [line for line in out.splitlines() if "MFLOPs  " in line]
+    assert "FLOPs exclude" not in rows[0] and rows[0].endswith("stem")
+    assert any(r.endswith("(FLOPs exclude aten::add)") for r in rows)

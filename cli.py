@@ -286,17 +286,17 @@ def supernet_train(mode, space_name, dataset, epochs, batch_size, lr, anchor_war
                    quiet):
     """Train a supernet into OUT (checkpoint.pt + config.json), for 'edgenas search --supernet OUT'."""
     from edgenas.arch.space import get_space
+    from edgenas.progress import progress_bar
     from edgenas.train.spos import train_spos
     from edgenas.train.loop import TrainConfig
 
-    def report(epoch, total, row):
-        if not quiet:
-            click.echo(f"epoch {epoch}/{total}: loss {row['train_loss']:.4f}, "
-                       f"sampled-path accuracy {100 * row['train_acc']:.2f}%")
-
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
-    train_spos(get_space(space_name), dataset, out, cfg, max_batches=max_batches, on_epoch=report,
-               anchor_warmup=anchor_warmup, sandwich=sandwich)
+    with progress_bar("supernet train", not quiet) as bar:
+        history = train_spos(get_space(space_name), dataset, out, cfg, max_batches=max_batches, progress=bar,
+                             anchor_warmup=anchor_warmup, sandwich=sandwich)
+    last = history[-1]
+    click.echo(f"epoch {last['epoch']}/{epochs}: loss {last['train_loss']:.4f}, "
+               f"sampled-path accuracy {100 * last['train_acc']:.2f}%")
     click.echo(f"wrote {out}/checkpoint.pt and {out}/config.json")
 
 
@@ -356,7 +356,7 @@ def search(strategy, tables, space_name, dataset, out, seed, epochs, quiet, **op
     """
     from pathlib import Path
 
-    from edgenas.progress import epoch_progress
+    from edgenas.progress import progress_bar
     from edgenas.search.strategies import SearchRequest, get_strategy
 
     runner = get_strategy(strategy)
@@ -364,10 +364,13 @@ def search(strategy, tables, space_name, dataset, out, seed, epochs, quiet, **op
     if len(tables) > 1:
         options["tables"] = list(tables[1:])
     main_process = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
-    with epoch_progress(f"search {strategy}", not quiet and main_process) as bar:
+    phase = "epochs" if strategy == "dnas" else "generations"
+    with progress_bar(f"search {strategy}", not quiet and main_process) as bar:
+        # the strategies report (done, total, metrics) of their one phase
         result = runner(SearchRequest(strategy=strategy, out=Path(out), space=space_name,
                                       table=tables[0] if tables else None, dataset=dataset, seed=seed,
-                                      epochs=epochs, options=options, progress=bar))
+                                      epochs=epochs, options=options,
+                                      progress=lambda done, total, metrics: bar(phase, done, total, **metrics)))
     if main_process:
         from edgenas.search.report import format_result
 
@@ -407,13 +410,13 @@ def train(arch, space_name, dataset, out, epochs, batch_size, lr, seed, split_se
     whose selected architecture is taken (with a budget: the most likely one within it).
     """
     from edgenas.train.final import train_architecture
-    from edgenas.progress import epoch_progress
+    from edgenas.progress import progress_bar
     from edgenas.train.loop import TrainConfig
 
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
-    with epoch_progress("train", not quiet) as bar:
+    with progress_bar(enabled=not quiet) as bar:
         r = train_architecture(arch, out, space=space_name, dataset=dataset, cfg=cfg, split_seed=split_seed,
-                               threads=threads, on_epoch=bar)
+                               threads=threads, progress=bar)
     click.echo(f"{r['arch']}: test accuracy {r['test_acc']:.4f} on {r['test_images']} held-out images "
                f"({r['epochs']} epochs, {r['params']} parameters); run folder: {out}")
 

@@ -52,7 +52,11 @@ def test_search_cli_runs_and_reports(tmp_path, capsys, table_path):
 def test_train_reports_test_accuracy_and_resumes(tmp_path):
     cfg = TrainConfig(epochs=2, batch_size=64, lr=0.05)
     arch = "k3_e3-k3_e3-k3_e3-skip-k3_e3-skip-k3_e1-k3_e1"
-    r = train_architecture(arch, tmp_path / "t", dataset="digits", cfg=cfg, threads=1)
+    heard = []
+    r = train_architecture(arch, tmp_path / "t", dataset="digits", cfg=cfg, threads=1,
+                           progress=lambda *a, **m: heard.append((*a, sorted(m))))
+    assert heard == [("train", 0, 2, []), ("train", 1, 2, ["acc", "loss", "test_acc"]),
+                     ("train", 2, 2, ["acc", "loss", "test_acc"])]
     assert r["arch"] == arch and r["epochs"] == 2 and r["test_images"] == 359
     assert r["test_acc"] > 0.5  # two epochs on digits; chance is 0.1
     state = load_checkpoint(tmp_path / "t" / "checkpoint.pt")

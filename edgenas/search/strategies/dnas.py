@@ -38,7 +38,7 @@ from ...train.data import check_fits_space, load_images, make_splits
 from ...train.distributed import DistContext, setup
 from ...errors import ConfigError, EdgeNASError
 from ...fileio import atomic_write_json
-from ...runfolder import CHECKPOINT, open_run
+from ...runfolder import CHECKPOINT, RunFolder
 from ...arch.space import SearchSpace, get_space
 from ...arch.supernet import Supernet
 from ...tables.table import LatencyTable
@@ -106,6 +106,7 @@ class DNASSearch:
         self.splits = make_splits(data, seed=cfg.seed)
         check_fits_space(self.splits, self.space)
         self.out = Path(cfg.out)
+        self.run_folder: Optional[RunFolder] = None  # opened (and locked) by the main process in run()
 
     # ---- pieces ----------------------------------------------------------------
     def _build(self) -> None:
@@ -284,7 +285,8 @@ class DNASSearch:
             opened: object = False
             if self.ctx.is_main:
                 try:
-                    opened = open_run(self.out, cfg.resume_key(), KIND)
+                    self.run_folder = RunFolder.open(self.out, KIND, cfg.resume_key())  # locked until the end
+                    opened = self.run_folder.checkpoint.is_file()
                 except EdgeNASError as e:  # every process stops with the same message
                     opened = e
             opened = self.ctx.broadcast_object(opened)
@@ -316,6 +318,8 @@ class DNASSearch:
         finally:
             torch.set_num_threads(threads_before)
             self.ctx.close()
+            if self.run_folder is not None:
+                self.run_folder.close()
 
 
 def _progress_metrics(record: dict) -> Dict[str, float]:

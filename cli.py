@@ -249,9 +249,13 @@ def predict(arch, table_path, breakdown):
     click.echo(f"{s.format(a)}\nlatency {p.latency_ms[0]:.4f} ms (op sum {p.op_sum_ms[0]:.4f} ms), "
                f"memory {p.memory_bytes[0]/1e6:.3f} MB (params {p.param_bytes[0]/1e6:.3f} MB + peak activations "
                f"{p.peak_activation_bytes[0]/1e6:.3f} MB), {p.flops[0]/1e6:.2f} MFLOPs")
+    uncounted = model.flops_uncounted(a)
+    if uncounted:
+        click.echo(f"FLOPs exclude: {', '.join(uncounted)} (ops fvcore could not count)")
     if breakdown:
         for row in model.breakdown(a):
-            click.echo(f"  {row['latency_ms']:9.4f} ms {row['flops']/1e6:8.2f} MFLOPs  {row['name']}")
+            excluded = f"  (FLOPs exclude {', '.join(row['flops_uncounted'])})" if row["flops_uncounted"] else ""
+            click.echo(f"  {row['latency_ms']:9.4f} ms {row['flops']/1e6:8.2f} MFLOPs  {row['name']}{excluded}")
 
 
 # ---- supernet ------------------------------------------------------------------
@@ -282,17 +286,17 @@ def supernet_train(mode, space_name, dataset, epochs, batch_size, lr, anchor_war
                    quiet):
     """Train a supernet into OUT (checkpoint.pt + config.json), for 'edgenas search --supernet OUT'."""
     from edgenas.arch.space import get_space
+    from edgenas.progress import progress_bar
     from edgenas.train.spos import train_spos
     from edgenas.train.loop import TrainConfig
 
-    def report(epoch, total, row):
-        if not quiet:
-            click.echo(f"epoch {epoch}/{total}: loss {row['train_loss']:.4f}, "
-                       f"sampled-path accuracy {100 * row['train_acc']:.2f}%")
-
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
-    train_spos(get_space(space_name), dataset, out, cfg, max_batches=max_batches, on_epoch=report,
-               anchor_warmup=anchor_warmup, sandwich=sandwich)
+    with progress_bar("supernet train", not quiet) as bar:
+        history = train_spos(get_space(space_name), dataset, out, cfg, max_batches=max_batches, progress=bar,
+                             anchor_warmup=anchor_warmup, sandwich=sandwich)
+    last = history[-1]
+    click.echo(f"epoch {last['epoch']}/{epochs}: loss {last['train_loss']:.4f}, "
+               f"sampled-path accuracy {100 * last['train_acc']:.2f}%")
     click.echo(f"wrote {out}/checkpoint.pt and {out}/config.json")
 
 
@@ -448,7 +452,7 @@ def train(arch, space_name, dataset, out, epochs, batch_size, lr, seed, split_se
     """
     from pathlib import Path
 
-    from edgenas.progress import epoch_progress
+    from edgenas.progress import progress_bar
     from edgenas.search.result import selected_architecture
     from edgenas.train.final import train_architecture
     from edgenas.train.loop import TrainConfig
@@ -457,9 +461,9 @@ def train(arch, space_name, dataset, out, epochs, batch_size, lr, seed, split_se
         arch, space_name = selected_architecture(arch)
 
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
-    with epoch_progress("train", not quiet) as bar:
+    with progress_bar(enabled=not quiet) as bar:
         r = train_architecture(arch, out, space=space_name, dataset=dataset, cfg=cfg, split_seed=split_seed,
-                               threads=threads, on_epoch=bar)
+                               threads=threads, progress=bar)
     click.echo(f"{r['arch']}: test accuracy {r['test_acc']:.4f} on {r['test_images']} held-out images "
                f"({r['epochs']} epochs, {r['params']} parameters); run folder: {out}")
 

@@ -14,17 +14,18 @@ one that made the folder), so stages of two configurations never mix:
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Tuple
 
-from .fileio import atomic_write_json, check_writable
+from .progress import Progress, prefixed, quiet
+from .runfolder import RunFolder
 
 __all__ = ["QuickstartConfig", "fast_config", "run_quickstart", "latency_budget"]
 
-Progress = Callable[[str, int, int], None]
+KIND = "quickstart"
+CONFIG = "quickstart.json"
 
 # settings a rerun may change without changing what the stages compute (formats_used is derived, not set)
 RESUME_NEUTRAL = ("out", "threads", "train_jobs", "formats_used")
@@ -123,7 +124,7 @@ def _profile(cfg: QuickstartConfig, out: Path, progress: Progress, log):
                         protocol=TimingProtocol(min_runs=cfg.profile_min_runs, min_time_s=cfg.profile_min_time_s,
                                                 reference=True))
     profile_space(space, prof, path, calibration_networks=cfg.calibration_networks,
-                  progress=lambda ph, d, n: progress(f"profile {ph}", d, n))
+                  progress=prefixed(progress, "profile"))
     return path, space
 
 
@@ -136,8 +137,7 @@ def _supernet(cfg: QuickstartConfig, space, out: Path, progress: Progress, log) 
     train_spos(space, cfg.dataset, path, TrainConfig(epochs=cfg.supernet_epochs, batch_size=cfg.supernet_batch_size,
                                                      lr=cfg.supernet_lr, seed=cfg.seed),
                max_batches=cfg.supernet_max_batches, anchor_warmup=cfg.supernet_anchor_warmup,
-               sandwich=cfg.supernet_sandwich,
-               on_epoch=lambda e, n, row: progress("supernet epochs", e, n))
+               sandwich=cfg.supernet_sandwich, progress=progress)
     return path
 
 
@@ -159,44 +159,31 @@ def _search(cfg: QuickstartConfig, table: Path, space, supernet: Path, out: Path
            estimator=f"supernet:{supernet}", seed=cfg.seed,
            estimator_options={"bn_batches": cfg.bn_batches, "eval_batches": cfg.eval_batches,
                               "threads": cfg.threads},
-           progress=lambda phase, g, n: progress("search generations", g, n))
+           progress=lambda phase, g, n, **metrics: progress("search generations", g, n, **metrics))
     return path
-
-
-def _check_resumable(cfg: QuickstartConfig, out: Path) -> None:
-    """Refuse (:class:`RunError`) a folder whose ``quickstart.json`` holds another configuration."""
-    from .errors import RunError
-    from .runfolder import config_changes
-
-    path = out / "quickstart.json"
-    if not path.is_file():
-        return
-    try:
-        old = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise RunError(f"{path} is unreadable ({type(e).__name__}); use another --out") from None
-    if not isinstance(old, dict):
-        raise RunError(f"{path} is not a quickstart configuration; use another --out")
-    new = json.loads(json.dumps(cfg.to_json()))  # tuples as JSON lists, as stored
-    changes = config_changes(old, new, ignore=RESUME_NEUTRAL)
-    if changes:
-        raise RunError(f"{out} holds a quickstart run with another configuration ({'; '.join(changes)}); rerun "
-                       f"with the same options to resume, or pick another --out")
 
 
 def run_quickstart(cfg: QuickstartConfig, progress: Optional[Progress] = None,
                    log: Optional[Callable[[str], None]] = None) -> dict:
-    """Run (or resume) every stage into ``cfg.out``; return the deployment document."""
-    from .deploy.pipeline import ExportOptions, deploy_models
+    """Run (or resume) every stage into ``cfg.out``; return the deployment document.
 
-    progress = progress or (lambda phase, done, total: None)
+    The folder is locked while the stages run; one holding a quickstart run of another configuration is
+    refused (:class:`RunError` naming the settings that changed)."""
+    progress = progress or quiet
     log = log or (lambda line: None)
     out = Path(cfg.out)
-    check_writable(out / "quickstart.json")
-    _check_resumable(cfg, out)
     started = time.perf_counter()
     formats = _usable_formats(cfg.formats)
-    atomic_write_json(out / "quickstart.json", {**cfg.to_json(), "formats_used": formats})
+    # quickstart.json holds the configuration itself; a rerun with another one is refused
+    with RunFolder.open(out, KIND, {**cfg.to_json(), "formats_used": formats}, config_file=CONFIG, flat=True,
+                        ignore=RESUME_NEUTRAL):
+        doc = _run_stages(cfg, out, formats, progress, log)
+    doc["quickstart_wall_s_this_session"] = time.perf_counter() - started
+    return doc
+
+
+def _run_stages(cfg: QuickstartConfig, out: Path, formats: list, progress: Progress, log) -> dict:
+    from .deploy.pipeline import ExportOptions, deploy_models
     import torch
 
     threads_before = torch.get_num_threads()
@@ -215,5 +202,4 @@ def run_quickstart(cfg: QuickstartConfig, progress: Optional[Progress] = None,
                             progress=progress)
     finally:
         torch.set_num_threads(threads_before)
-    doc["quickstart_wall_s_this_session"] = time.perf_counter() - started
     return doc

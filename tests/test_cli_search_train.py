@@ -51,7 +51,11 @@ def test_search_cli_runs_and_reports(tmp_path, capsys, table_path):
 def test_train_reports_test_accuracy_and_resumes(tmp_path):
     cfg = TrainConfig(epochs=2, batch_size=64, lr=0.05)
     arch = "k3_e3-k3_e3-k3_e3-skip-k3_e3-skip-k3_e1-k3_e1"
-    r = train_architecture(arch, tmp_path / "t", dataset="digits", cfg=cfg, threads=1)
+    heard = []
+    r = train_architecture(arch, tmp_path / "t", dataset="digits", cfg=cfg, threads=1,
+                           progress=lambda *a, **m: heard.append((*a, sorted(m))))
+    assert heard == [("train", 0, 2, []), ("train", 1, 2, ["acc", "loss", "test_acc"]),
+                     ("train", 2, 2, ["acc", "loss", "test_acc"])]
     assert r["arch"] == arch and r["epochs"] == 2 and r["test_images"] == 359
     assert r["test_acc"] > 0.5  # two epochs on digits; chance is 0.1
     state = load_checkpoint(tmp_path / "t" / "checkpoint.pt")
@@ -75,3 +79,13 @@ def test_train_takes_the_architecture_of_a_search_run(tmp_path, table_path, caps
 def test_train_bad_architecture_is_one_line(tmp_path, capsys, arch, message):
     code, out = run_cli(["train", arch, "--dataset", "digits", "--out", str(tmp_path / "t"), "--quiet"], capsys)
     assert code == 2 and message in out.err
+
+
+def test_predict_names_the_ops_whose_flops_were_not_counted(table_path, capsys):
+    arch = "k3_e3-k3_e3-k3_e3-skip-k3_e3-skip-k3_e1-k3_e1"
+    main(["predict", "--table", table_path, arch])
+    out = capsys.readouterr().out
+    assert "FLOPs exclude: aten::add (ops fvcore could not count)" in out  # the residual adds
+    rows = [line for line in out.splitlines() if "MFLOPs  " in line]
+    assert "FLOPs exclude" not in rows[0] and rows[0].endswith("stem")
+    assert any(r.endswith("(FLOPs exclude aten::add)") for r in rows)

@@ -18,7 +18,10 @@ class OpCost:
     ``peak_activation_bytes`` is MCUNet's analytical peak: the largest
     input + output of any leaf layer inside the op, plus the op's input when
     a residual keeps it alive across the block. ``flops`` counts one
-    multiply-add as one FLOP, as fvcore does.
+    multiply-add as one FLOP, as fvcore does; ``flops_uncounted`` names the
+    op types fvcore met but could not count (``unsupported_ops()``, e.g.
+    ``aten::add``), which ``flops`` therefore leaves out. Empty when the
+    count is complete, and in tables written before it was recorded.
     """
 
     param_bytes: int
@@ -26,13 +29,19 @@ class OpCost:
     output_bytes: int
     peak_activation_bytes: int
     flops: int
+    flops_uncounted: Tuple[str, ...] = ()
 
     def to_json(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if self.flops_uncounted:
+            d["flops_uncounted"] = list(self.flops_uncounted)
+        else:
+            del d["flops_uncounted"]
+        return d
 
     @classmethod
     def from_json(cls, d: dict) -> "OpCost":
-        return cls(**d)
+        return cls(**{**d, "flops_uncounted": tuple(d.get("flops_uncounted", ()))})
 
 
 def _nbytes(t) -> int:
@@ -63,12 +72,13 @@ def analyse(module: nn.Module, input_shape: Tuple[int, ...]) -> OpCost:
     held = _nbytes(x) if getattr(module, "residual", False) else 0
     peak = max(leaf_peaks, default=_nbytes(x)) + held
     params = sum(p.numel() for p in module.parameters()) * BYTES_PER_ELEMENT
-    if isinstance(module, nn.Identity):
-        flops = 0
-    else:
+    flops, uncounted = 0, ()
+    if not isinstance(module, nn.Identity):
         logging.getLogger("fvcore").setLevel(logging.ERROR)
         counter = FlopCountAnalysis(module, x)
+        # recorded in the result instead of warned about: what fvcore could not count is named, not zero
         counter.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
         flops = int(counter.total())
+        uncounted = tuple(sorted(counter.unsupported_ops()))
     return OpCost(param_bytes=int(params), input_bytes=_nbytes(x), output_bytes=_nbytes(y),
-                  peak_activation_bytes=int(peak), flops=flops)
+                  peak_activation_bytes=int(peak), flops=flops, flops_uncounted=uncounted)

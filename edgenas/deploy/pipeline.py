@@ -25,7 +25,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import List, Optional
 
 import numpy as np
 import torch
@@ -38,19 +38,13 @@ from ..fileio import atomic_write_json, check_writable
 from ..profiling.measure import TimingProtocol
 from ..arch.space import SearchSpace
 from ..tables.table import LatencyTable
+from ..progress import Progress, prefixed, quiet
 from ..train.loop import TrainConfig
 from ..train.ahead import TrainingJob, run_job, train_ahead
 from .networks import measure_network, network_profiler
 from .options import FORMATS, INITS, ExportOptions, check_formats
 
 __all__ = ["FORMATS", "ExportOptions", "check_formats", "network_profiler", "measure_network", "deploy_models"]
-
-Progress = Callable[[str, int, int], None]
-
-
-def _quiet(phase: str, done: int, total: int) -> None:
-    pass
-
 
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
@@ -177,10 +171,6 @@ def _controls(ctx: _Context, shape: tuple):
     return ctx.controls
 
 
-def _train_epoch_progress(ctx: _Context, label: str):
-    return lambda e, total, m: ctx.progress(f"{label} train", e, total)
-
-
 def _candidate_job(ctx: _Context, src: SearchSource, cand: Candidate) -> TrainingJob:
     return TrainingJob(ctx.out / "models" / cand.id / "train", ctx.space, src.dataset, ctx.cfg, src.split_seed,
                        ctx.opts.threads, arch=cand.arch,
@@ -198,8 +188,7 @@ def _deploy_candidate(ctx: _Context, src: SearchSource, cand: Candidate) -> dict
     job = _candidate_job(ctx, src, cand)
     folder = job.folder.parent
     label = f"model {cand.id}"
-    ctx.progress(f"{label} train", 0, ctx.cfg.epochs)
-    res = run_job(job, on_epoch=_train_epoch_progress(ctx, label))
+    res = run_job(job, progress=prefixed(ctx.progress, label))
     model = build_network(ctx.space, ctx.space.parse(cand.arch))
     model.load_state_dict(torch.load(folder / "train" / "model.pt", map_location="cpu", weights_only=True))
     p = ctx.cost.predict(ctx.space.parse(cand.arch))
@@ -222,8 +211,7 @@ def _deploy_baseline(ctx: _Context, src: SearchSource, width: float) -> dict:
     folder = job.folder.parent
     bid = folder.name
     label = f"baseline {bid}"
-    ctx.progress(f"{label} train", 0, ctx.cfg.epochs)
-    res = run_job(job, on_epoch=_train_epoch_progress(ctx, label))
+    res = run_job(job, progress=prefixed(ctx.progress, label))
     model = mobilenet_v2(width, ctx.input_shape, ctx.space.num_classes)
     model.load_state_dict(torch.load(folder / "train" / "model.pt", map_location="cpu", weights_only=True))
     model.eval()
@@ -289,7 +277,7 @@ def _context(opts: ExportOptions, src: SearchSource, progress: Progress) -> _Con
 
 def deploy_models(opts: ExportOptions, progress: Optional[Progress] = None) -> dict:
     """Train, export and measure the chosen models and baselines; write ``deploy.json`` (and the report)."""
-    progress = progress or _quiet
+    progress = progress or quiet
     formats = check_formats(opts.formats)
     if opts.init not in INITS:
         raise ConfigError(f"--init must be one of {', '.join(INITS)}, not {opts.init!r}")

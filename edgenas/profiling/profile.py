@@ -26,12 +26,7 @@ from .reference import attach_reference
 from ..arch.sampling import spread_sample
 from ..arch.space import SearchSpace
 from ..tables.table import Calibration, LatencyTable, TableEntry
-from ..progress import Progress  # (phase, done, total)
-
-
-
-def _quiet(phase: str, done: int, total: int) -> None:
-    pass
+from ..progress import Progress, quiet, steps
 
 
 def open_table(space: SearchSpace, profiler, out: PathLike, restart: bool = False,
@@ -146,7 +141,7 @@ def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool 
     """
     if not profiler.prefetch:
         workers = 0
-    progress = progress or _quiet
+    progress = progress or quiet
     check_writable(out)
     table = open_table(space, profiler, out, restart, op_latency)
     todo = table.missing(space)
@@ -162,8 +157,7 @@ def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool 
         # Submitted now, so the worker exports the first ops while the overheads are timed.
         ops = pool.map(_prepare_op, [(profiler, key) for key in todo])
 
-        for i, shape in enumerate(shapes):
-            progress("overhead", i, len(shapes))
+        for shape in steps(progress, "overhead", shapes):
             t = profiler.overhead(shape)
             timed += t.timed_s
             table.overheads[shape] = t

@@ -10,7 +10,8 @@ import numpy as np
 from ..tables.cost import CostModel, apply_calibration
 from ..errors import EdgeNASError
 from ..arch.model import build_network
-from .profile import Progress, _quiet, fit_calibration
+from ..progress import Progress, quiet, steps
+from .profile import fit_calibration
 from .reference import attach_reference
 from ..arch.space import SearchSpace
 from ..tables.table import LatencyTable
@@ -101,23 +102,20 @@ def validate_table(space: SearchSpace, table: LatencyTable, profiler, n: int = 3
     ``calibrated`` is the table's prediction, ``uncalibrated`` the overhead-corrected
     op sum, and ``plain_sum`` the sum of raw per-op medians with no correction.
     """
-    progress = progress or _quiet
+    progress = progress or quiet
     table.check_fits(space, profiler.name)
     model = CostModel(space, table, strict=True)
     archs = space.sample(n, seed=seed + HELD_OUT_SEED_OFFSET)
     runners = []
     passes, raw_passes = np.zeros((2, n)), np.zeros((2, n))
     try:
-        for i, arch in enumerate(archs):
-            progress("prepare", i, n)
+        for arch in steps(progress, "prepare", archs):
             runners.append(profiler.prepare(build_network(space, arch).eval(), space.input_shape))
         attach_reference(profiler, space, table)
         for p in range(2):
-            for i, run in enumerate(runners):
-                progress(f"measure pass {p + 1}/2", i, n)
+            for i, run in enumerate(steps(progress, f"measure pass {p + 1}/2", runners)):
                 t = profiler.time(run)
                 passes[p, i], raw_passes[p, i] = table.normalized(t), t.median_ms
-        progress("measure pass 2/2", n, n)
     finally:  # a device keeps no validation networks, whether the validation finished or not
         for run in runners:
             with contextlib.suppress(EdgeNASError):  # best effort: a device that dropped is the error to show

@@ -14,21 +14,17 @@ from __future__ import annotations
 import abc
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Dict, List, Optional, Sequence, Tuple
+from typing import Any, ClassVar, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..arch.space import SearchSpace
 from ..errors import ConfigError
+from ..progress import Progress, quiet
 from .problem import ObjectiveSpec
 
 __all__ = ["SearchRequest", "SearchOutcome", "Point", "Strategy", "TableRef", "points_of", "config_from", "option"]
 
-Progress = Callable[[str, int, int], None]   # (phase, done, total)
-
-
-def _no_progress(phase: str, done: int, total: int) -> None:
-    pass
 
 
 @dataclass(frozen=True)
@@ -54,7 +50,8 @@ class SearchRequest:
     dataset: Optional[str] = None
     runner: Any = None                    # where estimates run: in process, or on Ray (edgenas.search.runners)
     settings: Dict[str, Any] = field(default_factory=dict)  # what the run folder keeps: a rerun must match it
-    progress: Progress = field(default=_no_progress, compare=False, repr=False)
+    folder: Any = None                    # the open, locked RunFolder (None in torchrun's other processes)
+    progress: Progress = field(default=quiet, compare=False, repr=False)
 
 
 @dataclass

@@ -163,7 +163,9 @@ def run_journaled(request, algorithm: str, pop: int, gens: int):
     try:
         result = run_search(request.spec, request.estimator, store, request.runner, strategy=algorithm, pop=pop,
                             gens=gens, seed=request.seed,
-                            progress=lambda g, n, evaluations, hv: request.progress("generations", g, n))
+                            progress=lambda g, n, evaluations, hv: request.progress("generations", g, n,
+                                                                                  evaluations=evaluations,
+                                                                                  hypervolume=hv))
         points = [record_point(r) for r in store.records()]
     finally:
         store.close()

@@ -24,7 +24,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..errors import RunError
 from ..fileio import PathLike
-from ..runfolder import nested_config_changes as config_changes  # runstore's public name
+from ..runfolder import config_changes  # runstore's public name
 from ..version import __version__
 
 FORMAT = "edgenas-run-journal"

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..fileio import PathLike
-from ..runfolder import open_run
+from ..runfolder import RunFolder
 from ..tables.cost import CostModel
 from ..train.data import check_source
 from ..tables.table import LatencyTable
@@ -120,15 +120,16 @@ def prepare(strategy: str, tables: Sequence[PathLike], out: PathLike, *, config:
                 "estimator": est.describe() if est is not None else None, "dataset": dataset, "seed": seed,
                 **{k: v for k, v in asdict(cfg).items() if k not in neutral}}  # the strategy's own options
     out = Path(out)
-    if os.environ.get("RANK", "0") == "0":  # under torchrun the main process keeps the folder
+    folder = None
+    if os.environ.get("RANK", "0") == "0":  # under torchrun the main process keeps (and locks) the folder
         try:
-            open_run(out, settings, KIND)
+            folder = RunFolder.open(out, KIND, settings)
         except BaseException:
             if runner is not None:
                 runner.close()
             raise
     return SearchRequest(space=space, spec=spec, tables=refs, out=out, config=cfg, seed=seed, estimator=est,
-                         dataset=dataset, runner=runner, settings=settings,
+                         dataset=dataset, runner=runner, settings=settings, folder=folder,
                          **({"progress": progress} if progress is not None else {}))
 
 
@@ -142,11 +143,13 @@ def search(strategy: str, tables: Sequence[PathLike], out: PathLike, *, plot: bo
     request = prepare(strategy, tables, out, **options)
     try:
         outcome = get_strategy(strategy)().run(request)
+        if request.folder is None:  # a torchrun process other than the main one: the main one writes
+            from .result import result_document
+
+            return result_document(request, outcome, strategy)
+        return write_result(request, outcome, strategy, plot=plot)
     finally:
         if request.runner is not None:
             request.runner.close()
-    if os.environ.get("RANK", "0") != "0":
-        from .result import result_document
-
-        return result_document(request, outcome, strategy)
-    return write_result(request, outcome, strategy, plot=plot)
+        if request.folder is not None:
+            request.folder.close()

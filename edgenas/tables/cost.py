@@ -136,15 +136,22 @@ class CostModel:
     def breakdown(self, arch: Sequence[int]) -> List[dict]:
         """Per-op rows (stem, each layer, head) with latency, memory and FLOPs; misses marked.
 
-        A layer's latency is the cost model's: read in a network where the table holds in-network probes."""
+        A layer's latency is the cost model's: read in a network where the table holds in-network probes.
+        ``flops_uncounted`` lists the op types inside the op that fvcore could not count."""
         arch = self.space.check(arch)
         stem, head = self.space.fixed_keys()
         layers = [{"name": f"layer{i}:{self.space.candidates[c].name}", "key": self.space.layer_key(i, c),
                    "cell": {m: float(self.matrix[m][i, c]) for m in METRICS}} for i, c in enumerate(arch)]
         rows = ([{"name": "stem", "key": stem, "cell": self._values(stem)}] + layers
                 + [{"name": "head", "key": head, "cell": self._values(head)}])
-        return [{"name": r["name"], "key": str(r["key"]), "missing": r["key"] not in self.table.entries, **r["cell"]}
+        entries = self.table.entries
+        return [{"name": r["name"], "key": str(r["key"]), "missing": r["key"] not in entries, **r["cell"],
+                 "flops_uncounted": list(entries[r["key"]].cost.flops_uncounted) if r["key"] in entries else []}
                 for r in rows]
+
+    def flops_uncounted(self, arch: Sequence[int]) -> List[str]:
+        """The op types in ``arch`` that fvcore could not count, so that its ``flops`` leave them out (sorted)."""
+        return sorted({t for row in self.breakdown(arch) for t in row["flops_uncounted"]})
 
     def fastest(self) -> tuple:
         """The architecture of least predicted latency (per layer argmin; calibration is monotone)."""

@@ -14,9 +14,10 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 from ..arch.space import SearchSpace
+from ..progress import Progress, quiet
 from .loop import TrainConfig
 
 
@@ -40,8 +41,8 @@ class TrainingJob:
         return (self.folder / "result.json").is_file()
 
 
-def run_job(job: TrainingJob, on_epoch: Optional[Callable] = None) -> dict:
-    """Train ``job`` (resuming its run folder); return its ``result.json``."""
+def run_job(job: TrainingJob, progress: Progress = quiet) -> dict:
+    """Train ``job`` (resuming its run folder); return its ``result.json``. ``progress`` hears phase ``"train"``."""
     import torch
 
     from .final import train_architecture, train_network
@@ -49,16 +50,16 @@ def run_job(job: TrainingJob, on_epoch: Optional[Callable] = None) -> dict:
     if job.arch is not None:
         return train_architecture(job.arch, job.folder, space=job.space, dataset=job.dataset, cfg=job.cfg,
                                   split_seed=job.split_seed, threads=job.threads, supernet=job.supernet,
-                                  on_epoch=on_epoch)
+                                  progress=progress)
     from ..arch.baselines import mobilenet_v2
 
     torch.manual_seed(job.cfg.seed)
     model = mobilenet_v2(job.width, job.input_shape, job.space.num_classes)
     return train_network(model, job.folder, {"model": "mobilenetv2", "width": job.width}, dataset=job.dataset,
-                         cfg=job.cfg, split_seed=job.split_seed, threads=job.threads, on_epoch=on_epoch)
+                         cfg=job.cfg, split_seed=job.split_seed, threads=job.threads, progress=progress)
 
 
-def train_ahead(jobs: List[TrainingJob], workers: int, progress: Callable[[str, int, int], None]) -> None:
+def train_ahead(jobs: List[TrainingJob], workers: int, progress: Progress = quiet) -> None:
     """Run the unfinished ``jobs`` in ``workers`` processes (spawned: no torch state is forked). A failed
     training raises its error here; the others keep what they finished (each resumes from its folder)."""
     todo = [j for j in jobs if not j.done]

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import io
 import time
-from pathlib import Path
-from typing import Callable, Optional, Union
+from typing import Optional, Union
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from .data import check_fits_space, load_images, make_splits
-from ..fileio import PathLike, atomic_write_bytes, atomic_write_json
+from ..errors import RunError
+from ..fileio import PathLike, atomic_write_bytes
 from ..arch.model import build_network
-from ..runfolder import CHECKPOINT, open_run
+from ..progress import Progress, quiet
+from ..runfolder import RunFolder
 from ..arch.space import SearchSpace, get_space
 from .loop import TrainConfig, train_model
 
@@ -29,8 +30,7 @@ KIND = "train"
 def train_architecture(arch: str, out: PathLike, *, space: Union[str, SearchSpace] = "fbnet-small",
                        dataset: str = "mnist5k", cfg: TrainConfig = TrainConfig(), split_seed: int = 0,
                        threads: Optional[int] = None,
-                       on_epoch: Optional[Callable[[int, int, dict], None]] = None,
-                       supernet: Optional[PathLike] = None) -> dict:
+                       progress: Progress = quiet, supernet: Optional[PathLike] = None) -> dict:
     """Train ``arch`` (from scratch, or from a supernet's shared weights); return (and write) its test accuracy.
 
     With ``supernet`` (a supernet run folder) the network starts from the weights
@@ -44,8 +44,6 @@ def train_architecture(arch: str, out: PathLike, *, space: Union[str, SearchSpac
 
         run = load_supernet_run(supernet)
         if run.space.fingerprint != sp.fingerprint:
-            from ..errors import RunError
-
             raise RunError(f"supernet {supernet} was trained for space {run.space.name!r}, not {sp.name!r}")
         torch.manual_seed(cfg.seed)
         model = run.supernet.extract(indices)
@@ -54,47 +52,44 @@ def train_architecture(arch: str, out: PathLike, *, space: Union[str, SearchSpac
         torch.manual_seed(cfg.seed)
         model = build_network(sp, indices)
     return train_network(model, out, config, dataset=dataset, cfg=cfg, split_seed=split_seed, threads=threads,
-                         on_epoch=on_epoch, space=sp)
+                         progress=progress, space=sp)
 
 
 def train_network(model: torch.nn.Module, out: PathLike, identity: dict, *, dataset: str = "mnist5k",
                   cfg: TrainConfig = TrainConfig(), split_seed: int = 0, threads: Optional[int] = None,
-                  on_epoch: Optional[Callable[[int, int, dict], None]] = None, space=None) -> dict:
+                  progress: Progress = quiet, space=None) -> dict:
     """Train any network with the final-training recipe into the run folder ``out``; return ``result.json``.
 
     ``identity`` (what the network is: an architecture, a baseline and its width)
     enters the run config, so a rerun resumes only the same network. With
-    ``space`` the dataset is checked against it first.
+    ``space`` the dataset is checked against it first. ``progress`` hears phase ``"train"`` per epoch.
     """
     splits = make_splits(load_images(dataset), seed=split_seed)
     if space is not None:
         check_fits_space(splits, space)
-    out = Path(out)
     config = {**identity, "dataset": dataset, "split_seed": split_seed, **cfg.to_json()}
-    open_run(out, config, KIND)
-    train = TensorDataset(torch.cat([splits.weight.tensors[0], splits.arch.tensors[0]]),
-                          torch.cat([splits.weight.tensors[1], splits.arch.tensors[1]]))
-    threads_before = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        t0 = time.perf_counter()
-        history = train_model(
-            model, DataLoader(train, batch_size=cfg.batch_size, shuffle=True,
-                              generator=torch.Generator().manual_seed(cfg.seed)),
-            DataLoader(splits.test, batch_size=512), cfg, checkpoint=out / CHECKPOINT,
-            on_epoch=(lambda e, tr, te: on_epoch(e + 1, cfg.epochs, {"loss": tr.loss, "acc": tr.accuracy,
-                                                                   "test_acc": te.accuracy})) if on_epoch else None)
-        wall = time.perf_counter() - t0
-    finally:
-        torch.set_num_threads(threads_before)
-    buf = io.BytesIO()
-    torch.save(model.state_dict(), buf)
-    atomic_write_bytes(out / "model.pt", buf.getvalue())
-    result = {**identity, "dataset": dataset, "split_seed": split_seed,
-              "train_images": len(train), "test_images": len(splits.test),
-              "test_acc": history[-1]["test_acc"], "best_test_acc": max(h["test_acc"] for h in history),
-              "params": sum(p.numel() for p in model.parameters()), "epochs": len(history),
-              "wall_s_this_session": wall, "history": history}
-    atomic_write_json(out / "result.json", result)
+    with RunFolder.open(out, KIND, config) as run:
+        train = TensorDataset(torch.cat([splits.weight.tensors[0], splits.arch.tensors[0]]),
+                              torch.cat([splits.weight.tensors[1], splits.arch.tensors[1]]))
+        threads_before = torch.get_num_threads()
+        if threads:
+            torch.set_num_threads(threads)
+        try:
+            t0 = time.perf_counter()
+            history = train_model(
+                model, DataLoader(train, batch_size=cfg.batch_size, shuffle=True,
+                                  generator=torch.Generator().manual_seed(cfg.seed)),
+                DataLoader(splits.test, batch_size=512), cfg, checkpoint=run.checkpoint, progress=progress)
+            wall = time.perf_counter() - t0
+        finally:
+            torch.set_num_threads(threads_before)
+        buf = io.BytesIO()
+        torch.save(model.state_dict(), buf)
+        atomic_write_bytes(run.file("model.pt"), buf.getvalue())
+        result = {**identity, "dataset": dataset, "split_seed": split_seed,
+                  "train_images": len(train), "test_images": len(splits.test),
+                  "test_acc": history[-1]["test_acc"], "best_test_acc": max(h["test_acc"] for h in history),
+                  "params": sum(p.numel() for p in model.parameters()), "epochs": len(history),
+                  "wall_s_this_session": wall, "history": history}
+        run.write_json("result.json", result)
     return result

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from ..errors import EdgeNASError, RunError
 from ..fileio import PathLike, atomic_write_bytes
+from ..progress import Progress, quiet
 
 Forward = Callable[[nn.Module, torch.Tensor], torch.Tensor]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -68,7 +69,7 @@ def run_epoch(model: nn.Module, loader, *, optimizer: Optional[torch.optim.Optim
             logits = forward(model, x)
             loss = loss_fn(logits, y)
             if not torch.isfinite(loss):
-                raise TrainingDivergedError(f"loss became {loss.item()} at batch {i}; lower the learning rate "
+                raise TrainingDivergedError(f"loss became {loss.item()} at batch {i}; lower the learning rate (lr) "
                                             f"(the last good checkpoint is kept)")
             if training:
                 optimizer.zero_grad(set_to_none=True)
@@ -129,10 +130,12 @@ def load_checkpoint(path: PathLike) -> dict:
 
 def train_model(model: nn.Module, train_loader, test_loader, cfg: TrainConfig, *,
                 checkpoint: Optional[PathLike] = None, device: str = "cpu",
-                on_epoch: Optional[Callable[[int, EpochResult, EpochResult], None]] = None) -> list:
+                progress: Progress = quiet) -> list:
     """Train ``model`` from its current weights for ``cfg.epochs``; resume from ``checkpoint`` when it exists.
 
-    Returns the history: one dict per epoch with train and test loss/accuracy.
+    Returns the history: one dict per epoch with train and test loss/accuracy. ``progress`` hears
+    ``("train", epochs done, cfg.epochs)`` first (all of them when the checkpoint is complete), then after
+    each epoch with its ``loss``, ``acc`` and ``test_acc``.
     """
     torch.manual_seed(cfg.seed)
     model.to(device)
@@ -144,6 +147,7 @@ def train_model(model: nn.Module, train_loader, test_loader, cfg: TrainConfig, *
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         history, start = list(state["history"]), int(state["epoch"])
+    progress("train", min(start, cfg.epochs), cfg.epochs)
     for epoch in range(start, cfg.epochs):
         tr = run_epoch(model, train_loader, optimizer=opt, device=device)
         sched.step()
@@ -153,8 +157,7 @@ def train_model(model: nn.Module, train_loader, test_loader, cfg: TrainConfig, *
         if checkpoint is not None:
             save_checkpoint(checkpoint, {"model": model.state_dict(), "optimizer": opt.state_dict(),
                                          "scheduler": sched.state_dict(), "history": history, "epoch": epoch + 1})
-        if on_epoch:
-            on_epoch(epoch, tr, te)
+        progress("train", epoch + 1, cfg.epochs, loss=tr.loss, acc=tr.accuracy, test_acc=te.accuracy)
     if history and not math.isfinite(history[-1]["train_loss"]):
         raise TrainingDivergedError("training ended with a non-finite loss")
     return history

@@ -32,27 +32,25 @@ rerun with the same config continues from it.
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 
 from .data import check_fits_space, load_images, make_splits
-from ..errors import RunError
-from ..fileio import PathLike, atomic_write_json, check_writable
-from ..runfolder import nested_config_changes as config_changes
+from ..errors import ConfigError, RunError
+from ..fileio import PathLike
+from ..progress import Progress, quiet
+from ..runfolder import RunFolder
 from ..arch.space import SearchSpace
 from ..arch.supernet import Supernet
-from .supernet_io import CHECKPOINT, CONFIG
 from .loop import TrainConfig, TrainingDivergedError, load_checkpoint, run_epoch, save_checkpoint, sgd_cosine
 
 __all__ = ["train_spos", "SandwichStep", "SANDWICH", "uniform_sampler", "anchored_sampler", "anchors",
            "shape_changing_layers", "uniform_probability"]
 
 SANDWICH = ("none", "largest", "distill")
-EpochCallback = Callable[[int, int, dict], None]  # (epoch, epochs, history row)
+KIND = "supernet"
 
 
 def uniform_sampler(space: SearchSpace, generator: torch.Generator) -> Callable[[], List[int]]:
@@ -129,8 +127,8 @@ class SandwichStep:
 
 
 def train_spos(space: SearchSpace, dataset: str, out: PathLike, cfg: TrainConfig, *, split_seed: int = 0,
-               max_batches: Optional[int] = None, on_epoch: Optional[EpochCallback] = None,
-               anchor_warmup: float = 0.2, sandwich: str = "distill") -> List[dict]:
+               max_batches: Optional[int] = None, progress: Progress = quiet, anchor_warmup: float = 0.2,
+               sandwich: str = "distill") -> List[dict]:
     """Train a SPOS supernet of ``space`` on ``dataset`` into the run folder ``out``; returns the history.
 
     ``anchor_warmup`` (in (0, 1]) is the first epoch's probability of a uniform
@@ -141,50 +139,43 @@ def train_spos(space: SearchSpace, dataset: str, out: PathLike, cfg: TrainConfig
     plain SPOS on fbnet-small (the largest path is the costliest).
 
     An existing run with the same config is continued; one with another config
-    is refused (:class:`RunError` naming what changed) and left untouched.
+    is refused (:class:`RunError` naming what changed) and left untouched. ``progress`` hears phase
+    ``"supernet"`` per epoch, with the epoch's ``loss`` and sampled-path ``acc``.
     """
     if not 0.0 < anchor_warmup <= 1.0:
-        raise ValueError("anchor_warmup must be in (0, 1]")
+        raise ConfigError(f"anchor_warmup must be in (0, 1], not {anchor_warmup}")
     if sandwich not in SANDWICH:
-        raise ValueError(f"sandwich must be one of {', '.join(SANDWICH)}")
-    out = Path(out)
-    config = {"kind": "supernet", "mode": "spos", "space": {"name": space.name, "declaration": space.declaration,
-                                                            "fingerprint": space.fingerprint},
+        raise ConfigError(f"sandwich must be one of {', '.join(SANDWICH)}, not {sandwich!r}")
+    config = {"kind": KIND, "mode": "spos", "space": {"name": space.name, "declaration": space.declaration,
+                                                      "fingerprint": space.fingerprint},
               "dataset": dataset, "split_seed": split_seed, "train": cfg.to_json(), "max_batches": max_batches,
               "anchor_warmup": anchor_warmup}
     if sandwich != "none":  # only then, so runs made before the option still resume
         config["sandwich"] = sandwich
-    config = json.loads(json.dumps(config))
-    ckpt_path, cfg_path = out / CHECKPOINT, out / CONFIG
-    if cfg_path.is_file():
-        try:
-            old = json.loads(cfg_path.read_text())
-        except ValueError as e:
-            raise RunError(f"{cfg_path} is corrupt ({e}); it was left untouched") from None
-        changes = config_changes(old, config, implied={"sandwich": "none"})
-        if changes:
-            raise RunError(f"{out} holds a supernet run with another config; refusing to overwrite it. "
-                           f"Changed: {'; '.join(changes[:5])}")
-    check_writable(ckpt_path)
     splits = make_splits(load_images(dataset), seed=split_seed)
     check_fits_space(splits, space)
+    # the layout of supernet folders: the config itself, its kind inside (edgenas.train.supernet_io)
+    with RunFolder.open(out, KIND, config, flat=True, implied={"sandwich": "none"}) as run:
+        return _train(run, space, splits, cfg, max_batches, progress, anchor_warmup, sandwich)
 
+
+def _train(run: RunFolder, space: SearchSpace, splits, cfg: TrainConfig, max_batches: Optional[int],
+           progress: Progress, anchor_warmup: float, sandwich: str) -> List[dict]:
     torch.manual_seed(cfg.seed)
     supernet = Supernet(space)
     opt, sched = sgd_cosine(supernet.parameters(), cfg, cfg.epochs)
     history, start = [], 0
-    if ckpt_path.is_file():
-        state = load_checkpoint(ckpt_path)
+    if run.checkpoint.is_file():
+        state = load_checkpoint(run.checkpoint)
         try:
             supernet.load_state_dict(state["supernet"])
             opt.load_state_dict(state["optimizer"])
             sched.load_state_dict(state["scheduler"])
             history, start = list(state["history"]), int(state["epoch"])
         except (KeyError, RuntimeError, ValueError) as e:
-            raise RunError(f"{ckpt_path} does not continue this run ({type(e).__name__}); it was left "
+            raise RunError(f"{run.checkpoint} does not continue this run ({type(e).__name__}); it was left "
                            f"untouched") from None
-    else:
-        atomic_write_json(cfg_path, config)
+    progress("supernet", min(start, cfg.epochs), cfg.epochs)
     anchor = anchors(supernet)
     for epoch in range(start, cfg.epochs):
         p_uniform = uniform_probability(anchor_warmup, epoch, cfg.epochs)
@@ -201,10 +192,9 @@ def train_spos(space: SearchSpace, dataset: str, out: PathLike, cfg: TrainConfig
         row = {"epoch": epoch + 1, "train_loss": res.loss, "train_acc": res.accuracy, "samples": res.samples,
                "p_uniform": p_uniform}
         history.append(row)
-        save_checkpoint(ckpt_path, {"supernet": supernet.state_dict(), "optimizer": opt.state_dict(),
-                                    "scheduler": sched.state_dict(), "history": history, "epoch": epoch + 1})
-        if on_epoch:
-            on_epoch(epoch + 1, cfg.epochs, row)
+        save_checkpoint(run.checkpoint, {"supernet": supernet.state_dict(), "optimizer": opt.state_dict(),
+                                         "scheduler": sched.state_dict(), "history": history, "epoch": epoch + 1})
+        progress("supernet", epoch + 1, cfg.epochs, loss=res.loss, acc=res.accuracy)
     if not history:
         raise TrainingDivergedError("no epoch was trained (epochs must be at least 1)")
     return history

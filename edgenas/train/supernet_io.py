@@ -9,19 +9,16 @@ and the weights may sit under ``"supernet"`` or ``"model"``.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from ..errors import EdgeNASError, RunError
 from ..fileio import PathLike
+from ..runfolder import CHECKPOINT, CONFIG, read_json, split_config
 from ..arch.space import SearchSpace, get_space
 from ..arch.supernet import Supernet
 from .loop import load_checkpoint
-
-CHECKPOINT = "checkpoint.pt"
-CONFIG = "config.json"
 
 __all__ = ["SupernetRun", "load_supernet_run", "space_from_config", "file_digest"]
 
@@ -69,19 +66,12 @@ def load_supernet_run(path: PathLike) -> SupernetRun:
     """Load the supernet of a run folder; :class:`RunError` says what is missing or does not fit."""
     path = Path(path)
     if not path.is_dir():
-        raise RunError(f"supernet run {path} does not exist (train one: edgenas supernet train --out {path})")
+        raise RunError(f"supernet run {path} does not exist; train a supernet into it first (train_spos)")
     cfg_path, ckpt_path = path / CONFIG, path / CHECKPOINT
     for p in (cfg_path, ckpt_path):
         if not p.is_file():
             raise RunError(f"supernet run {path} is incomplete: {p.name} is missing")
-    try:
-        config = json.loads(cfg_path.read_text())
-    except (OSError, ValueError) as e:
-        raise RunError(f"{cfg_path} is corrupt: {e}") from None
-    if not isinstance(config, dict):
-        raise RunError(f"{cfg_path} is not a JSON object")
-    if isinstance(config.get("kind"), str) and isinstance(config.get("config"), dict):
-        config = config["config"]  # a run folder of edgenas.runfolder (DNAS search): {"kind", "config": {...}}
+    _, config = split_config(read_json(cfg_path, fix="train the supernet again into a new folder"))
     try:
         space = space_from_config(config, str(cfg_path))
     except EdgeNASError as e:

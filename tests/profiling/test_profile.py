@@ -167,7 +167,11 @@ def test_a_paired_profile_stores_its_reference_and_resumes_in_the_same_unit(tiny
 
     paired = replace(fast_protocol, reference=True)
     out = tmp_path / "paired.json"
-    t = profile_space(tiny_space, get_profiler("onnxruntime", protocol=paired), out, calibration_networks=4)
+    last = {}  # phase -> its last (done, total)
+    t = profile_space(tiny_space, get_profiler("onnxruntime", protocol=paired), out, calibration_networks=4,
+                      progress=lambda phase, done, total, **m: last.__setitem__(phase, (done, total)))
+    assert set(last) == {"overhead", "ops", "in-network", "calibration"}
+    assert all(done == total for done, total in last.values())  # every bar ends at its total
     assert t.reference and t.unit_ms > 0 and tiny_space.parse(t.reference["arch"])
     assert all(e.timing.reference_ms > 0 for e in t.entries.values())
     assert all(o.reference_ms > 0 for o in t.overheads.values())

@@ -67,3 +67,23 @@ def test_written_files_get_the_mode_open_would_give(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "shared.json").stat().st_mode) == 0o644  # not mkstemp's owner-only 0600
+
+
+def test_flops_fvcore_could_not_count_are_recorded_and_older_entries_still_load(tiny_table):
+    import torch
+
+    from edgenas.arch.analysis import OpCost, analyse
+
+    class Cumsum(torch.nn.Module):
+        def forward(self, x):
+            return torch.nn.functional.relu(torch.cumsum(x, 1))
+
+    assert analyse(Cumsum(), (1, 3, 4, 4)).flops_uncounted == ("aten::cumsum",)  # relu: ignored by fvcore
+    assert analyse(torch.nn.Conv2d(3, 4, 1), (1, 3, 4, 4)).flops_uncounted == ()
+    missed = OpCost(4, 4, 4, 8, 100, ("aten::cumsum",))
+    assert OpCost.from_json(missed.to_json()) == missed and "flops_uncounted" not in OpCost(4, 4, 4, 8, 1).to_json()
+    d = json.loads(tiny_table.read_text())
+    for e in d["entries"]:
+        e["cost"].pop("flops_uncounted", None)  # as in tables written before it was recorded
+    t = LatencyTable.from_json(d)
+    assert all(e.cost.flops_uncounted == () for e in t.entries.values())

@@ -34,7 +34,9 @@ def test_workers_train_exactly_as_one_training_at_a_time(tmp_path):
     for ahead, alone in zip(_jobs(tmp_path / "ahead"), _jobs(tmp_path / "alone")):
         assert ahead.done
         done = json.loads((ahead.folder / "result.json").read_text())
-        again = run_job(ahead)  # finds the training finished (its checkpoint): nothing is trained twice
+        heard = []
+        again = run_job(ahead, progress=lambda *a, **m: heard.append(a))  # finds the training finished
+        assert heard == [("train", 1, 1)]  # nothing is trained twice, and its bar ends at its total
         assert again["history"] == done["history"]
         assert _fresh_process(alone)["history"] == again["history"]
         a, b = (torch.load(j.folder / "model.pt", weights_only=True) for j in (ahead, alone))

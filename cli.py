@@ -459,7 +459,6 @@ def train(arch, space_name, dataset, out, epochs, batch_size, lr, seed, split_se
 
     if Path(arch).exists() or arch.endswith(".json"):  # a search run (or its result.json): the architecture it chose
         arch, space_name = selected_architecture(arch)
-
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     with progress_bar(enabled=not quiet) as bar:
         r = train_architecture(arch, out, space=space_name, dataset=dataset, cfg=cfg, split_seed=split_seed,

@@ -309,8 +309,6 @@ class DNASSearch:
         finally:
             torch.set_num_threads(threads_before)
             self.ctx.close()
-            if self.run_folder is not None:
-                self.run_folder.close()
 
 
 class DNASStrategy(Strategy):

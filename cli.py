@@ -441,7 +441,8 @@ def train(arch, space_name, dataset, out, epochs, batch_size, lr, seed, split_se
                    "or an architecture string; repeatable or comma-separated (--models 0,3).")
 @click.option("--format", "formats", multiple=True, default=("onnx",), show_default=True,
               help="onnx, executorch (.pte, XNNPACK) or tensorrt (FP32/FP16/INT8 engines); repeatable. "
-                   "ONNX is always written: it is what is measured.")
+                   "ONNX is always written. Models are measured by the table's own backend; a format it cannot "
+                   "run is reported as not timed.")
 @click.option("--out", required=True, type=click.Path(), help="Output folder (rerun to resume).")
 @click.option("--init", type=click.Choice(["scratch", "supernet"]), default="scratch", show_default=True,
               help="Train from scratch, or fine-tune the weights inherited from the search's supernet.")
@@ -481,7 +482,8 @@ def _deploy_summary(doc, out) -> str:
     for m in doc["models"] + doc["baselines"]:
         pred = (m.get("predicted") or {}).get("latency_ms")
         err = f"{m['error_pct']:+.1f}%" if m.get("error_pct") is not None else "-"
-        lines.append(f"{m['id']:>10}  acc {100 * m['accuracy']:6.2f}%  measured {m['measured']['latency_ms']:.4f} ms  "
+        ms = m["measured"].get("latency_ms")
+        lines.append(f"{m['id']:>10}  acc {100 * m['accuracy']:6.2f}%  measured {'%.4f ms' % ms if ms else '-':>9}  "
                      f"predicted {'%.4f ms' % pred if pred else '-':>10}  error {err:>7}  "
                      f"{m.get('arch', 'MobileNetV2 x%g' % m.get('width', 0))}")
     st = doc["prediction"]
@@ -492,9 +494,11 @@ def _deploy_summary(doc, out) -> str:
         if adj.get("n"):
             lines[-1] += (f"; adjusted for the machine's move since the profile (control networks): "
                           f"{100 * adj['within_10pct']:.0f}% (MAPE {adj['mape_pct']:.1f}%)")
-    elif doc.get("table_backend") != "onnxruntime":
-        lines.append(f"prediction not compared: the table's backend is {doc.get('table_backend')!r}, the models "
-                     f"were measured in onnxruntime on the CPU")
+    elif doc.get("not_measured"):
+        lines.append(f"not measured: the table's backend {doc.get('table_backend')!r} cannot run here "
+                     f"({doc['not_measured']})")
+    for name, why in (doc.get("formats_not_timed") or {}).items():
+        lines.append(f"{name} not timed: {why}")
     for r in doc["versus_baselines"]:
         if not r["match"]:
             lines.append(f"{r['baseline']}: no searched model reaches its accuracy")

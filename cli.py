@@ -28,6 +28,36 @@ OP_LATENCY_OPTION = click.option(
          "the ops timed on their own (every table of schema 1).")
 
 
+class BackendChoice(click.Choice):
+    """The registered profiler backends (``profilers.BACKENDS``); an unknown name is edgenas's one-line error."""
+
+    def __init__(self):
+        from profilers import BACKENDS
+
+        super().__init__(sorted(BACKENDS))
+
+    def get_metavar(self, *args, **kwargs) -> str:
+        return "NAME"  # the help lists them below, with whether each is usable here
+
+    def convert(self, value, param, ctx):
+        if value not in self.choices:
+            from edgenas.errors import UnknownNameError
+
+            raise UnknownNameError("backend", value, self.choices)
+        return value
+
+
+class ListsBackends(click.Command):
+    """A command whose help ends with every registered backend and whether it is usable here (a cheap look)."""
+
+    def format_epilog(self, ctx, formatter):
+        from profilers import BACKENDS, unusable
+
+        with formatter.section("Backends (usable here, as far as installed packages and a visible NVIDIA GPU tell)"):
+            formatter.write_dl([(name, unusable(name) or "usable") for name in sorted(BACKENDS)])
+        super().format_epilog(ctx, formatter)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="edgenas")
 def cli():
@@ -69,9 +99,10 @@ def space_sample(name, n, seed):
 
 
 # ---- profile -------------------------------------------------------------------
-@cli.command()
+@cli.command(cls=ListsBackends)
 @click.option("--space", "space_name", default="fbnet-small", show_default=True, help="Preset name or JSON file.")
-@click.option("--backend", default="onnxruntime", show_default=True, help="Profiler backend.")
+@click.option("--backend", type=BackendChoice(), default="onnxruntime", show_default=True,
+              help="Profiler backend (listed below).")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(1))
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="Table file to write.")
 @click.option("--min-time", default=0.5, show_default=True, type=click.FloatRange(0), help="Seconds of timed runs per op.")
@@ -105,7 +136,7 @@ def profile(space_name, backend, threads, out, min_time, min_runs, calibration_n
                f"{st['last_run_timed_s']:.1f} s in timed runs")
 
 
-@cli.command("profile-many")
+@cli.command("profile-many", cls=ListsBackends)
 @click.option("--space", "space_name", default="fbnet-small", show_default=True, help="Preset name or JSON file.")
 @click.option("--target", "targets", multiple=True,
               help="[NAME=]SPEC, repeatable: a backend (onnxruntime, executorch-xnnpack, ...), local:RUNTIME, "
@@ -187,27 +218,15 @@ def table_show(path, entries):
 @click.option("--quiet", is_flag=True)
 def table_validate(path, n, seed, plot, write, target, quiet):
     """Measure N held-out networks end to end and score the table's predictions."""
-    from edgenas.profiling.measure import TimingProtocol
     from edgenas.progress import progress_bar
     from edgenas.profiling.report import format_validation, plot_validation
+    from edgenas.profiling.table_profiler import table_profiler
     from edgenas.tables.table import LatencyTable
     from edgenas.profiling.validate import validate_table
-    from profilers import get_profiler
 
     t = LatencyTable.load(path)
     s = t.space()
-    threads, protocol = t.header["runtime"]["threads"], TimingProtocol.from_json(t.header["protocol"])
-    if target:
-        from profilers.targets import parse_target
-
-        prof = parse_target(target).profiler(threads=threads, protocol=protocol)
-    elif t.backend.startswith("remote-"):
-        from edgenas.errors import ConfigError
-
-        raise ConfigError(f"{path} was measured on {t.header['device'].get('transport', 'a device')}: "
-                          f"pass --target with that device's spec to validate it there")
-    else:
-        prof = get_profiler(t.backend, threads=threads, protocol=protocol)
+    prof = table_profiler(t, target=target)
     with progress_bar(f"validate {path}", not quiet) as bar:
         report = validate_table(s, t, prof, n=n, seed=seed, progress=bar)
     click.echo(format_validation(report))
@@ -578,7 +597,8 @@ def bench_show(path, space_name, plot):
                    "or an architecture string; repeatable or comma-separated (--models 0,3).")
 @click.option("--format", "formats", multiple=True, default=("onnx",), show_default=True,
               help="onnx, executorch (.pte, XNNPACK) or tensorrt (FP32/FP16/INT8 engines); repeatable. "
-                   "ONNX is always written: it is what is measured.")
+                   "ONNX is always written. Models are measured by the table's own backend; a format it cannot "
+                   "run is reported as not timed.")
 @click.option("--out", required=True, type=click.Path(), help="Output folder (rerun to resume).")
 @click.option("--init", type=click.Choice(["scratch", "supernet"]), default="scratch", show_default=True,
               help="Train from scratch, or fine-tune the weights inherited from the search's supernet.")
@@ -618,7 +638,8 @@ def _deploy_summary(doc, out) -> str:
     for m in doc["models"] + doc["baselines"]:
         pred = (m.get("predicted") or {}).get("latency_ms")
         err = f"{m['error_pct']:+.1f}%" if m.get("error_pct") is not None else "-"
-        lines.append(f"{m['id']:>10}  acc {100 * m['accuracy']:6.2f}%  measured {m['measured']['latency_ms']:.4f} ms  "
+        ms = m["measured"].get("latency_ms")
+        lines.append(f"{m['id']:>10}  acc {100 * m['accuracy']:6.2f}%  measured {'%.4f ms' % ms if ms else '-':>9}  "
                      f"predicted {'%.4f ms' % pred if pred else '-':>10}  error {err:>7}  "
                      f"{m.get('arch', 'MobileNetV2 x%g' % m.get('width', 0))}")
     st = doc["prediction"]
@@ -629,9 +650,11 @@ def _deploy_summary(doc, out) -> str:
         if adj.get("n"):
             lines[-1] += (f"; adjusted for the machine's move since the profile (control networks): "
                           f"{100 * adj['within_10pct']:.0f}% (MAPE {adj['mape_pct']:.1f}%)")
-    elif doc.get("table_backend") != "onnxruntime":
-        lines.append(f"prediction not compared: the table's backend is {doc.get('table_backend')!r}, the models "
-                     f"were measured in onnxruntime on the CPU")
+    elif doc.get("not_measured"):
+        lines.append(f"not measured: the table's backend {doc.get('table_backend')!r} cannot run here "
+                     f"({doc['not_measured']})")
+    for name, why in (doc.get("formats_not_timed") or {}).items():
+        lines.append(f"{name} not timed: {why}")
     for r in doc["versus_baselines"]:
         if not r["match"]:
             lines.append(f"{r['baseline']}: no searched model reaches its accuracy")

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from edgenas.arch.baselines import DEFAULT_WIDTHS
-from edgenas.deploy.pipeline import measure_network, network_profiler
+from edgenas.deploy.measure import measure_network, network_profiler
 from edgenas.deploy.report import plot_deployment, prediction_stats, versus_baselines
 from edgenas.fileio import atomic_write_json
 from edgenas.profiling.measure import TimingProtocol
@@ -52,12 +52,11 @@ def remeasure(doc: dict, out: Path, passes: int) -> dict:
     """Latency of every exported network: the median of ``passes`` interleaved passes (each itself a median of
     timed runs under the table's protocol); noise = pass 2 against pass 1."""
     table = LatencyTable.load(doc["table"])
-    threads = int(table.header["runtime"]["threads"])
     protocol = TimingProtocol.from_json(table.header["protocol"])
     items = [("models", m) for m in doc["models"]] + [("baselines", b) for b in doc["baselines"]]
     shape = (int(table.header.get("batch", 1)), 1, 28, 28)
     nets = [_network(table, out / kind / m["id"], m, shape) for kind, m in items]
-    profiler = network_profiler(threads, protocol, table)
+    profiler = network_profiler(table, protocol)
     ms = np.zeros((passes, len(items)))
     for p in range(passes):
         for i, net in enumerate(nets):

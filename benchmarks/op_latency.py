@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from edgenas.tables.cost import CostModel  # noqa: E402
-from edgenas.deploy.pipeline import network_profiler  # noqa: E402
+from edgenas.deploy.measure import network_profiler  # noqa: E402
 from edgenas.fileio import atomic_write_json  # noqa: E402
 from edgenas.profiling.measure import TimingProtocol  # noqa: E402
 from edgenas.arch.model import build_network  # noqa: E402
@@ -66,7 +66,7 @@ def one_repeat(space, archs, grouped, out: Path, repeat: int, passes: int, proto
                                     out / f"r{repeat}.{how}.json", calibration_networks=12, op_latency=how,
                                     restart=True)
         print(f"repeat {repeat}: {how} table in {time.perf_counter() - started:.0f} s", flush=True)
-    profiler = network_profiler(1, protocol, tables[order[0]])
+    profiler = network_profiler(tables[order[0]], protocol)
     runs = [profiler.load(to_onnx_bytes(build_network(space, a).eval(), space.input_shape), space.input_shape)
             for a in archs]
     timings = [[profiler.time(run) for run in runs] for _ in range(passes)]

@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 
 from .base import DelegateCall, ExportedModelProfiler
-from edgenas.deploy.formats.lowering import executorch_version, set_xnnpack_threads, to_pte_bytes
+from edgenas.deploy.formats.lowering import executorch_version, load_pte_method, to_pte_bytes
 
 
 
@@ -30,11 +30,7 @@ class ExecuTorchXnnpackProfiler(ExportedModelProfiler):
 
     def load(self, data: bytes, input_shape: Tuple[int, ...]):
         """A runnable method of the ``.pte`` program ``data``."""
-        from executorch.runtime import Runtime
-
-        set_xnnpack_threads(self.threads)  # before loading: a loaded XNNPACK delegate keeps the pool it saw
-        program = Runtime.get().load_program(data)
-        method = program.load_method("forward")
+        program, method = load_pte_method(data, threads=self.threads)
         inputs = [torch.randn(input_shape, generator=torch.Generator().manual_seed(0))]
 
         def run(_program=program):  # the method reads the program's buffer: keep it alive

@@ -4,23 +4,14 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from edgenas.errors import BackendUnavailableError
+from edgenas.deploy.formats.lowering import cuda_device, require_cuda
+
+__all__ = ["STABLE_FIELDS", "VOLATILE_FIELDS", "require_cuda", "nvidia_smi", "ClockLog", "cuda_device_info"]
 
 # Settings (they change what a timing means, and must match for a table to resume) ...
 STABLE_FIELDS = ["name", "driver_version", "clocks.max.sm", "clocks.max.mem", "power.limit"]
 # ... and readings (they drift during a profile; kept in the table's stats, never compared).
 VOLATILE_FIELDS = ["clocks.sm", "clocks.mem", "pstate", "temperature.gpu"]
-
-
-def require_cuda():
-    """``torch`` with a usable CUDA device, or a one-line error naming what is missing."""
-    import torch
-
-    if not torch.cuda.is_available():
-        build = torch.version.cuda or "a CPU-only build"
-        raise BackendUnavailableError(f"no CUDA device is usable (torch {torch.__version__}, {build}): install a "
-                                      f"CUDA build of torch on a machine with an NVIDIA GPU")
-    return torch
 
 
 def nvidia_smi(index: int = 0, fields=tuple(STABLE_FIELDS)) -> dict:
@@ -56,8 +47,5 @@ class ClockLog:
 def cuda_device_info(index: int = 0) -> dict:
     """The GPU as a table header describes it; clocks are those seen when the profile started."""
     torch = require_cuda()
-    props = torch.cuda.get_device_properties(index)
-    return {"kind": "cuda-gpu", "gpu": props.name, "index": index,
-            "compute_capability": f"{props.major}.{props.minor}", "memory_bytes": int(props.total_memory),
-            "multiprocessors": props.multi_processor_count, "cuda": torch.version.cuda,
+    return {"kind": "cuda-gpu", **cuda_device(index), "cuda": torch.version.cuda,
             "cudnn": torch.backends.cudnn.version(), "nvidia_smi": nvidia_smi(index)}

@@ -22,24 +22,14 @@ from typing import Tuple
 import torch.nn as nn
 
 from edgenas.errors import BackendUnavailableError, ExportError
-from edgenas.deploy.formats.lowering import parse_onnx, to_onnx_bytes
+from edgenas.deploy.formats.lowering import parse_onnx, require_tensorrt, to_onnx_bytes
 
 from .base import Profiler
-from .gpu_info import ClockLog, cuda_device_info, require_cuda
+from .gpu_info import ClockLog, cuda_device_info
 
 PRECISIONS = ("fp32", "fp16", "int8")
 INT8_RANGE = 4.0
 TRT_RANGE = "tensorrt>=10,<11"
-
-
-def require_tensorrt():
-    require_cuda()
-    try:
-        import tensorrt
-    except ImportError:
-        raise BackendUnavailableError(f"TensorRT is not installed: pip install '{TRT_RANGE}' (needs an NVIDIA GPU "
-                                      f"and a matching CUDA driver)") from None
-    return tensorrt
 
 
 def build_engine(onnx_bytes: bytes, precision: str, workspace_bytes: int = 1 << 30) -> bytes:

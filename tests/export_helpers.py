@@ -1,4 +1,5 @@
-"""Shared pieces of the export tests: a finished (oracle) NSGA-II search of fbnet-small, and an op ONNX cannot export."""
+"""Shared pieces of the export tests: a finished (oracle) NSGA-II search of fbnet-small, its synthetic table
+relabelled as a real backend's, and an op ONNX cannot export."""
 from __future__ import annotations
 
 import torch
@@ -21,6 +22,17 @@ def make_search_run(folder):
     search("nsga2", [table], run, estimator="oracle", dataset="digits", config={"pop": 8, "gens": 2}, seed=0,
            plot=False)
     return run, table
+
+
+def relabelled(table, backend, path):
+    """A copy of the synthetic ``table`` at ``path`` that says it was measured by ``backend`` (1 thread), so that an
+    export measures its models with that backend here; returns ``path``."""
+    from edgenas.tables.table import LatencyTable
+
+    t = LatencyTable.load(table)
+    t.header["backend"], t.header["runtime"] = backend, {"runtime": backend, "threads": 1, "precision": "fp32"}
+    t.save(path)
+    return path
 
 
 def unsupported(x: torch.Tensor) -> torch.Tensor:

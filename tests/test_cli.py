@@ -93,3 +93,29 @@ def test_table_validate_no_write_leaves_the_tables_files_alone(capsys, tiny_tabl
     assert "split-half fit" in out and "plot:" not in out
     assert tiny_table.read_bytes() == before
     assert not tiny_table.with_name(tiny_table.stem + ".validation.png").exists()
+
+
+@pytest.mark.parametrize("command", ["profile", "profile-many"])
+def test_help_lists_every_backend_and_whether_it_is_usable_here(capsys, command):
+    from profilers import BACKENDS, unusable
+
+    out = ok(capsys, command, "--help")
+    listing = " ".join(out.split("Backends (usable here")[1].split())  # rewrapped lines joined
+    for name in sorted(BACKENDS):
+        assert f"{name} {unusable(name) or 'usable'}" in listing, name
+    assert "onnxruntime usable" in listing
+
+
+def test_a_backend_says_why_it_is_not_usable(monkeypatch):
+    import importlib.util
+
+    import profilers
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorrt" else real(name, *a))
+    monkeypatch.setattr(profilers, "_nvidia_gpu", lambda: False)
+    assert profilers.unusable("tensorrt") == "needs an NVIDIA GPU; pip install 'tensorrt>=10,<11'"
+    assert profilers.unusable("torch-cuda") == "needs an NVIDIA GPU"
+    assert profilers.unusable("onnxruntime") is None
+    monkeypatch.setattr(profilers, "_nvidia_gpu", lambda: True)
+    assert profilers.unusable("torch-cuda") is None

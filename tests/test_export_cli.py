@@ -6,10 +6,11 @@ import pytest
 
 import edgenas.arch.ops as ops
 from cli import main
+from edgenas.deploy.formats.onnx import ONNX
 from edgenas.profiling.measure import TimingProtocol
 from edgenas.runfolder import LOCK
 
-from export_helpers import make_search_run, unsupported
+from export_helpers import make_search_run, relabelled, unsupported
 
 FAST = TimingProtocol(warmup_runs=1, warmup_s=0.0, min_runs=3, min_time_s=0.0, max_runs=20, max_time_s=0.2,
                       max_spread=10.0, retries=0)
@@ -20,17 +21,22 @@ def search_run(tmp_path_factory):
     return make_search_run(tmp_path_factory.mktemp("search"))
 
 
+@pytest.fixture(scope="module")
+def ort_table(search_run, tmp_path_factory):
+    """The search's synthetic table, labelled as measured by onnxruntime: the export measures with onnxruntime."""
+    return relabelled(search_run[1], "onnxruntime", tmp_path_factory.mktemp("ort") / "table.json")
+
+
 @pytest.fixture(autouse=True)
 def fast_measurement(monkeypatch):
     """Measure exported models with a short protocol (the synthetic table has none of its own)."""
-    import edgenas.deploy.pipeline as deploy
+    import edgenas.deploy.measure as measure
 
     from dataclasses import replace
 
-    real = deploy.network_profiler
-    monkeypatch.setattr(deploy, "network_profiler",  # paired as the table asks, against its reference network
-                        lambda threads, protocol, table=None: real(1, replace(FAST, reference=protocol.reference),
-                                                                   table))
+    real = measure.table_profiler
+    monkeypatch.setattr(measure, "table_profiler",  # paired as the table asks, against its reference network
+                        lambda table, protocol=None: real(table, replace(FAST, reference=protocol.reference)))
 
 
 def run_main(capsys, args):
@@ -54,7 +60,7 @@ def export_args(run, out, *extra):
             "--quiet", *extra]
 
 
-def test_export_trains_exports_measures_and_resumes(tmp_path, capsys, search_run):
+def test_export_trains_exports_measures_and_resumes(tmp_path, capsys, search_run, ort_table):
     run, _ = search_run
     args = export_args(run, tmp_path / "d", "--models", "0", "--epochs", "3")
     code, out = run_main(capsys, args)
@@ -62,27 +68,35 @@ def test_export_trains_exports_measures_and_resumes(tmp_path, capsys, search_run
     doc = json.loads((tmp_path / "d" / "deploy.json").read_text())
     m, = doc["models"]
     assert m["id"] == "p0" and (tmp_path / "d" / "models" / "p0" / "model.onnx").is_file()
-    assert m["accuracy"] > 0.3 and m["predicted"]["latency_ms"] > 0 and m["measured"]["latency_ms"] > 0
+    assert m["accuracy"] > 0.3 and m["predicted"]["latency_ms"] > 0
     assert [p["batch_size"] for p in m["formats"]["onnx"]["parity"]] == [1, 4]
-    assert all(p["ok"] for p in m["formats"]["onnx"]["parity"]) and m["measured"]["input_shape"] == [1, 1, 28, 28]
-    # the synthetic table is not an onnxruntime table: its prediction is not compared with the measurement
-    assert doc["table_backend"] == "synthetic" and m["error_pct"] is None and doc["prediction"]["n"] == 0
+    assert all(p["ok"] for p in m["formats"]["onnx"]["parity"])
+    # the synthetic table's backend runs nowhere: the model is not measured, and never by another backend
+    assert doc["table_backend"] == "synthetic" and m["measured"]["latency_ms"] is None and m["error_pct"] is None
+    assert "unknown backend 'synthetic'" in m["measured"]["not_measured"] and doc["prediction"]["n"] == 0
+    assert doc["formats_not_timed"] == {"onnx": ONNX.not_timed("synthetic")}
     report = (tmp_path / "d" / "report.md").read_text()
-    assert "| p0 |" in report and "Prediction error not computed" in report
+    assert "| p0 |" in report and "Prediction error not computed" in report and "Format onnx not timed" in report
     assert (tmp_path / "d" / "report.png").is_file()
-    assert "report:" in out.out
-    # a rerun resumes: nothing is trained or exported again
+    assert "report:" in out.out and "not measured: the table's backend 'synthetic'" in out.out
+    # a rerun resumes: nothing is trained or exported again; with an onnxruntime table the model is measured
     onnx_file = tmp_path / "d" / "models" / "p0" / "model.onnx"
     before = onnx_file.stat().st_mtime_ns
-    code, out = run_main(capsys, args)
+    code, out = run_main(capsys, args + ["--table", str(ort_table)])
     assert code == 0 and onnx_file.stat().st_mtime_ns == before
+    doc = json.loads((tmp_path / "d" / "deploy.json").read_text())
+    m, = doc["models"]
+    assert m["measured"]["latency_ms"] > 0 and m["measured"]["backend"] == "onnxruntime" and m["error_pct"] is not None
+    assert m["measured"]["input_shape"] == [1, 1, 28, 28] and doc["formats_not_timed"] == {}
+    assert doc["not_measured"] is None and doc["prediction"]["n"] == 1
+    assert "Prediction error not computed" not in (tmp_path / "d" / "report.md").read_text()
 
 
 @pytest.mark.slow  # about 25 s: two models and a MobileNetV2 baseline
-def test_export_two_models_and_a_baseline(tmp_path, capsys, search_run):
+def test_export_two_models_and_a_baseline(tmp_path, capsys, search_run, ort_table):
     run, _ = search_run
     code, out = run_main(capsys, export_args(run, tmp_path / "d", "--models", "pareto", "--max-models", "2",
-                                             "--baseline", "0.25", "--jobs", "2"))
+                                             "--baseline", "0.25", "--jobs", "2", "--table", str(ort_table)))
     assert code == 0, out.err
     doc = json.loads((tmp_path / "d" / "deploy.json").read_text())
     # --jobs 2 trains them ahead in workers (tests/test_train_ahead.py); the export then finds each one done
@@ -162,22 +176,28 @@ def test_op_that_fails_to_export_names_op_and_layer_and_keeps_earlier_exports(tm
 
 
 @pytest.mark.slow  # ExecuTorch lowering takes about 10 s
-def test_export_python_api_resumes_per_format(tmp_path, search_run):
-    """Asking for a second format later adds it without redoing the first."""
+def test_export_python_api_resumes_per_format(tmp_path, search_run, ort_table):
+    """Asking for a second format later adds it without redoing the first; the .pte is timed by an
+    executorch-xnnpack table only, and an onnxruntime table says it cannot time it."""
     pytest.importorskip("executorch", reason="ExecuTorch is not installed: pip install executorch (the test extra installs it)")
     from edgenas.deploy.pipeline import ExportOptions, deploy_models
 
     run, _ = search_run
-    opts = ExportOptions(run=str(run), out=str(tmp_path / "d"), models=["0"], epochs=1, batch_size=32, threads=1)
+    opts = ExportOptions(run=str(run), out=str(tmp_path / "d"), models=["0"], epochs=1, batch_size=32, threads=1,
+                         table=str(ort_table), protocol=FAST)
     deploy_models(opts)
     onnx_file = tmp_path / "d" / "models" / "p0" / "model.onnx"
     before = onnx_file.stat().st_mtime_ns
     doc = deploy_models(ExportOptions(**{**opts.__dict__, "formats": ("onnx", "executorch")}))
     assert onnx_file.stat().st_mtime_ns == before
     m = doc["models"][0]
-    assert m["formats"]["executorch"]["parity"][0]["ok"] and m["measured"]["executorch_ms"] > 0
-    assert m["measured"]["executorch_threads"] == 1
-    assert (tmp_path / "d" / "models" / "p0" / "model.pte").is_file()
+    assert m["formats"]["executorch"]["parity"][0]["ok"] and (tmp_path / "d" / "models" / "p0" / "model.pte").is_file()
+    assert "executorch_ms" not in m["measured"] and "model.pte" in doc["formats_not_timed"]["executorch"]
+    xnn_table = relabelled(ort_table, "executorch-xnnpack", tmp_path / "xnn.json")
+    doc = deploy_models(ExportOptions(**{**opts.__dict__, "formats": ("onnx", "executorch"), "table": str(xnn_table)}))
+    m = doc["models"][0]
+    assert m["measured"]["backend"] == "executorch-xnnpack" and m["measured"]["executorch_ms"] == m["measured"]["latency_ms"] > 0
+    assert list(doc["formats_not_timed"]) == ["onnx"]
 
 
 def test_quickstart_fast_smoke_and_resume(tmp_path, capsys, search_run):

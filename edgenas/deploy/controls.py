@@ -16,7 +16,6 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from ..arch.model import build_network
-from .formats.lowering import to_onnx_bytes
 from ..arch.space import SearchSpace
 from ..tables.table import LatencyTable
 
@@ -41,8 +40,8 @@ class ControlNetworks:
         self.table, self.profiler = table, profiler
         self.points = pick_controls(table, k)
         shape = tuple(int(d) for d in shape)
-        self.runs = [profiler.load(to_onnx_bytes(build_network(space, space.parse(p["arch"])).eval(), shape), shape)
-                     for p in self.points]
+        # prepared as the deployed networks are (edgenas.deploy.measure): the table's backend, its own lowering
+        self.runs = [profiler.prepare(build_network(space, space.parse(p["arch"])).eval(), shape) for p in self.points]
 
     def measure(self, passes: int = PASSES) -> Optional[dict]:
         """Each network's latency at the profile and now (in the table's terms, median of ``passes``

@@ -1,16 +1,15 @@
-"""The options of ``edgenas export`` (:class:`ExportOptions`) and the export formats it knows."""
+"""The options of ``edgenas export`` (:class:`ExportOptions`); the formats it knows are in
+:mod:`edgenas.deploy.formats.registry`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
-from ..errors import UnknownNameError
 from ..profiling.measure import TimingProtocol
 from .source import DEFAULT_MAX_MODELS
 
-__all__ = ["FORMATS", "INITS", "ExportOptions", "check_formats"]
+__all__ = ["INITS", "ExportOptions"]
 
-FORMATS = ("onnx", "executorch", "tensorrt")
 INITS = ("scratch", "supernet")
 
 
@@ -31,32 +30,9 @@ class ExportOptions:
     table: Optional[str] = None
     dataset: Optional[str] = None
     baselines: Sequence[float] = ()
-    threads: Optional[int] = None
+    threads: Optional[int] = None               # torch threads for training; measurements use the table's
     trt_precisions: Sequence[str] = ("fp32", "fp16", "int8")
     calibration_images: int = 256
-    protocol: Optional[TimingProtocol] = None   # default: the table's own protocol
+    protocol: Optional[TimingProtocol] = None   # replaces the table's own protocol (shorter runs in tests)
     report: bool = True
     jobs: int = 1                               # trainings at a time, before any measurement (train_ahead)
-
-
-def check_formats(formats: Sequence[str]) -> List[str]:
-    """The formats in order, ONNX first (the others are built from it or checked beside it).
-
-    An unknown name is an :class:`UnknownNameError`; a format whose runtime is
-    missing is a :class:`BackendUnavailableError` saying what to install.
-    """
-    out = ["onnx"]
-    for f in formats:
-        if f not in FORMATS:
-            raise UnknownNameError("export format", f, FORMATS)
-        if f not in out:
-            out.append(f)
-    if "tensorrt" in out:
-        from .formats.tensorrt import tensorrt_available
-
-        tensorrt_available()
-    if "executorch" in out:
-        from .formats.executorch import executorch_available
-
-        executorch_available()
-    return out

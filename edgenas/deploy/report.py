@@ -1,7 +1,8 @@
 """The deployment report: Markdown and a PNG, from the ``deploy.json`` document of :mod:`edgenas.deploy.pipeline`.
 
 Per exported model: trained accuracy, the table's predicted latency and
-memory, the latency measured on the target backend and the prediction error.
+memory, the latency measured by the table's own backend and the prediction error;
+the formats that backend cannot time, and why.
 The figure puts the exported models (predicted and measured latency) and the
 MobileNetV2 baselines (measured) on the same axes, beside the search's Pareto
 set as the search saw it (predicted latency, the search's accuracy estimate).
@@ -32,8 +33,8 @@ def _error_stats(errs: np.ndarray) -> dict:
 def prediction_stats(models: List[dict]) -> dict:
     """How the table's predictions held after export: share within ±10 %, mean absolute and signed error.
 
-    Models without an ``error_pct`` (baselines; every model when the table is not an onnxruntime table,
-    whose predictions are not predictions of the onnxruntime measurement) are left out. ``op_sum`` scores
+    Models without an ``error_pct`` (baselines; every model when the table's backend could not measure here)
+    are left out. ``op_sum`` scores
     the uncalibrated prediction (the overhead-corrected sum of the ops) the same way, to show what the
     whole-network calibration adds. ``control_adjusted`` scores the predictions moved by the change of
     the control networks measured beside each model (:mod:`edgenas.deploy.controls`): the table's own part of
@@ -51,16 +52,21 @@ def prediction_stats(models: List[dict]) -> dict:
     return {**_error_stats(errs), "op_sum": _error_stats(raw), "control_adjusted": _error_stats(adjusted)}
 
 
+def _measured(m: dict) -> bool:
+    return (m.get("measured") or {}).get("latency_ms") is not None
+
+
 def versus_baselines(models: List[dict], baselines: List[dict]) -> List[dict]:
     """For each baseline: the fastest exported model at least as accurate, and its measured speed-up.
 
     ``dominated`` is true when that model is also strictly faster. A baseline
-    more accurate than every exported model has no match (``None``).
+    more accurate than every exported model has no match (``None``). Without measurements (the table's backend
+    cannot run here) there is nothing to compare: no rows.
     """
     rows = []
-    for b in baselines:
+    for b in filter(_measured, baselines):
         b_ms = b["measured"]["latency_ms"]
-        ok = [m for m in models if m["accuracy"] >= b["accuracy"]]
+        ok = [m for m in filter(_measured, models) if m["accuracy"] >= b["accuracy"]]
         best = min(ok, key=lambda m: m["measured"]["latency_ms"]) if ok else None
         row = {"baseline": b["id"], "accuracy": b["accuracy"], "latency_ms": b_ms, "match": None,
                "match_accuracy": None, "match_latency_ms": None, "speedup": None, "dominated": False}
@@ -83,7 +89,7 @@ def format_markdown(doc: dict, png_name: Optional[str] = "report.png") -> str:
              f"- search: {doc['strategy']} on space `{doc['space']}`, dataset `{doc['dataset']}`",
              f"- table: `{doc['table']}` ({doc['table_backend']}; device: {dev.get('cpu', dev.get('name', '?'))}, "
              f"{dev.get('cores', '?')} cores)",
-             f"- measured: {doc['measured_as']}, batch 1, median of timed runs",
+             f"- measured: {doc['measured_as']}",
              f"- final training: {doc['train']['epochs']} epochs, batch {doc['train']['batch_size']}, lr "
              f"{doc['train']['lr']}, init {doc['init']}; formats: {', '.join(doc['formats'])}", ""]
     if png_name:
@@ -120,10 +126,13 @@ def format_markdown(doc: dict, png_name: Optional[str] = "report.png") -> str:
                       f"(column *machine*). About that much of each error is the machine's move since the profile, "
                       f"not the table's. Adjusted for it: {100 * adj['within_10pct']:.0f} % within ±{WITHIN:g} %, "
                       f"mean absolute error {adj['mape_pct']:.1f} %, bias {adj['bias_pct']:+.1f} %."]
-    if doc.get("table_backend") != "onnxruntime":
-        lines += ["", f"Prediction error not computed: the table's backend is {doc.get('table_backend')!r}, while the "
-                      f"exported models were measured in onnxruntime on the CPU; the table does not predict that."]
-    if doc["baselines"]:
+    if doc.get("not_measured"):
+        lines += ["", f"Prediction error not computed: the models were not measured, since the table's backend "
+                      f"{doc.get('table_backend')!r} cannot run here; they are never timed by another backend, "
+                      f"whose timings the table does not predict."]
+    for name, why in (doc.get("formats_not_timed") or {}).items():
+        lines += ["", f"Format {name} not timed: {why}."]
+    if doc["versus_baselines"]:  # measured baselines only
         lines += ["", "## MobileNetV2 baselines (same data and training recipe)", "",
                   "| baseline | params | accuracy | measured ms | fastest searched model at ≥ its accuracy | "
                   "its ms | speed-up |", "|---|---:|---:|---:|---|---:|---:|"]
@@ -147,7 +156,7 @@ def plot_deployment(doc: dict, path: PathLike) -> None:
     import matplotlib.pyplot as plt
 
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.6), gridspec_kw={"width_ratios": [3, 2]})
-    ms = doc["models"]
+    ms = [m for m in doc["models"] if _measured(m)]
     if ms:
         pred = np.array([(m.get("predicted") or {}).get("latency_ms", np.nan) for m in ms], dtype=float)
         meas = np.array([m["measured"]["latency_ms"] for m in ms])
@@ -158,7 +167,7 @@ def plot_deployment(doc: dict, path: PathLike) -> None:
             ax.plot([p, q], [a, a], c="tab:red", lw=0.8, alpha=0.6)
         for m, q, a in zip(ms, meas, acc):
             ax.annotate(m["id"], (q, a), textcoords="offset points", xytext=(4, 4), fontsize=7)
-    bs = doc["baselines"]
+    bs = [b for b in doc["baselines"] if _measured(b)]
     if bs:
         bl = np.array([b["measured"]["latency_ms"] for b in bs])
         ba = np.array([100 * b["accuracy"] for b in bs])
@@ -175,7 +184,8 @@ def plot_deployment(doc: dict, path: PathLike) -> None:
     ax.xaxis.set_minor_locator(LogLocator(subs=(2, 5)))
     ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, loc="lower right")
+    if ms or bs:  # nothing measured (the table's backend cannot run here): no legend to draw
+        ax.legend(fontsize=7, loc="lower right")
     ax.set_title(f"exported: {doc['measured_as']}", fontsize=8)
     front = [r for r in doc.get("search_pareto", []) if r.get("estimated_accuracy") is not None
              and r.get("latency_ms") is not None]

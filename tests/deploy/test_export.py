@@ -168,16 +168,22 @@ def test_select_models_caps_spreads_and_resolves_ids():
         select_models(src, ["k3_e1-nope"])
 
 
-def test_deployed_models_are_measured_like_the_tables_networks(monkeypatch):
-    """A static-shape ONNX model of the table's batch, timed by the onnxruntime profiler with its settings."""
-    from edgenas.deploy.pipeline import measure_network, network_profiler
+def test_deployed_models_are_measured_like_the_tables_networks(monkeypatch, tmp_path):
+    """A static-shape ONNX model of the table's batch, timed by the table's onnxruntime profiler with its settings."""
+    from edgenas.deploy.measure import measure_network, network_profiler
     from edgenas.profiling.measure import TimingProtocol
+    from edgenas.tables.table import LatencyTable
     from profilers.onnxruntime_cpu import OnnxRuntimeCPUProfiler
 
+    from _synthetic_table import synthetic_table
+    from export_helpers import relabelled
+
+    synthetic_table(SPACE, tmp_path / "t.json")
+    table = LatencyTable.load(relabelled(tmp_path / "t.json", "onnxruntime", tmp_path / "ort.json"))
     fast = TimingProtocol(warmup_runs=1, warmup_s=0.0, min_runs=3, min_time_s=0.0, max_runs=10, max_time_s=0.2,
                           max_spread=10.0, retries=0)
     seen = {}
-    real = OnnxRuntimeCPUProfiler.measure_artifact
+    real = OnnxRuntimeCPUProfiler.load
 
     def spy(self, artifact, shape):
         dims = onnx.load_from_string(artifact).graph.input[0].type.tensor_type.shape.dim
@@ -185,10 +191,10 @@ def test_deployed_models_are_measured_like_the_tables_networks(monkeypatch):
                     dims=[d.dim_value if d.HasField("dim_value") else d.dim_param for d in dims])
         return real(self, artifact, shape)
 
-    monkeypatch.setattr(OnnxRuntimeCPUProfiler, "measure_artifact", spy)
-    timing = measure_network(trained_like(), (2, 1, 28, 28), network_profiler(1, fast))
+    monkeypatch.setattr(OnnxRuntimeCPUProfiler, "load", spy)
+    timing = measure_network(trained_like(), (2, 1, 28, 28), network_profiler(table, fast), table)
     assert seen == {"threads": 1, "protocol": fast, "shape": (2, 1, 28, 28), "dims": [2, 1, 28, 28]}
-    assert timing["median_ms"] > 0
+    assert timing["median_ms"] > 0 and timing["latency_ms"] == timing["median_ms"]  # unpaired: as measured
 
 
 def test_select_models_keeps_the_dnas_selected_architecture_first():

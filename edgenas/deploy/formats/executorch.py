@@ -15,32 +15,19 @@ import torch
 import torch.nn as nn
 
 from ...errors import ExportError
-from .lowering import executorch_available, executorch_modules as _modules, lower_to_pte, native_stderr_silenced, \
-    set_xnnpack_threads
+from .base import ExportFormat, ExportInputs
+from .lowering import executorch_available, executorch_modules as _modules, load_pte_method, lower_to_pte
 from .onnx import ATOL, RTOL, compare
 from ...fileio import PathLike, atomic_write_bytes
-from ...profiling.measure import Timing, TimingProtocol, measure
 
-__all__ = ["executorch_available", "lower_to_pte", "export_executorch", "load_program", "time_program"]
+__all__ = ["executorch_available", "lower_to_pte", "export_executorch", "load_program", "ExecuTorchFormat",
+           "EXECUTORCH"]
 
 
 def load_program(data_or_path, threads: Optional[int] = None):
-    """The ``forward`` method of a program in ExecuTorch's host runtime; ``threads`` sizes the XNNPACK
-    threadpool first (it must be set before loading: a loaded delegate keeps the pool it saw)."""
+    """The ``forward`` method of a program in ExecuTorch's host runtime (``threads``: the XNNPACK threadpool)."""
     _modules()
-    from executorch.runtime import Runtime
-
-    if threads is not None:
-        set_xnnpack_threads(threads)
-    with native_stderr_silenced():  # the runtime's CPU probe prints a warning from C++
-        program = Runtime.get().load_program(data_or_path)
-        return program.load_method("forward")
-
-
-def time_program(method, input_shape: Sequence[int], protocol: TimingProtocol) -> Timing:
-    """Latency of one ``forward`` of a loaded program under the shared timing protocol."""
-    x = torch.randn(tuple(input_shape), generator=torch.Generator().manual_seed(0))
-    return measure(lambda: method.execute([x]), protocol)
+    return load_pte_method(data_or_path, threads)[1]
 
 
 def export_executorch(module: nn.Module, input_shape: Sequence[int], path: Optional[PathLike] = None, *,
@@ -59,7 +46,7 @@ def export_executorch(module: nn.Module, input_shape: Sequence[int], path: Optio
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ExportError(f"ExecuTorch export failed ({type(e).__name__}): {first}") from None
     try:
-        method = load_program(data)
+        _program, method = load_pte_method(data)  # the method reads the program's buffer: keep it
     except Exception as e:
         raise ExportError(f"the ExecuTorch runtime cannot load the exported program: {e}") from None
     g = torch.Generator().manual_seed(1)
@@ -83,3 +70,20 @@ def export_executorch(module: nn.Module, input_shape: Sequence[int], path: Optio
     return {"runtime": "executorch", "version": version("executorch"),
             "delegate": "XnnpackPartitioner", "delegated_calls": delegated, "input_shape": list(shape),
             "bytes": len(data), "rtol": rtol, "atol": atol, "parity": [p.to_json() for p in parity]}
+
+
+class ExecuTorchFormat(ExportFormat):
+    """``model.pte``: XNNPACK-delegated, checked against PyTorch in ExecuTorch's runtime."""
+
+    name, file = "executorch", "model.pte"
+    timed_by = ("executorch-xnnpack",)
+
+    def available(self) -> None:
+        executorch_available()
+
+    def export(self, module: nn.Module, folder, inputs: ExportInputs, previous: Optional[dict] = None) -> dict:
+        return self.entry(folder, export_executorch(module, inputs.input_shape, folder / self.file,
+                                                    sample=inputs.sample))
+
+
+EXECUTORCH = ExecuTorchFormat()

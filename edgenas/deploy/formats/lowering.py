@@ -3,7 +3,8 @@
 ONNX bytes (:func:`to_onnx_bytes`, the one path every ONNX user in edgenas goes through), an ExecuTorch
 program lowered to XNNPACK (:func:`lower_to_pte`, :func:`to_pte_bytes`), TensorRT's ONNX parser
 (:func:`parse_onnx`), an onnxruntime session (:func:`ort_session`) and ExecuTorch's threadpool size
-(:func:`set_xnnpack_threads`). ``profilers/`` builds its artifacts here and the exporters in
+(:func:`set_xnnpack_threads`, :func:`load_pte_method`), and the CUDA device and TensorRT checks
+(:func:`require_cuda`, :func:`cuda_device`, :func:`require_tensorrt`). ``profilers/`` builds its artifacts here and the exporters in
 :mod:`edgenas.deploy.formats` check and write them, so a profiled op and an exported model are lowered
 the same way. Imports nothing of edgenas but :mod:`edgenas.errors`, and nothing of ``profilers/``.
 """
@@ -15,7 +16,7 @@ import os
 import sys
 import tempfile
 import warnings
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -165,6 +166,53 @@ def set_xnnpack_threads(threads: int) -> None:
 
     if portable_lib._threadpool_get_thread_count() != threads:
         portable_lib._unsafe_reset_threadpool(threads)
+
+
+def load_pte_method(data_or_path, threads: Optional[int] = None):
+    """``(program, forward method)`` of a ``.pte`` in ExecuTorch's host runtime. ``threads`` sizes the XNNPACK
+    threadpool first (a loaded delegate keeps the pool it saw); keep the program alive while the method runs
+    (the method reads the program's buffer)."""
+    executorch_version()
+    from executorch.runtime import Runtime
+
+    if threads is not None:
+        set_xnnpack_threads(threads)
+    with native_stderr_silenced():  # the runtime's CPU probe prints a warning from C++
+        program = Runtime.get().load_program(data_or_path)
+        return program, program.load_method("forward")
+
+
+def require_cuda():
+    """``torch`` with a usable CUDA device, or a one-line :class:`BackendUnavailableError` naming what is missing."""
+    if not torch.cuda.is_available():
+        build = torch.version.cuda or "a CPU-only build"
+        raise BackendUnavailableError(f"no CUDA device is usable (torch {torch.__version__}, {build}): install a "
+                                      f"CUDA build of torch on a machine with an NVIDIA GPU")
+    return torch
+
+
+def cuda_device(index: Optional[int] = None) -> dict:
+    """The CUDA device ``index`` (default: the current one) as torch sees it: name, compute capability, memory,
+    multiprocessors. The one source of a GPU's identity: table headers and TensorRT engine stamps both use it."""
+    require_cuda()
+    index = torch.cuda.current_device() if index is None else index
+    props = torch.cuda.get_device_properties(index)
+    return {"gpu": props.name, "index": index, "compute_capability": f"{props.major}.{props.minor}",
+            "memory_bytes": int(props.total_memory), "multiprocessors": props.multi_processor_count}
+
+
+TENSORRT_INSTALL = ("pip install 'tensorrt>=10,<11' (TensorRT 11 removes the FP16/INT8 builder flags and the INT8 "
+                    "calibrator edgenas uses; TensorRT also needs an NVIDIA GPU with a CUDA driver)")
+
+
+def require_tensorrt():
+    """The ``tensorrt`` module when TensorRT and a CUDA GPU are usable, else :class:`BackendUnavailableError`."""
+    try:
+        import tensorrt
+    except ImportError:
+        raise BackendUnavailableError(f"TensorRT is not installed: {TENSORRT_INSTALL}") from None
+    require_cuda()
+    return tensorrt
 
 
 def parse_onnx(trt, onnx_bytes: bytes, logger, source: str) -> tuple:

@@ -20,10 +20,11 @@ import torch.nn as nn
 
 from ...errors import ExportError
 from ...fileio import PathLike, atomic_write_bytes
+from .base import ExportFormat, ExportInputs
 from .lowering import OPSET, native_stderr_silenced, to_onnx_bytes
 
 __all__ = ["RTOL", "ATOL", "Parity", "export_onnx", "compare", "onnx_parity", "locate_failure",
-           "native_stderr_silenced"]
+           "native_stderr_silenced", "ort_gpu_providers", "OnnxFormat", "ONNX"]
 
 RTOL, ATOL = 1e-3, 1e-5
 BATCH_SIZES = (1, 4)
@@ -217,3 +218,49 @@ def export_onnx(module: nn.Module, input_shape: Sequence[int], path: Optional[Pa
     return {"opset": OPSET, "dynamic_axes": {"input": {"0": "batch"}, "output": {"0": "batch"}},
             "bytes": len(data), "checker": "full_check", "shape_inference": "strict",
             "rtol": rtol, "atol": atol, "parity": [p.to_json() for p in parity]}
+
+
+def ort_gpu_providers() -> list:
+    """onnxruntime's GPU execution providers present here (``CUDAExecutionProvider``, ``TensorrtExecutionProvider``)."""
+    from .lowering import _ort
+
+    return [p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider") if p in _ort().get_available_providers()]
+
+
+def gpu_provider_parity(module: nn.Module, data: bytes, input_shape: Sequence[int],
+                        sample: Optional[torch.Tensor] = None) -> dict:
+    """Parity of an ONNX model under onnxruntime's CUDA / TensorRT execution providers, where present.
+
+    Recorded, not enforced: GPU kernels (TF32, FP16 in TensorRT's provider) may
+    legitimately differ beyond the FP32 CPU tolerance.
+    """
+    out = {}
+    for provider in ort_gpu_providers():
+        try:
+            parity = onnx_parity(module, data, input_shape, sample=sample, providers=(provider, "CPUExecutionProvider"))
+            out[provider] = [p.to_json() for p in parity]
+        except Exception as e:  # a provider that is listed but cannot start (no driver) is reported, not fatal
+            out[provider] = {"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"}
+    return out
+
+
+class OnnxFormat(ExportFormat):
+    """``model.onnx``: a dynamic batch axis, checked by onnx.checker and against PyTorch in onnxruntime.
+    Always written first: TensorRT engines are built from it."""
+
+    name, file = "onnx", "model.onnx"
+    timed_by = ("onnxruntime", "onnxruntime-cuda", "onnxruntime-cuda-transfers")
+
+    def available(self) -> None:
+        from .lowering import _ort
+
+        _ort()
+
+    def export(self, module: nn.Module, folder, inputs: ExportInputs, previous: Optional[dict] = None) -> dict:
+        info = export_onnx(module, inputs.input_shape, folder / self.file, sample=inputs.sample)
+        info["gpu_providers"] = gpu_provider_parity(module, (folder / self.file).read_bytes(), inputs.input_shape,
+                                                    inputs.sample)
+        return self.entry(folder, info)
+
+
+ONNX = OnnxFormat()

@@ -23,47 +23,24 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ...errors import BackendUnavailableError, ExportError
-from .lowering import parse_onnx
+from .base import ExportFormat, ExportInputs
+from .lowering import cuda_device, parse_onnx, require_tensorrt
 from ...fileio import PathLike, atomic_write_bytes, atomic_write_json
 
-__all__ = ["PRECISIONS", "INSTALL", "tensorrt_available", "machine_stamp", "build_engine", "load_engine",
-           "ort_gpu_providers"]
+__all__ = ["PRECISIONS", "tensorrt_available", "machine_stamp", "build_engine", "load_engine",
+           "run_engine", "TensorRTFormat", "TENSORRT"]
 
 PRECISIONS = ("fp32", "fp16", "int8")
-INSTALL = ("pip install 'tensorrt>=10,<11' (TensorRT 11 removes the FP16/INT8 builder flags and the INT8 "
-           "calibrator used here; TensorRT also needs an NVIDIA GPU with a CUDA driver)")
 
 
-def tensorrt_available():
-    """The ``tensorrt`` module when TensorRT and a CUDA GPU are usable, else :class:`BackendUnavailableError`."""
-    try:
-        import tensorrt as trt
-    except ImportError:
-        raise BackendUnavailableError(f"TensorRT is not installed: {INSTALL}; or export --format onnx / "
-                                      f"executorch") from None
-    import torch
-
-    if not torch.cuda.is_available():
-        raise BackendUnavailableError(f"TensorRT {trt.__version__} is installed but no CUDA GPU is visible; "
-                                      f"TensorRT engines are built and run on an NVIDIA GPU")
-    return trt
-
-
-def ort_gpu_providers() -> list:
-    """onnxruntime's GPU execution providers present here (``CUDAExecutionProvider``, ``TensorrtExecutionProvider``)."""
-    import onnxruntime as ort
-
-    return [p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider") if p in ort.get_available_providers()]
+tensorrt_available = require_tensorrt  # the ``tensorrt`` module, or BackendUnavailableError saying what is missing
 
 
 def machine_stamp(trt=None) -> dict:
-    """What an engine is bound to: TensorRT version, GPU name and compute capability."""
-    import torch
-
-    trt = trt or tensorrt_available()
-    major, minor = torch.cuda.get_device_capability()
-    return {"tensorrt": trt.__version__, "gpu": torch.cuda.get_device_name(),
-            "compute_capability": f"{major}.{minor}"}
+    """What an engine is bound to: TensorRT version, GPU name and compute capability (of the current device)."""
+    trt = trt or require_tensorrt()
+    gpu = cuda_device()
+    return {"tensorrt": trt.__version__, "gpu": gpu["gpu"], "compute_capability": gpu["compute_capability"]}
 
 
 class _Calibrator:
@@ -187,3 +164,32 @@ def run_engine(engine, x: np.ndarray) -> np.ndarray:
             raise ExportError("TensorRT inference failed")
         stream.synchronize()
         return yd.cpu().numpy()
+
+
+class TensorRTFormat(ExportFormat):
+    """``model.<precision>.engine`` for each precision asked for, built from ``model.onnx`` (INT8 calibrated on
+    the calibration images), each with its machine stamp. Engines of the precisions already built are kept."""
+
+    name, file = "tensorrt", "model.<precision>.engine"
+    timed_by = ("tensorrt", "tensorrt-fp16", "tensorrt-int8")
+    for_baselines = False  # the baselines are compared on the table's target, not on a GPU
+
+    def available(self) -> None:
+        require_tensorrt()
+
+    def current(self, folder: Path, entry: Optional[dict], inputs: ExportInputs) -> bool:
+        return all(p in (entry or {}) and (folder / f"model.{p}.engine").is_file() for p in inputs.trt_precisions)
+
+    def export(self, module, folder: Path, inputs: ExportInputs, previous: Optional[dict] = None) -> dict:
+        engines = {}
+        for prec in inputs.trt_precisions:
+            path = folder / f"model.{prec}.engine"
+            if prec in (previous or {}) and path.is_file():
+                engines[prec] = previous[prec]
+                continue
+            engines[prec] = build_engine(folder / "model.onnx", path, prec, inputs.input_shape,
+                                         calibration=inputs.calibration if prec == "int8" else None)
+        return engines
+
+
+TENSORRT = TensorRTFormat()

@@ -547,8 +547,9 @@ def _bench_path(path, space_name):
 @click.argument("arch")
 @click.option("--bench", "path", type=click.Path(dir_okay=False), help="Benchmark file (default: the shipped one).")
 @click.option("--space", "space_name", default="fbnet-small", show_default=True, help="Space of the shipped benchmark.")
-@click.option("--tables", "tables_dir", default="latency_tables", show_default=True, type=click.Path(file_okay=False),
-              help="Folder whose tables of the space give the latency of the architecture.")
+@click.option("--tables", "tables_dir", type=click.Path(file_okay=False),
+              help="Folder whose tables of the space give the latency of the architecture (default: the project's "
+                   "latency_tables/).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def bench_query(arch, path, space_name, tables_dir, as_json):
     """Accuracy (trained, or the surrogate's estimate), latency per table, memory and parameters of ARCH."""
@@ -556,11 +557,11 @@ def bench_query(arch, path, space_name, tables_dir, as_json):
 
     from edgenas.bench.build import space_tables
     from edgenas.bench.benchfile import Benchmark
-    from edgenas.bench.query import BenchmarkOracle
+    from edgenas.bench.query import TABLES, BenchmarkOracle
 
     path = _bench_path(path, space_name)
     space = Benchmark.load(path).space
-    r = BenchmarkOracle(path, space_tables(space, tables_dir)).query(arch)
+    r = BenchmarkOracle(path, space_tables(space, tables_dir or TABLES)).query(arch)
     if as_json:
         click.echo(json.dumps(r, indent=1))
         return

@@ -25,7 +25,7 @@ from edgenas.search.estimators import SyntheticOracle
 from edgenas.search.runners import InProcessRunner
 from edgenas.search.runstore import MemoryRunStore
 from edgenas.search.problem import ObjectiveSpec, Target
-from edgenas.search.run import FrontTracker, feasible, run_search
+from edgenas.search.run import FrontTracker, feasible, run_generations
 from edgenas.arch.space import get_space
 from edgenas.tables.table import LatencyTable
 
@@ -95,7 +95,7 @@ def main():
         for strategy in runs:
             t = time.perf_counter()
             # random search gets an independent seed: NSGA-II's first generation is the same kind of sample
-            res = run_search(spec, oracle, MemoryRunStore({}), InProcessRunner(), strategy=strategy, pop=args.pop,
+            res = run_generations(spec, oracle, MemoryRunStore({}), InProcessRunner(), strategy=strategy, pop=args.pop,
                              gens=gens, seed=seed if strategy == "nsga2" else 10_000 + seed)
             dt = time.perf_counter() - t
             curve = curve_at(res.history, budgets) / hv_exact

@@ -26,7 +26,7 @@ from edgenas.search.estimators import SupernetEstimator, SyntheticOracle
 from edgenas.search.runners import InProcessRunner
 from edgenas.search.runstore import MemoryRunStore, SQLiteRunStore
 from edgenas.search.problem import ObjectiveSpec, Target
-from edgenas.search.run import run_search
+from edgenas.search.run import run_generations
 from edgenas.arch.space import get_space
 from edgenas.arch.supernet import Supernet
 from edgenas.tables.table import LatencyTable
@@ -38,7 +38,7 @@ def search_rate(spec, oracle, store_kind: str, pop: int, gens: int, seed: int):
     with tempfile.TemporaryDirectory() as d:
         store = MemoryRunStore({}) if store_kind == "memory" else SQLiteRunStore.create(Path(d) / "j.sqlite", {})
         t = time.perf_counter()
-        res = run_search(spec, oracle, store, InProcessRunner(), strategy="nsga2", pop=pop, gens=gens, seed=seed)
+        res = run_generations(spec, oracle, store, InProcessRunner(), strategy="nsga2", pop=pop, gens=gens, seed=seed)
         dt = time.perf_counter() - t
         store.close()
     return pop * gens / dt, res.evaluated / dt, dt

@@ -19,6 +19,7 @@ from .build import features
 from .surrogate import Surrogate
 
 DATA = Path(__file__).resolve().parent / "data"
+TABLES = Path(__file__).resolve().parents[2] / "latency_tables"   # the project's measured tables (a checkout)
 
 
 def shipped(space: SearchSpace) -> Path:

@@ -26,7 +26,7 @@ from .runstore import EvalRecord, RunStore
 from .algorithms import make_algorithm
 from .problem import ArchitectureProblem, EvaluationService, ObjectiveSpec, check_budgets, objective_bounds
 
-__all__ = ["FrontTracker", "SearchResult", "run_search", "pareto_front", "feasible", "REF_POINT"]
+__all__ = ["FrontTracker", "SearchResult", "run_generations", "pareto_front", "feasible", "REF_POINT"]
 
 REF_POINT = 1.1
 JOURNAL = "journal.sqlite"
@@ -126,7 +126,7 @@ def _least_violating(spec: ObjectiveSpec, records: List[EvalRecord]) -> Optional
     return records[int(np.argmin(cv))]
 
 
-def run_search(spec: ObjectiveSpec, estimator: ErrorEstimator, store: RunStore, runner, *, strategy: str,
+def run_generations(spec: ObjectiveSpec, estimator: ErrorEstimator, store: RunStore, runner, *, strategy: str,
                pop: int, gens: int, seed: int, progress: Optional[GenerationProgress] = None) -> SearchResult:
     """Run (or resume, when ``store`` holds evaluations) ``gens`` generations of ``strategy``."""
     check_budgets(spec)
@@ -161,7 +161,7 @@ def run_journaled(request, algorithm: str, pop: int, gens: int):
 
     store = open_store(request.out / JOURNAL, request.settings)
     try:
-        result = run_search(request.spec, request.estimator, store, request.runner, strategy=algorithm, pop=pop,
+        result = run_generations(request.spec, request.estimator, store, request.runner, strategy=algorithm, pop=pop,
                             gens=gens, seed=request.seed,
                             progress=lambda g, n, evaluations, hv: request.progress("generations", g, n,
                                                                                   evaluations=evaluations,

@@ -9,7 +9,7 @@ from edgenas.search.estimators import SyntheticOracle
 from edgenas.search.runners import InProcessRunner, RayRunner
 from edgenas.search.runstore import MemoryRunStore, SQLiteRunStore
 from edgenas.search.problem import ObjectiveSpec, Target
-from edgenas.search.run import FrontTracker, run_search
+from edgenas.search.run import FrontTracker, run_generations
 from edgenas.search.setup import search
 from edgenas.search.strategies import STRATEGIES, get_strategy
 
@@ -46,7 +46,7 @@ def front_of(result):
 def test_search_front_is_feasible_non_dominated_and_hv_grows(strategy):
     budget = 0.06
     spec, est = setup(budget)
-    res = run_search(spec, est, MemoryRunStore({}), InProcessRunner(), strategy=strategy, pop=16, gens=6, seed=3)
+    res = run_generations(spec, est, MemoryRunStore({}), InProcessRunner(), strategy=strategy, pop=16, gens=6, seed=3)
     assert res.front and all(r.values["latency_ms:cpu"] <= budget for r in res.front)
     F = np.array([[r.values["error"], r.values["latency_ms:cpu"]] for r in res.front])
     for i, f in enumerate(F):
@@ -60,7 +60,7 @@ def test_search_front_is_feasible_non_dominated_and_hv_grows(strategy):
 def test_nsga2_first_generation_holds_the_fastest_and_slowest_architectures():
     spec, est = setup()
     store = MemoryRunStore({})
-    run_search(spec, est, store, InProcessRunner(), strategy="nsga2", pop=8, gens=1, seed=0)
+    run_generations(spec, est, store, InProcessRunner(), strategy="nsga2", pop=8, gens=1, seed=0)
     first = {r.arch for r in store.records()}
     c = spec.targets[0].cost
     assert len(first) == 8
@@ -84,24 +84,24 @@ def test_seeded_sampling_keeps_its_seeds_and_draws_the_rest_within_bounds():
 def test_nsga2_beats_random_on_the_reduced_space():
     spec, est = setup()
     kw = dict(pop=32, gens=15)
-    nsga = run_search(spec, est, MemoryRunStore({}), InProcessRunner(), strategy="nsga2", seed=1, **kw)
-    rnd = run_search(spec, est, MemoryRunStore({}), InProcessRunner(), strategy="random", seed=1, **kw)
+    nsga = run_generations(spec, est, MemoryRunStore({}), InProcessRunner(), strategy="nsga2", seed=1, **kw)
+    rnd = run_generations(spec, est, MemoryRunStore({}), InProcessRunner(), strategy="random", seed=1, **kw)
     assert nsga.hypervolume > rnd.hypervolume
 
 
 def test_interrupted_search_resumes_to_the_same_front(tmp_path):
     spec, est = setup(0.08)
     kw = dict(strategy="nsga2", pop=12, gens=5, seed=7)
-    whole = run_search(spec, est, MemoryRunStore({}), InProcessRunner(), **kw)
+    whole = run_generations(spec, est, MemoryRunStore({}), InProcessRunner(), **kw)
     path = tmp_path / "j.sqlite"
     store = SQLiteRunStore.create(path, {"test": 1})
     with pytest.raises(KeyboardInterrupt):
-        run_search(spec, est, store, StopAfter(7), **kw)  # 35 of ~60 architectures, mid-generation
+        run_generations(spec, est, store, StopAfter(7), **kw)  # 35 of ~60 architectures, mid-generation
     store.close()
     store = SQLiteRunStore.open(path, {"test": 1})
     stored = len(store)
     assert 0 < stored < whole.evaluated
-    resumed = run_search(spec, est, store, InProcessRunner(), **kw)
+    resumed = run_generations(spec, est, store, InProcessRunner(), **kw)
     assert front_of(resumed) == front_of(whole)
     assert resumed.history == whole.history
     assert resumed.fresh == whole.evaluated - stored  # nothing stored was evaluated again
@@ -110,7 +110,7 @@ def test_interrupted_search_resumes_to_the_same_front(tmp_path):
 
 def test_same_seed_same_front_different_seed_differs():
     spec, est = setup()
-    runs = [run_search(spec, est, MemoryRunStore({}), InProcessRunner(), strategy="nsga2", pop=10, gens=3, seed=s)
+    runs = [run_generations(spec, est, MemoryRunStore({}), InProcessRunner(), strategy="nsga2", pop=10, gens=3, seed=s)
             for s in (0, 0, 1)]
     assert front_of(runs[0]) == front_of(runs[1]) != front_of(runs[2])
 
@@ -205,11 +205,11 @@ def test_search_with_ray_matches_in_process(tmp_path):
     spec, _ = setup(0.08)
     est = SyntheticOracle(H.space(), spec.targets[0].cost.matrix["flops"])  # workers import it from edgenas
     kw = dict(strategy="nsga2", pop=12, gens=3, seed=5)
-    local = run_search(spec, est, MemoryRunStore({}), InProcessRunner(), **kw)
+    local = run_generations(spec, est, MemoryRunStore({}), InProcessRunner(), **kw)
     runner = RayRunner(num_cpus=2)
     try:
         store = SQLiteRunStore.create(tmp_path / "j.sqlite", {"ray": 1})
-        with_ray = run_search(spec, est, store, runner, **kw)
+        with_ray = run_generations(spec, est, store, runner, **kw)
     finally:
         runner.close()
     assert front_of(with_ray) == front_of(local)

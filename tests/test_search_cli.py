@@ -165,3 +165,20 @@ def test_supernet_train_cli_passes_the_anchor_warmup_and_sandwich(tmp_path, caps
     code, res = run_main(capsys, ["supernet", "train", "--space", str(H.SPACE), "--dataset", "digits",
                                   "--anchor-warmup", "0", "--out", str(tmp_path / "bad")])
     assert code == 2 and "anchor-warmup" in res.err
+
+
+def test_a_second_search_on_the_same_folder_is_refused_and_the_first_finishes_intact(tmp_path, capsys):
+    out = tmp_path / "r"
+    args = search_args(out, "--pop", "40", "--gens", "40")
+    first = subprocess.Popen(cli(*args), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while first.poll() is None and count(out / "journal.sqlite") == 0 and time.time() < deadline:
+        time.sleep(0.01)
+    assert first.poll() is None, "the first search finished before the second could start"
+    code, io = run_main(capsys, args)
+    assert code == 2 and io.err.count("\n") == 1 and "Traceback" not in io.err
+    assert f"is in use by another edgenas process (pid {first.pid}" in io.err
+    stdout, stderr = first.communicate(timeout=300)
+    assert first.returncode == 0, stderr
+    doc = json.loads((out / "result.json").read_text())
+    assert doc["front"] and f"evaluated {doc['evaluated']} architectures ({doc['evaluated']} now" in stdout

@@ -37,18 +37,19 @@ class BenchmarkOracle:
     architectures it did not train (FLOPs, parameters) and the latencies a query reports."""
 
     def __init__(self, path: PathLike, tables: Sequence[Tuple[str, LatencyTable]] = (),
-                 space: Optional[SearchSpace] = None):
+                 space: Optional[SearchSpace] = None, members: int = 5):
         self.path = Path(path)
         self.bench = Benchmark.load(self.path, space)
         self.space = self.bench.space
         for name, t in tables:
             t.check_fits(self.space)
         self.tables = list(tables)
+        self.members = members                      # of the surrogate's ensemble
         self._surrogates: Dict[str, Surrogate] = {}
 
     def surrogate(self, metric: str) -> Surrogate:
         if metric not in self._surrogates:
-            self._surrogates[metric] = Surrogate(self.bench, metric)
+            self._surrogates[metric] = Surrogate(self.bench, metric, members=self.members)
         return self._surrogates[metric]
 
     def features(self, archs: np.ndarray) -> List[dict]:
@@ -88,7 +89,7 @@ class BenchmarkOracle:
         return acc, std, source
 
     def describe(self) -> dict:
-        return {"kind": "benchmark", "path": str(self.path.resolve()),
+        return {"kind": "benchmark", "path": str(self.path.resolve()), "surrogate_members": self.members,
                 "recipe_fingerprint": self.bench.header["recipe_fingerprint"],
                 "trained": len(self.bench.trained()), "metric": "val_acc"}
 

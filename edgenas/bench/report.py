@@ -13,7 +13,7 @@ from .stats import noise_ceiling, signal_to_noise, surrogate_cv
 MIN_FOR_SURROGATE = 20
 
 
-def summary(bench: Benchmark, with_surrogate: bool = True) -> List[str]:
+def summary(bench: Benchmark, with_surrogate: bool = True, members: int = 5) -> List[str]:
     h = bench.header
     planned = sum(len(r.seeds) for r in bench.records)
     runs = sum(len(r.runs) for r in bench.records)
@@ -34,8 +34,8 @@ def summary(bench: Benchmark, with_surrogate: bool = True) -> List[str]:
     if not np.isnan(ceiling):
         lines.append(f"seed-to-seed Kendall τ (the ceiling for ranking against one training): {ceiling:.3f}")
     if with_surrogate and len(bench.trained()) >= MIN_FOR_SURROGATE:
-        cv = surrogate_cv(bench)
-        lines.append(f"surrogate, 5-fold held out ({cv['n']} archs): Kendall τ {cv['kendall_tau']:.3f}, Spearman "
+        cv = surrogate_cv(bench, members=members)
+        lines.append(f"surrogate ({members} MLPs), 5-fold held out ({cv['n']} archs): Kendall τ {cv['kendall_tau']:.3f}, Spearman "
                      f"{cv['spearman']:.3f}, MAE {100 * cv['mae']:.2f} points, top-10 % precision "
                      f"{cv['top_precision']:.2f}")
     return lines

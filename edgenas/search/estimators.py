@@ -168,10 +168,10 @@ class BenchmarkEstimator(ErrorEstimator):
 
     chunk_size = 1 << 12
 
-    def __init__(self, path, tables, space: SearchSpace):
+    def __init__(self, path, tables, space: SearchSpace, members: int = 5):
         from ..bench.query import BenchmarkOracle
 
-        self.oracle = BenchmarkOracle(path, tables, space)
+        self.oracle = BenchmarkOracle(path, tables, space, members=members)
 
     def evaluate(self, archs: np.ndarray) -> np.ndarray:
         return 1.0 - self.oracle.accuracy(archs, "val_acc")[0]
@@ -232,9 +232,9 @@ def _supernet(arg: str, ctx: EstimatorContext) -> ErrorEstimator:
 def _bench(arg: str, ctx: EstimatorContext) -> ErrorEstimator:
     from ..bench.query import shipped
 
-    _int_options(ctx, "bench", ())
+    opts = _int_options(ctx, "bench", ("members",))
     tables = [(t.name, t.cost.table) for t in ctx.spec.targets]
-    return BenchmarkEstimator(arg or shipped(ctx.space), tables, ctx.space)
+    return BenchmarkEstimator(arg or shipped(ctx.space), tables, ctx.space, **opts)
 
 
 def _oracle(arg: str, ctx: EstimatorContext) -> ErrorEstimator:
@@ -250,7 +250,8 @@ ESTIMATORS: Dict[str, Tuple[Callable[[str, EstimatorContext], ErrorEstimator], s
                                              "validation accuracy); options bn_batches, eval_batches, batch_size, "
                                              "threads"),
     "bench": (_bench, "bench[:PATH]", "the benchmark of trained architectures (tabular where trained, surrogate "
-                                      "elsewhere); without PATH the one edgenas ships for the space"),
+                                      "elsewhere); without PATH the one edgenas ships for the space; option "
+                                      "members (of the surrogate's ensemble, 5)"),
     "oracle": (_oracle, "oracle", "a synthetic closed-form accuracy, for benchmarking the search itself"),
 }
 

@@ -56,7 +56,7 @@ def test_the_surrogate_ranks_held_out_architectures(bench_file):
 
 
 def test_tabular_where_trained_surrogate_elsewhere(bench_file):
-    oracle = BenchmarkOracle(bench_file, space_tables(SPACE, TABLES))
+    oracle = BenchmarkOracle(bench_file, space_tables(SPACE, TABLES), members=2)
     b = oracle.bench
     trained = SPACE.parse(b.records[0].arch)
     untrained = next(a for a in SPACE.sample(500, seed=3) if b.get(SPACE.format(a)) is None)
@@ -73,9 +73,9 @@ def test_a_search_reads_the_benchmark_as_its_estimator(bench_file, tmp_path):
 
     table = TABLES / "fbnet-small.onnxruntime.cpu1.json"
     doc = search("random", [table], tmp_path / "s", estimator=f"bench:{bench_file}", config={"pop": 20, "gens": 2},
-                 plot=False)
+                 estimator_options={"members": 2}, plot=False)
     assert doc["sources"]["estimator"]["kind"] == "benchmark" and doc["front"]
-    oracle = BenchmarkOracle(bench_file, space_tables(SPACE, TABLES))
+    oracle = BenchmarkOracle(bench_file, space_tables(SPACE, TABLES), members=2)
     for row in doc["front"]:
         assert row["accuracy"] == pytest.approx(oracle.accuracy(np.array([SPACE.parse(row["arch"])]))[0][0])
     with pytest.raises(BenchError, match="not of 'fbnet-cifar'"):
@@ -98,8 +98,8 @@ def test_cli_query_and_show(bench_file, capsys, tmp_path):
     Benchmark(b.header, b.records[:25]).save(small)
     code, io = run_cli(["bench", "query", arch, "--bench", str(bench_file), "--tables", str(TABLES)], capsys)
     assert code == 0 and "trained, 3 seeds" in io.out and "fbnet-small.onnxruntime.cpu1.json" in io.out
-    code, io = run_cli(["bench", "show", str(small), "--plot", str(tmp_path / "b.png")], capsys)
-    assert code == 0 and "ratio" in io.out and "surrogate, 5-fold" in io.out
+    code, io = run_cli(["bench", "show", str(small), "--plot", str(tmp_path / "b.png"), "--members", "1"], capsys)
+    assert code == 0 and "ratio" in io.out and "surrogate (1 MLPs), 5-fold" in io.out
     assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -14,6 +14,17 @@ from edgenas.errors import EdgeNASError
 
 EXIT_USER_ERROR = 2
 
+# The library's errors name API parameters; here they become the options a user types.
+_API_TO_OPTION = {"max_latency_ms": "--max-latency", "max_memory_bytes": "--max-memory", "max_models": "--max-models",
+                  "three_seed": "--three-seed", "other_tables": "--other-tables", "tables=[...]": "--table",
+                  "target spec": "--target spec", "use another output folder": "use another --out"}
+
+
+def _in_cli_words(message: str) -> str:
+    for api, option in _API_TO_OPTION.items():
+        message = message.replace(api, option)
+    return message
+
 REFERENCE_OPTION = click.option(
     "--reference/--no-reference", default=True, show_default=True,
     help="Time every op and network in alternating chunks with a fixed reference network and scale it to the "
@@ -704,7 +715,7 @@ def main(argv=None):
     try:
         cli.main(args=argv, standalone_mode=False)
     except EdgeNASError as e:
-        click.echo(f"error: {e}", err=True)
+        click.echo(f"error: {_in_cli_words(str(e))}", err=True)
         sys.exit(EXIT_USER_ERROR)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)

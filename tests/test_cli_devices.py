@@ -59,6 +59,6 @@ def test_device_table_needs_its_target_to_validate(capsys, tmp_path, tiny_decl, 
              "--no-ray", "--min-time", "0", "--min-runs", "3", "--calibration-networks", "2")
     assert "dev" in out and "ok" in out
     table = tmp_path / "o" / "tiny.dev.json"
-    assert_user_error(*run(capsys, "table", "validate", str(table), "-n", "3", "--quiet")[::2], "pass --target")
+    assert_user_error(*run(capsys, "table", "validate", str(table), "-n", "3", "--quiet")[::2], "--target spec")
     out = ok(capsys, "table", "validate", str(table), "-n", "3", "--quiet", "--target", "local:onnxruntime")
     assert "noise" in out

@@ -224,7 +224,7 @@ def test_quickstart_rerun_with_another_configuration_is_refused(tmp_path, capsys
     code, res = run_main(capsys, ["quickstart", "--fast", "--table", str(table), "--out", str(out), "--models", "1",
                                   "--no-baselines", "--quiet"])
     one_line_error(code, res, "another configuration", "models: 2 -> 1", "baselines: [0.25] -> []",
-                   "another output folder")
+                   "use another --out")
     assert json.loads((out / "quickstart.json").read_text())["models"] == 2  # the stored one is kept
     assert sorted(p.name for p in out.iterdir() if p.name != LOCK) == ["quickstart.json"]  # no stage ran
 

@@ -72,7 +72,7 @@ def plan(space: SearchSpace, recipe: Recipe, archs: int, three_seed: int, sample
          tables_dir: PathLike) -> Benchmark:
     """A new benchmark: header, the sample and its features, no runs yet."""
     if archs < 1 or not 0 <= three_seed <= archs:
-        raise ConfigError(f"--archs must be >= 1 and --three-seed between 0 and --archs (got {archs}, {three_seed})")
+        raise ConfigError(f"archs must be >= 1 and three_seed between 0 and archs (got {archs}, {three_seed})")
     tables = space_tables(space, tables_dir)
     fastest = (CostModel(space, tables[0][1]).fastest()[0] if tables
                else (space.candidate_names.index("skip"),) * space.num_layers if "skip" in space.candidate_names
@@ -101,7 +101,7 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-def open_benchmark(path: PathLike, space: SearchSpace, recipe: Recipe, archs: int, three_seed: int,
+def plan_or_resume(path: PathLike, space: SearchSpace, recipe: Recipe, archs: int, three_seed: int,
                    sample_seed: int, tables_dir: PathLike) -> Benchmark:
     """The benchmark at ``path`` (resumed), or a new plan written there. A file of other settings is refused."""
     path = Path(path)
@@ -154,7 +154,7 @@ def build(path: PathLike, space: SearchSpace, recipe: Recipe = Recipe(), *, arch
           sample_seed: int = 0, tables_dir: PathLike = "latency_tables", workers: int = 1, use_ray: bool = False,
           limit: Optional[int] = None, progress: Optional[Progress] = None) -> Benchmark:
     """Plan or resume the benchmark at ``path`` and train what is missing (at most ``limit`` trainings)."""
-    bench = open_benchmark(path, space, recipe, archs, three_seed, sample_seed, tables_dir)
+    bench = plan_or_resume(path, space, recipe, archs, three_seed, sample_seed, tables_dir)
     todo = pending(bench)[:limit] if limit is not None else pending(bench)
     total = sum(len(r.seeds) for r in bench.records)
     done = total - len(pending(bench))
@@ -201,7 +201,7 @@ def _run_ray(todo, space: SearchSpace, recipe: Recipe, workers: int, record) -> 
     try:
         import ray
     except ImportError:
-        raise ConfigError("--ray needs Ray: pip install 'edgenas[ray]'") from None
+        raise ConfigError("Ray is not installed: pip install 'edgenas[ray]'") from None
     if not ray.is_initialized():
         ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False)
 

@@ -45,9 +45,9 @@ def _export_inputs(opts: ExportOptions, src: SearchSource) -> ExportInputs:
 
 def _check(opts: ExportOptions) -> None:
     if opts.init not in INITS:
-        raise ConfigError(f"--init must be one of {', '.join(INITS)}, not {opts.init!r}")
+        raise ConfigError(f"init must be one of {', '.join(INITS)}, not {opts.init!r}")
     if opts.max_models < 1 or opts.epochs < 1:
-        raise ConfigError("--max-models and --epochs must be at least 1")
+        raise ConfigError("max_models and epochs must be at least 1")
 
 
 def deploy_models(opts: ExportOptions, progress: Optional[Progress] = None) -> dict:
@@ -61,9 +61,9 @@ def deploy_models(opts: ExportOptions, progress: Optional[Progress] = None) -> d
     if opts.dataset:
         src.dataset = opts.dataset
     if not src.dataset:
-        raise ConfigError(f"search run {src.path} does not say which dataset it used; pass --dataset")
+        raise ConfigError(f"search run {src.path} does not say which dataset it used; name the dataset")
     if opts.init == "supernet" and not src.supernet:
-        raise ConfigError(f"search run {src.path} has no supernet to fine-tune from; use --init scratch")
+        raise ConfigError(f"search run {src.path} has no supernet to fine-tune from; train from scratch (init 'scratch')")
     chosen = select_models(src, opts.models, opts.max_models)
     table = LatencyTable.load(src.table, space=src.space)  # the one load of the table in this command
     batch = int(table.header.get("batch") or src.space.input_shape[0])

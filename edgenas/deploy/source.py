@@ -63,7 +63,7 @@ def _space(doc: dict, table: Optional[str]) -> SearchSpace:
     try:
         return get_space(name or "")
     except EdgeNASError:
-        raise RunError("the search result names no usable table or space; pass --table") from None
+        raise RunError("the search result names no usable table or space; name the table to use") from None
 
 
 def load_search_source(run: PathLike, table: Optional[str] = None) -> SearchSource:
@@ -78,9 +78,9 @@ def load_search_source(run: PathLike, table: Optional[str] = None) -> SearchSour
     tables = src.get("tables") or []
     table = table or (tables[0]["path"] if tables else None)
     if table is None:
-        raise RunError(f"search run {run} does not name its latency table; pass --table")
+        raise RunError(f"search run {run} does not name its latency table; name the table to use")
     if not Path(table).is_file():
-        raise RunError(f"the table of search run {run}, {table}, does not exist; pass --table")
+        raise RunError(f"the table of search run {run}, {table}, does not exist; name the table to use")
     pareto = [Candidate(f"p{i}", r["arch"], r.get("accuracy"),
                         {"latency_ms": next(iter((r.get("latency_ms") or {}).values()), None),
                          **{k: r.get(k) for k in ("memory_bytes", "param_bytes", "flops")}})

@@ -43,7 +43,7 @@ def table_profiler(table: LatencyTable, protocol: Optional[TimingProtocol] = Non
         profiler = parse_target(target).profiler(threads=threads, protocol=protocol)
     elif table.backend.startswith("remote-"):
         where = (table.header.get("device") or {}).get("transport", "a device")
-        raise ConfigError(f"the table was measured on {where}: pass --target with that device's spec to measure there")
+        raise ConfigError(f"the table was measured on {where}: give that device's target spec to measure there")
     else:
         from profilers import get_profiler
 

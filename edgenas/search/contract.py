@@ -71,14 +71,12 @@ class Point:
                 "generation": self.generation}
 
 
-def points_of(spec: ObjectiveSpec, archs: Sequence[Sequence[int]], errors: Sequence[Optional[float]],
-              generations: Optional[Sequence[Optional[int]]] = None) -> List[Point]:
-    """Points for ``archs``, their costs predicted by every table of ``spec``."""
+def points_of(spec: ObjectiveSpec, archs: Sequence[Sequence[int]], errors: Sequence[Optional[float]]) -> List[Point]:
+    """Points for ``archs`` (with their estimated errors, or None), costs predicted by every table of ``spec``."""
     a = np.asarray(archs, dtype=np.int64).reshape(-1, spec.space.num_layers)
     costs = spec.costs(a)
-    gens = generations if generations is not None else [None] * len(a)
     return [Point(spec.space.format(a[i]), None if errors[i] is None else float(errors[i]),
-                  {k: float(v[i]) for k, v in costs.items()}, gens[i]) for i in range(len(a))]
+                  {k: float(v[i]) for k, v in costs.items()}) for i in range(len(a))]
 
 
 @dataclass

@@ -1,12 +1,15 @@
-"""Accuracy estimators: architecture batch -> top-1 error, behind one small interface.
+"""Accuracy estimators: architecture batch -> top-1 error, behind one small interface, looked up by name.
 
 :class:`SupernetEstimator` is the one-shot estimate of single-path NAS (SPOS,
 Guo et al. 2020): every architecture inherits its ops' weights from a trained
 supernet, its BatchNorm statistics are recomputed on a few training batches
 (shared statistics from other paths would be wrong for this one), and it is
-scored on the validation split. :class:`SyntheticOracle` is a deterministic,
-closed-form stand-in used to benchmark the search itself against an exactly
-enumerable ground truth; it never pretends to be a trained network.
+scored on the validation split. :class:`BenchmarkEstimator` reads the benchmark
+of trained architectures (:mod:`edgenas.bench`). :class:`SyntheticOracle` is a
+deterministic, closed-form stand-in used to benchmark the search itself against
+an exactly enumerable ground truth; it never pretends to be a trained network.
+:data:`ESTIMATORS` registers them under the names a search takes
+(``supernet:PATH``, ``bench[:PATH]``, ``oracle``).
 """
 from __future__ import annotations
 

@@ -102,7 +102,7 @@ def read_result(run: PathLike) -> dict:
     """The result document of the search run folder ``run`` (any strategy, any edgenas since schema 0)."""
     run = Path(run)
     if not run.exists():
-        raise RunError(f"search run {run} does not exist (run 'edgenas search STRATEGY --out {run}' first)")
+        raise RunError(f"search run {run} does not exist; run a search into it first")
     if not run.is_dir():
         raise RunError(f"search run {run} is not a folder")
     d: Optional[dict] = read_json(run / RESULT)

@@ -115,3 +115,19 @@ def test_truncated_file_is_refused(tmp_path):
     path.write_text('{"format": "edgenas-bench", "schema')
     with pytest.raises(BenchError, match="corrupt or truncated"):
         Benchmark.load(path)
+
+
+@pytest.mark.slow
+def test_ray_gives_the_accuracies_of_one_process(space, tmp_path):
+    pytest.importorskip("ray", reason="Ray is not installed: pip install ray (the test extra installs it)")
+    import ray
+
+    one = build(tmp_path / "one.json", space, TINY, archs=2, three_seed=0, tables_dir=TABLES)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        on_ray = build(tmp_path / "ray.json", space, TINY, archs=2, three_seed=0, tables_dir=TABLES, use_ray=True,
+                       workers=2)
+    finally:
+        ray.shutdown()
+    acc = lambda b: [(r.arch, r.runs[0]["val_acc"], r.runs[0]["test_acc"]) for r in b.records]  # noqa: E731
+    assert acc(one) == acc(on_ray)

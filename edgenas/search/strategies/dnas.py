@@ -132,7 +132,7 @@ class DNASSearch:
 
     def _restore(self, state: dict) -> None:
         if state.get("space_fingerprint") != self.space.fingerprint:
-            raise ConfigError(f"{self.out / CHECKPOINT} was written for another space; use another --out")
+            raise ConfigError(f"{self.out / CHECKPOINT} was written for another space; use another output folder")
         self.supernet.load_state_dict(state["supernet"])
         with torch.no_grad():
             self.theta.copy_(state["theta"].to(self.theta.device))

@@ -26,7 +26,8 @@ from .runstore import EvalRecord, RunStore
 from .algorithms import make_algorithm
 from .problem import ArchitectureProblem, EvaluationService, ObjectiveSpec, check_budgets, objective_bounds
 
-__all__ = ["FrontTracker", "SearchResult", "run_generations", "pareto_front", "feasible", "REF_POINT"]
+__all__ = ["FrontTracker", "SearchResult", "run_generations", "pareto_front", "least_violating", "feasible",
+           "REF_POINT", "run_journaled", "record_point"]
 
 REF_POINT = 1.1
 JOURNAL = "journal.sqlite"
@@ -119,7 +120,7 @@ def pareto_front(spec: ObjectiveSpec, records: List[EvalRecord]) -> List[EvalRec
     return sorted(front, key=lambda r: (*(r.values[k] for k in order), r.arch))
 
 
-def _least_violating(spec: ObjectiveSpec, records: List[EvalRecord]) -> Optional[EvalRecord]:
+def least_violating(spec: ObjectiveSpec, records: List[EvalRecord]) -> Optional[EvalRecord]:
     if not records or not spec.constraints:
         return None
     cv = [sum(max(0.0, (r.values[k] - b) / b) for k, b in spec.constraints) for r in records]
@@ -144,7 +145,7 @@ def run_generations(spec: ObjectiveSpec, estimator: ErrorEstimator, store: RunSt
     front = pareto_front(spec, records)
     history = [g for g in store.generations() if g["generation"] <= gens]
     return SearchResult(front, history, len(visited), service.fresh,
-                        None if front else _least_violating(spec, records), tracker.hypervolume, spec)
+                        None if front else least_violating(spec, records), tracker.hypervolume, spec)
 
 
 def record_point(r: EvalRecord):

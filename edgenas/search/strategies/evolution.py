@@ -1,0 +1,94 @@
+"""Regularized (aging) evolution (Real et al., AAAI 2019), registered as ``evolution``.
+
+A population of ``population`` architectures, first uniform random; each cycle
+samples ``sample`` of them, takes the best as parent, changes one layer of it to
+another candidate, evaluates the child, appends it and removes the *oldest*
+member (not the worst: aging keeps the search exploring). "Best" is the least
+estimated error among the feasible (every budget met), an infeasible one ranking
+after all feasible ones by how far it violates its budgets, so budgets act as
+constraints. Every evaluation goes through the run's journal
+(:class:`~edgenas.search.problem.EvaluationService`); all randomness comes from
+one generator seeded by the request, so a rerun replays the same decisions and
+answers the journaled architectures from the journal: a killed search resumes to
+the result of an uninterrupted one. The result is the Pareto set of everything
+evaluated (error against each table's latency), as for NSGA-II.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...errors import ConfigError
+from ..contract import SearchOutcome, SearchRequest, Strategy, option
+from ..problem import EvaluationService
+from ..run import JOURNAL, least_violating, pareto_front, record_point
+from ..runstore import open_store
+
+
+@dataclass
+class EvolutionConfig:
+    population: int = option(50, "Population size (Real et al.: 100 on NAS-Bench scale; smaller spaces need less).")
+    sample: int = option(10, "Tournament size: members sampled each cycle, the best becomes the parent.")
+    cycles: int = option(400, "Children evaluated after the random initial population.")
+
+    RESUME_NEUTRAL = ("cycles",)   # a rerun with more cycles continues the same run
+
+    def validate(self) -> None:
+        if self.population < 2 or not 1 <= self.sample <= self.population or self.cycles < 0:
+            raise ConfigError(f"evolution needs population >= 2, 1 <= sample <= population and cycles >= 0 "
+                              f"(got population={self.population}, sample={self.sample}, cycles={self.cycles})")
+
+
+def _rank(spec, values) -> np.ndarray:
+    """Sort keys: (total relative budget violation, error); feasible members come first, by error."""
+    violation = np.zeros(len(values["error"]))
+    for key, budget in spec.constraints:
+        violation += np.maximum(0.0, (values[key] - budget) / budget)
+    return np.column_stack([violation, values["error"]])
+
+
+class RegularizedEvolution(Strategy):
+    name = "evolution"
+    summary = "regularized (aging) evolution: tournament, one-layer mutation, the oldest removed (Real et al.)"
+    Config = EvolutionConfig
+
+    def run(self, request: SearchRequest) -> SearchOutcome:
+        cfg, spec = request.config, request.spec
+        L, C = spec.space.num_layers, spec.space.num_candidates
+        rng = np.random.default_rng(request.seed)
+        store = open_store(request.out / JOURNAL, request.settings)
+        try:
+            service = EvaluationService(spec, request.estimator, store, request.runner, session=store.begin_session())
+            archs = rng.integers(0, C, size=(cfg.population, L))
+            keys = _rank(spec, service.evaluate(archs))
+            population = deque(zip(map(tuple, archs), map(tuple, keys)))
+            seen = {service.key(a) for a in archs}
+            history = []
+            for cycle in range(1, cfg.cycles + 1):
+                service.generation = cycle
+                members = [population[i] for i in rng.choice(len(population), cfg.sample, replace=False)]
+                parent = min(members, key=lambda m: m[1])[0]
+                child = np.array(parent)
+                layer = rng.integers(L)
+                other = rng.integers(C - 1)  # another candidate than the parent's, uniformly
+                child[layer] = other + (other >= child[layer])
+                key = tuple(_rank(spec, service.evaluate(child[None]))[0])
+                population.append((tuple(child), key))
+                population.popleft()
+                seen.add(service.key(child))
+                if cycle % max(1, cfg.cycles // 50) == 0 or cycle == cfg.cycles:
+                    best = min(m[1] for m in population)
+                    history.append({"cycle": cycle, "evaluations": len(seen), "best_violation": best[0],
+                                    "best_error": best[1]})
+                request.progress("cycles", cycle, cfg.cycles)
+            records = [r for r in store.records() if r.arch in seen]
+        finally:
+            store.close()
+        front = pareto_front(spec, records)
+        lv = None if front else least_violating(spec, records)
+        return SearchOutcome(front=[record_point(r) for r in front], evaluated=len(seen), history=history,
+                             points=[record_point(r) for r in records],
+                             least_violating=record_point(lv) if lv else None,
+                             details={"fresh": service.fresh})

@@ -1,7 +1,6 @@
 """Regularized evolution on the one search contract: budgets as constraints, determinism, exact resume."""
 import json
 
-import numpy as np
 import pytest
 
 import nsga_helpers as H

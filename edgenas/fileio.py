@@ -59,3 +59,15 @@ def check_writable(path: PathLike) -> Path:
     if path.is_dir():
         raise OutputPathError(f"cannot write {path}: it is a folder")
     return path
+
+
+def atomic_write_figure(path: PathLike, fig, dpi: int = 110) -> None:
+    """Write a matplotlib figure to ``path`` as PNG, atomically, and close it."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())

@@ -6,7 +6,7 @@ from typing import List
 
 import numpy as np
 
-from ..fileio import PathLike, atomic_write_bytes
+from ..fileio import PathLike, atomic_write_figure
 from .benchfile import Benchmark
 from .stats import noise_ceiling, signal_to_noise, surrogate_cv
 
@@ -43,8 +43,6 @@ def summary(bench: Benchmark, with_surrogate: bool = True, members: int = 5) -> 
 
 def plot(bench: Benchmark, out: PathLike, table: str = "") -> Path:
     """Test accuracy against predicted latency (first table), one colour per stratum, seed spread as bars."""
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -65,9 +63,6 @@ def plot(bench: Benchmark, out: PathLike, table: str = "") -> Path:
     ax.set_title(f"{bench.header['space']['name']} benchmark: {len(bench.trained())} trained architectures")
     ax.grid(alpha=0.3)
     ax.legend()
-    buf = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    atomic_write_bytes(out, buf.getvalue())
+    atomic_write_figure(out, fig, dpi=120)
     return Path(out)

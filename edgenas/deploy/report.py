@@ -9,13 +9,12 @@ set as the search saw it (predicted latency, the search's accuracy estimate).
 """
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import List, Optional
 
 import numpy as np
 
-from ..fileio import PathLike, atomic_write_bytes
+from ..fileio import PathLike, atomic_write_bytes, atomic_write_figure
 
 __all__ = ["prediction_stats", "versus_baselines", "format_markdown", "plot_deployment", "write_report"]
 
@@ -205,10 +204,7 @@ def plot_deployment(doc: dict, path: PathLike) -> None:
     ax2.set_title("the search's Pareto set", fontsize=8)
     fig.suptitle(f"{doc['strategy']} on {doc['space']} / {doc['dataset']}", fontsize=10)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_figure(path, fig)
 
 
 def write_report(doc: dict, out: PathLike) -> None:

@@ -106,14 +106,12 @@ def format_table_diff(a: LatencyTable, b: LatencyTable) -> str:
 
 def plot_validation(report, path, title: str = "") -> None:
     """Scatter of predicted against measured latency with the ±10 % band, written atomically as PNG."""
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..fileio import atomic_write_bytes
+    from ..fileio import atomic_write_figure
 
     r = report if isinstance(report, dict) else report.to_json()
     fig, ax = plt.subplots(figsize=(5.5, 5), dpi=120)
@@ -127,11 +125,8 @@ def plot_validation(report, path, title: str = "") -> None:
     ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel="measured end to end (ms)", ylabel="predicted (ms)",
            title=title or "latency table fidelity")
     ax.legend(loc="upper left", fontsize=8)
-    buf = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_figure(path, fig, dpi=100)
 
 
 __all__ = ["format_validation", "format_table_summary", "format_table_diff", "plot_validation",

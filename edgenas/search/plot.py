@@ -1,10 +1,9 @@
 """The figure of a search run: expected latency and accuracy per epoch."""
 from __future__ import annotations
 
-import io
 from typing import Optional, Sequence
 
-from ..fileio import PathLike, atomic_write_bytes
+from ..fileio import PathLike, atomic_write_figure
 
 
 def plot_search(history: Sequence[dict], path: PathLike, target_ms: Optional[float] = None, title: str = "") -> None:
@@ -35,7 +34,4 @@ def plot_search(history: Sequence[dict], path: PathLike, target_ms: Optional[flo
             ax.axvspan(min(warm) - 0.5, max(warm) + 0.5, color="0.9", zorder=0)
     fig.suptitle(title)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_figure(path, fig)

@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..fileio import atomic_write_bytes
+from ..fileio import atomic_write_figure
 from .contract import Point
 from .problem import ObjectiveSpec
 
@@ -16,8 +16,6 @@ __all__ = ["plot_front", "format_result"]
 def plot_front(path: Path, spec: ObjectiveSpec, points: Sequence[Point], front: Sequence[Point],
                title: str = "") -> None:
     """Error against latency for every table: all evaluated points, the front, and the budget line."""
-    import io
-
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -45,10 +43,7 @@ def plot_front(path: Path, spec: ObjectiveSpec, points: Sequence[Point], front: 
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_figure(path, fig)
 
 
 def format_result(doc: dict) -> str:

@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 import edgenas.arch.ops as ops
-from cli import main
+from cli_helpers import run_main
 from edgenas.deploy.formats.onnx import ONNX
 from edgenas.profiling.measure import TimingProtocol
 from edgenas.runfolder import LOCK
@@ -37,15 +37,6 @@ def fast_measurement(monkeypatch):
     real = measure.table_profiler
     monkeypatch.setattr(measure, "table_profiler",  # paired as the table asks, against its reference network
                         lambda table, protocol=None: real(table, replace(FAST, reference=protocol.reference)))
-
-
-def run_main(capsys, args):
-    try:
-        main(args)
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    return code, capsys.readouterr()
 
 
 def one_line_error(code, out, *fragments):

@@ -10,7 +10,7 @@ import time
 import pytest
 
 import nsga_helpers as H
-from cli import main
+from cli_helpers import run_main
 
 ENV = {**os.environ, "PYTHONPATH": str(H.ROOT)}
 
@@ -22,15 +22,6 @@ def cli(*args):
 def search_args(out, *extra):
     return ["search", "nsga2", "--table", str(H.TABLE), "--estimator", "oracle", "--max-latency", "0.08ms",
             "--out", str(out), "--quiet", *extra]
-
-
-def run_main(capsys, args):
-    try:
-        main(args)
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    return code, capsys.readouterr()
 
 
 def count(journal):

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cli import main
+from cli_helpers import run_main
 from edgenas.arch.space import get_space
 from edgenas.bench.benchfile import BenchError, Benchmark
 from edgenas.bench.build import plan, space_tables
@@ -82,23 +82,14 @@ def test_a_search_reads_the_benchmark_as_its_estimator(bench_file, tmp_path):
         BenchmarkOracle(bench_file, space=get_space("fbnet-cifar"))
 
 
-def run_cli(args, capsys):
-    try:
-        main(args)
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    return code, capsys.readouterr()
-
-
 def test_cli_query_and_show(bench_file, capsys, tmp_path):
     b = Benchmark.load(bench_file)
     arch = b.records[0].arch
     small = tmp_path / "small.json"  # 25 trained architectures: enough for the surrogate line, quick to fit
     Benchmark(b.header, b.records[:25]).save(small)
-    code, io = run_cli(["bench", "query", arch, "--bench", str(bench_file), "--tables", str(TABLES)], capsys)
+    code, io = run_main(capsys, ["bench", "query", arch, "--bench", str(bench_file), "--tables", str(TABLES)])
     assert code == 0 and "trained, 3 seeds" in io.out and "fbnet-small.onnxruntime.cpu1.json" in io.out
-    code, io = run_cli(["bench", "show", str(small), "--plot", str(tmp_path / "b.png"), "--members", "1"], capsys)
+    code, io = run_main(capsys, ["bench", "show", str(small), "--plot", str(tmp_path / "b.png"), "--members", "1"])
     assert code == 0 and "ratio" in io.out and "surrogate (1 MLPs), 5-fold" in io.out
     assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -116,6 +107,6 @@ def test_cli_bad_input_is_one_line(bench_file, tmp_path, capsys, make, args, mes
         make(path)
     before = path.read_bytes()
     cmd = ["bench", args[0], *args[1:]] + (["--bench", str(path)] if args[0] == "query" else [str(path)])
-    code, io = run_cli(cmd, capsys)
+    code, io = run_main(capsys, cmd)
     assert code == 2 and message in io.err and io.err.count("\n") == 1 and "Traceback" not in io.err
     assert path.read_bytes() == before

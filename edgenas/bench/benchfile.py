@@ -15,9 +15,9 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from ..arch.space import SearchSpace
 from ..errors import ArchitectureError, EdgeNASError
 from ..fileio import PathLike, atomic_write_json
-from ..arch.space import SearchSpace
 
 FORMAT = "edgenas-bench"
 SCHEMA_VERSION = 1

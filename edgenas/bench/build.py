@@ -16,24 +16,24 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
-from ..tables.cost import CostModel
+from ..arch.model import build_network
+from ..arch.space import SearchSpace
 from ..errors import ConfigError, TableError
 from ..fileio import PathLike, check_writable
-from ..arch.model import build_network
+from ..progress import Progress, quiet
 from ..runfolder import config_changes
-from ..arch.space import SearchSpace
+from ..tables.cost import CostModel
 from ..tables.table import LatencyTable
 from ..version import __version__
 from .benchfile import BenchError, Benchmark, BenchRecord
 from .recipe import Recipe, make_bench_splits, train_and_score
 from .sample import stratified_sample
 
-Progress = Callable[[str, int, int], None]
 SEEDS = (0, 1, 2)
 
 
@@ -158,7 +158,7 @@ def build(path: PathLike, space: SearchSpace, recipe: Recipe = Recipe(), *, arch
     todo = pending(bench)[:limit] if limit is not None else pending(bench)
     total = sum(len(r.seeds) for r in bench.records)
     done = total - len(pending(bench))
-    report = progress or (lambda phase, d, t: None)
+    report = progress or quiet
     report("train", done, total)
     if not todo:
         return bench
@@ -205,13 +205,13 @@ def _run_ray(todo, space: SearchSpace, recipe: Recipe, workers: int, record) -> 
     if not ray.is_initialized():
         ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False)
 
-    @ray.remote(num_cpus=recipe.threads)
-    def train(arch: str, seed: int) -> dict:
-        r = Recipe(**recipe_json)
-        sp = SearchSpace.from_dict(space.name, declaration)
-        return train_and_score(sp, sp.parse(arch), r, seed)
+    recipe_json, name, declaration = recipe.to_json(), space.name, space.declaration
 
-    recipe_json, declaration = recipe.to_json(), space.declaration
+    @ray.remote(num_cpus=recipe.threads)
+    def train(arch: str, seed: int) -> dict:  # rebuilt from plain data on the worker
+        sp = SearchSpace.from_dict(name, declaration)
+        return train_and_score(sp, sp.parse(arch), Recipe(**recipe_json), seed)
+
     queue = list(todo)
     running: Dict = {}
     while queue or running:

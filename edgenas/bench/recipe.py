@@ -24,10 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
-from ..train.data import load_images
-from ..errors import ConfigError
 from ..arch.model import build_network
 from ..arch.space import SearchSpace
+from ..errors import ConfigError
+from ..train.data import load_images
 from ..train.loop import TrainConfig, epoch_batches, run_epoch, sgd_cosine
 
 

@@ -135,8 +135,8 @@ def test_target_controller_raises_beta_over_budget_and_lowers_it_under():
 # ---- registry and config -------------------------------------------------------------------
 def test_strategies_are_looked_up_by_name():
     assert "dnas" in names() and get_strategy("dnas") is dnas.DNASStrategy
-    with pytest.raises(UnknownNameError, match="unknown strategy 'evolution'.*dnas"):
-        get_strategy("evolution")
+    with pytest.raises(UnknownNameError, match="unknown strategy .annealing.*dnas"):
+        get_strategy("annealing")
 
 
 def test_an_option_dnas_does_not_take_is_refused(tmp_path, table_path):

@@ -7,6 +7,7 @@ table's own backend, so only a format of that backend has a measured latency (:m
 """
 from __future__ import annotations
 
+import abc
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ class ExportInputs:
     trt_precisions: Sequence[str] = ("fp32", "fp16", "int8")
 
 
-class ExportFormat:
+class ExportFormat(abc.ABC):
     """One export format. Subclasses set the class attributes and implement :meth:`available` and :meth:`export`."""
 
     name: str = ""
@@ -45,12 +46,12 @@ class ExportFormat:
     def available(self) -> None:
         """Raise :class:`BackendUnavailableError` saying what to install when this format cannot be written here."""
 
+    @abc.abstractmethod
     def export(self, module: torch.nn.Module, folder: Path, inputs: ExportInputs,
                previous: Optional[dict] = None) -> dict:
         """Write this format's files for ``module`` into ``folder`` after checking them against PyTorch; return the
         manifest entry. ``previous`` is the entry of an earlier run for the same weights (parts of it may be kept).
         A failed check raises :class:`ExportError` and writes nothing."""
-        raise NotImplementedError
 
     def current(self, folder: Path, entry: Optional[dict], inputs: ExportInputs) -> bool:
         """Whether ``entry`` (from the manifest) still describes the file in ``folder``."""

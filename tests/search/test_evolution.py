@@ -54,3 +54,15 @@ def test_bad_settings_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="sample <= population"):
         run(tmp_path, sample=30)
     assert not (tmp_path / "run").exists()
+
+
+def test_pareto_selection_keeps_an_archive_whose_hypervolume_only_grows(tmp_path):
+    doc = run(tmp_path, selection="pareto", cycles=120)
+    hv = [h["hypervolume"] for h in doc["history"]]
+    assert all(b >= a for a, b in zip(hv, hv[1:])) and hv[-1] > hv[0]
+    assert doc["history"][-1]["archive"] == len(doc["front"])
+    lat = lambda d: [r["latency_ms"]["fbnet-small6.ort-cpu"] for r in d["front"]]  # noqa: E731
+    single = run(tmp_path, out="error", cycles=120)
+    # the multi-objective tournament spreads the front along latency; the error tournament heads for the budget
+    assert max(lat(doc)) - min(lat(doc)) > max(lat(single)) - min(lat(single))
+    assert doc["history"][-1]["hypervolume"] > single["history"][-1]["hypervolume"]

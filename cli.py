@@ -547,6 +547,28 @@ def bench_build(space_name, out, archs, three_seed, sample_seed, tables_dir, wor
     click.echo("\n".join(summary(b, with_surrogate=False)))
 
 
+@bench.command("measure")
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+@click.option("--space", "space_name", default="fbnet-small", show_default=True, help="Space of the shipped benchmark.")
+@click.option("--table", "tables", multiple=True, required=True, type=click.Path(dir_okay=False),
+              help="A table of the benchmark's space; its own profiler times each network (repeatable).")
+@click.option("--limit", type=click.IntRange(0), help="Stop after this many networks per table (continue later).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def bench_measure(path, space_name, tables, limit, quiet):
+    """Time each architecture's whole network with a table's own profiler (on a quiet machine); resumes."""
+    from edgenas.bench.measure import measure, measured_vs_predicted
+    from edgenas.progress import progress_bar
+
+    path = _bench_path(path, space_name)
+    for table in tables:
+        with progress_bar(f"measure {os.path.basename(table)}", not quiet) as bar:
+            b = measure(path, table, limit=limit, progress=bar)
+        m = measured_vs_predicted(b, os.path.basename(table))
+        if m:
+            click.echo(f"{m['table']}: {m['networks']} networks measured; prediction within ±10 % for "
+                       f"{100 * m['within_10pct']:.0f} %, MAPE {100 * m['mape']:.1f} %")
+
+
 def _bench_path(path, space_name):
     from edgenas.arch.space import get_space
     from edgenas.bench.query import shipped

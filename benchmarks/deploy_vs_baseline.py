@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from edgenas.arch.baselines import DEFAULT_WIDTHS
-from edgenas.deploy.measure import measure_network, network_profiler
+from edgenas.profiling.network import measure_network, network_profiler
 from edgenas.deploy.report import plot_deployment, prediction_stats, versus_baselines
 from edgenas.fileio import atomic_write_json
 from edgenas.profiling.measure import TimingProtocol

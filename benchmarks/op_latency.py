@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from edgenas.tables.cost import CostModel  # noqa: E402
-from edgenas.deploy.measure import network_profiler  # noqa: E402
+from edgenas.profiling.network import network_profiler  # noqa: E402
 from edgenas.fileio import atomic_write_json  # noqa: E402
 from edgenas.profiling.measure import TimingProtocol  # noqa: E402
 from edgenas.arch.model import build_network  # noqa: E402

@@ -27,7 +27,7 @@ from typing import Dict, Iterable, List, Optional
 from .errors import RunError
 from .fileio import PathLike, atomic_write_json, check_writable
 
-__all__ = ["RunFolder", "config_changes", "read_json", "split_config", "CONFIG", "CHECKPOINT", "LOCK"]
+__all__ = ["RunFolder", "config_changes", "lock_file", "read_json", "split_config", "CONFIG", "CHECKPOINT", "LOCK"]
 
 CONFIG = "config.json"
 CHECKPOINT = "checkpoint.pt"
@@ -104,18 +104,20 @@ def _holder(fd: int) -> str:
         return "another edgenas process"
 
 
-def _lock(folder: Path) -> int:
-    """An open descriptor of ``folder/LOCK`` holding an exclusive flock; RunError when another holds it."""
+def lock_file(lock: Path, owner: PathLike, fix: str = ANOTHER_FOLDER) -> int:
+    """An open descriptor of ``lock`` holding an exclusive flock for ``owner`` (a run folder, a benchmark file);
+    RunError naming the holder when another process holds it. Closing the descriptor, or the end of the
+    process, releases it."""
     try:
-        fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError as e:
-        raise RunError(f"cannot lock run folder {folder}: {e.strerror or e}") from None
+        raise RunError(f"cannot lock {owner}: {e.strerror or e}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         holder = _holder(fd)
         os.close(fd)
-        raise RunError(f"{folder} is in use by {holder}; wait for it or {ANOTHER_FOLDER}") from None
+        raise RunError(f"{owner} is in use by {holder}; wait for it or {fix}") from None
     info = {"pid": os.getpid(), "started": time.strftime("%Y-%m-%d %H:%M:%S"), "command": _command()}
     os.ftruncate(fd, 0)
     os.pwrite(fd, json.dumps(info).encode(), 0)
@@ -155,7 +157,7 @@ class RunFolder:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise RunError(f"cannot create run folder {path}: {e.strerror or e}") from None
-        fd = _lock(path)
+        fd = lock_file(path / LOCK, path)
         try:
             resumed = cls._check(path, cfg_path, kind, config, ignore, implied)
             atomic_write_json(cfg_path, config if flat else {"kind": kind, "config": config})

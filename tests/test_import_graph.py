@@ -34,8 +34,9 @@ STAGES_MAY_IMPORT = {
     "tables": {"arch", "edgenas.profiling.measure"},
     "profiling": {"arch", "tables", "profilers"},
     "train": {"arch"},
-    # the benchmark trains architectures and predicts their latency from the space's tables
-    "bench": {"arch", "tables", "train", "profilers"},
+    # the benchmark trains architectures, predicts their latency from the space's tables and measures it
+    # with each table's own profiler
+    "bench": {"arch", "tables", "profiling", "train", "profilers"},
     "search": {"arch", "tables", "train", "bench", "edgenas.profiling.measure"},
     "deploy": {"arch", "tables", "profiling", "train", "search", "profilers"},
 }

@@ -7,17 +7,20 @@ corrupt, foreign or newer file, and any non-finite number.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Iterator, List, Optional
 
 import numpy as np
 
 from ..arch.space import SearchSpace
 from ..errors import ArchitectureError, EdgeNASError
 from ..fileio import PathLike, atomic_write_json
+from ..runfolder import lock_file
 
 FORMAT = "edgenas-bench"
 SCHEMA_VERSION = 1
@@ -29,13 +32,15 @@ class BenchError(EdgeNASError):
 
 @dataclass
 class BenchRecord:
-    """One architecture: its stratum, the seeds it is trained with, cheap features and the finished runs."""
+    """One architecture: its stratum, the seeds it is trained with, cheap features, the finished runs, and
+    the latency of the whole network measured by each table's own profiler (``edgenas bench measure``)."""
 
     arch: str
     stratum: str
     seeds: List[int]
     features: dict
     runs: Dict[int, dict] = field(default_factory=dict)
+    measured: Dict[str, dict] = field(default_factory=dict)   # table file name -> timing with latency_ms
 
     @property
     def done(self) -> bool:
@@ -45,13 +50,17 @@ class BenchRecord:
         return float(np.mean([r[metric] for r in self.runs.values()])) if self.runs else math.nan
 
     def to_json(self) -> dict:
-        return {"arch": self.arch, "stratum": self.stratum, "seeds": self.seeds, "features": self.features,
-                "runs": [self.runs[s] for s in sorted(self.runs)]}
+        out = {"arch": self.arch, "stratum": self.stratum, "seeds": self.seeds, "features": self.features,
+               "runs": [self.runs[s] for s in sorted(self.runs)]}
+        if self.measured:
+            out["measured"] = self.measured
+        return out
 
     @classmethod
     def from_json(cls, d: dict) -> "BenchRecord":
         return cls(str(d["arch"]), str(d["stratum"]), [int(s) for s in d["seeds"]], dict(d["features"]),
-                   {int(r["seed"]): dict(r) for r in d.get("runs", [])})
+                   {int(r["seed"]): dict(r) for r in d.get("runs", [])},
+                   {str(k): dict(v) for k, v in d.get("measured", {}).items()})
 
 
 @dataclass
@@ -125,3 +134,14 @@ def _check_finite(obj, source: str, where: str = "") -> None:
     elif isinstance(obj, list):
         for i, v in enumerate(obj):
             _check_finite(v, source, f"{where}[{i}]")
+
+
+@contextlib.contextmanager
+def bench_lock(path: PathLike) -> Iterator[None]:
+    """Hold the benchmark file's lock (``PATH.lock``) while writing it: the build and the measurement never run
+    together on one file, and a second writer is refused naming the first."""
+    fd = lock_file(Path(f"{path}.lock"), path, fix="run it again when that one has finished")
+    try:
+        yield
+    finally:
+        os.close(fd)

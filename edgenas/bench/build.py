@@ -30,7 +30,7 @@ from ..runfolder import config_changes
 from ..tables.cost import CostModel
 from ..tables.table import LatencyTable
 from ..version import __version__
-from .benchfile import BenchError, Benchmark, BenchRecord
+from .benchfile import BenchError, Benchmark, BenchRecord, bench_lock
 from .recipe import Recipe, make_bench_splits, train_and_score
 from .sample import stratified_sample
 
@@ -154,6 +154,13 @@ def build(path: PathLike, space: SearchSpace, recipe: Recipe = Recipe(), *, arch
           sample_seed: int = 0, tables_dir: PathLike = "latency_tables", workers: int = 1, use_ray: bool = False,
           limit: Optional[int] = None, progress: Optional[Progress] = None) -> Benchmark:
     """Plan or resume the benchmark at ``path`` and train what is missing (at most ``limit`` trainings)."""
+    with bench_lock(path):
+        return _build(path, space, recipe, archs, three_seed, sample_seed, tables_dir, workers, use_ray, limit,
+                      progress)
+
+
+def _build(path, space, recipe, archs, three_seed, sample_seed, tables_dir, workers, use_ray, limit,
+           progress) -> Benchmark:
     bench = plan_or_resume(path, space, recipe, archs, three_seed, sample_seed, tables_dir)
     todo = pending(bench)[:limit] if limit is not None else pending(bench)
     total = sum(len(r.seeds) for r in bench.records)

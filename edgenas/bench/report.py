@@ -8,6 +8,7 @@ import numpy as np
 
 from ..fileio import PathLike, atomic_write_figure
 from .benchfile import Benchmark
+from .measure import measured_vs_predicted
 from .stats import noise_ceiling, signal_to_noise, surrogate_cv
 
 MIN_FOR_SURROGATE = 20
@@ -30,6 +31,11 @@ def summary(bench: Benchmark, with_surrogate: bool = True, members: int = 5) -> 
             lines.append(f"{'all strata' if stratum is None else stratum + ' only':>12}: seed noise {100 * s['seed_noise']:.2f} "
                          f"points ({s['multi_seed']} archs with several seeds), spread between architectures "
                          f"{100 * s['spread']:.2f} points ({s['architectures']} archs), ratio {s['ratio']:.2f}")
+    for table in sorted({t for r in bench.records for t in r.measured}):
+        m = measured_vs_predicted(bench, table)
+        lines.append(f"measured latency ({table}): {m['networks']} networks, prediction within ±10 % for "
+                     f"{100 * m['within_10pct']:.0f} %, MAPE {100 * m['mape']:.1f} %, median error "
+                     f"{100 * m['median_error']:+.1f} %")
     ceiling = noise_ceiling(bench)
     if not np.isnan(ceiling):
         lines.append(f"seed-to-seed Kendall τ (the ceiling for ranking against one training): {ceiling:.3f}")

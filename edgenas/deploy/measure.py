@@ -1,10 +1,5 @@
-"""Measure deployed networks as their table measured its own: the table's backend, threads and protocol.
+"""Measure deployed networks as their table measured its own (:mod:`edgenas.profiling.network`).
 
-The profiler is the table's own (:func:`edgenas.profiling.table_profiler.table_profiler`), rebuilt from its
-header through the backend registry and paired with the table's reference network when the protocol pairs;
-a network is timed on the path ``table validate`` takes (``prepare`` then ``time``), which for an exported-model
-backend is the backend's own lowering of the network at the table's batch, the artifact every calibration
-network of the table was. So a prediction is only ever compared with a timing by the backend that made it.
 A table whose backend cannot run here (another host's, a device's, a GPU's on a CPU machine) leaves the models
 unmeasured, and the report says why: they are never timed another way.
 """
@@ -16,34 +11,12 @@ import torch
 
 from ..errors import EdgeNASError
 from ..profiling.measure import TimingProtocol
-from ..profiling.reference import attach_reference
-from ..profiling.table_profiler import table_profiler, table_protocol, table_threads
+from ..profiling.network import measure_network, network_profiler
+from ..profiling.table_profiler import table_protocol, table_threads
 from ..tables.table import LatencyTable
 from .controls import ControlNetworks
 
-__all__ = ["network_profiler", "measure_network", "TableMeasurer"]
-
-
-def network_profiler(table: LatencyTable, protocol: Optional[TimingProtocol] = None):
-    """The table's profiler (``protocol`` replaces the table's), holding its reference network when it pairs."""
-    profiler = table_profiler(table, protocol)
-    attach_reference(profiler, table.space(), table)
-    return profiler
-
-
-def measure_network(module: torch.nn.Module, input_shape: Sequence[int], profiler, table: LatencyTable) -> dict:
-    """Latency of ``module`` on ``input_shape`` (the table's batch) timed by ``profiler`` (:func:`network_profiler`).
-
-    Returns the timing's fields plus ``latency_ms``: the median, in the table's terms (scaled to its reference
-    unit when the timing was paired with the reference network).
-    """
-    shape = tuple(int(d) for d in input_shape)
-    run = profiler.prepare(module.eval(), shape)
-    try:
-        timing = profiler.time(run)
-    finally:
-        profiler.release(run)
-    return {**timing.to_json(), "latency_ms": table.normalized(timing)}
+__all__ = ["TableMeasurer"]
 
 
 class TableMeasurer:

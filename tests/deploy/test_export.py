@@ -170,7 +170,7 @@ def test_select_models_caps_spreads_and_resolves_ids():
 
 def test_deployed_models_are_measured_like_the_tables_networks(monkeypatch, tmp_path):
     """A static-shape ONNX model of the table's batch, timed by the table's onnxruntime profiler with its settings."""
-    from edgenas.deploy.measure import measure_network, network_profiler
+    from edgenas.profiling.network import measure_network, network_profiler
     from edgenas.profiling.measure import TimingProtocol
     from edgenas.tables.table import LatencyTable
     from profilers.onnxruntime_cpu import OnnxRuntimeCPUProfiler

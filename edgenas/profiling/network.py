@@ -1,0 +1,43 @@
+"""Time a whole network as its table timed its own: the table's backend, threads and protocol.
+
+The profiler is the table's own (:func:`~edgenas.profiling.table_profiler.table_profiler`), rebuilt from
+its header through the backend registry and paired with the table's reference network when the protocol
+pairs; a network is timed on the path ``table validate`` takes (``prepare`` then ``time``), which for an
+exported-model backend is the backend's own lowering of the network at the table's batch, the artifact
+every calibration network of the table was. Export reports and the benchmark's measured latencies both
+come through here, so a prediction is only ever compared with a timing by the backend that made it.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import torch
+
+from ..tables.table import LatencyTable
+from .measure import TimingProtocol
+from .reference import attach_reference
+from .table_profiler import table_profiler
+
+__all__ = ["network_profiler", "measure_network"]
+
+
+def network_profiler(table: LatencyTable, protocol: Optional[TimingProtocol] = None):
+    """The table's profiler (``protocol`` replaces the table's), holding its reference network when it pairs."""
+    profiler = table_profiler(table, protocol)
+    attach_reference(profiler, table.space(), table)
+    return profiler
+
+
+def measure_network(module: torch.nn.Module, input_shape: Sequence[int], profiler, table: LatencyTable) -> dict:
+    """Latency of ``module`` on ``input_shape`` (the table's batch) timed by ``profiler`` (:func:`network_profiler`).
+
+    Returns the timing's fields plus ``latency_ms``: the median, in the table's terms (scaled to its reference
+    unit when the timing was paired with the reference network).
+    """
+    shape = tuple(int(d) for d in input_shape)
+    run = profiler.prepare(module.eval(), shape)
+    try:
+        timing = profiler.time(run)
+    finally:
+        profiler.release(run)
+    return {**timing.to_json(), "latency_ms": table.normalized(timing)}

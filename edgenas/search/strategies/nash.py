@@ -224,6 +224,10 @@ class _Climb:
 
 
 class NASH(Strategy):
+    """Hill climbing from a small trained network: each step trains a few children made by random morphisms
+    (inheriting the parent's weights) briefly, and the best within the budgets becomes the next parent.
+    Rerunning the same command resumes from the networks already trained (members/)."""
+
     name = "nash"
     summary = "NASH: hill climbing with network morphisms, children inherit their parent's weights (Elsken et al.)"
     Config = NASHConfig

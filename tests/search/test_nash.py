@@ -125,6 +125,18 @@ def test_a_rerun_with_more_steps_continues_the_climb(tmp_path, table, budget):
     assert longer["history"][:2] == short["history"][:2] and len(longer["history"]) == 4
 
 
+def test_a_time_budget_stops_before_a_step_and_without_shrink_every_child_is_an_exact_morph(tmp_path, table, budget):
+    seen = []
+    doc = search("nash", [table], tmp_path / "t", dataset="digits", max_latency_ms=[budget], plot=False,
+                 config={**FAST, "max_minutes": 1e-9}, progress=lambda *a, **k: seen.append(a))
+    assert doc["details"]["stopped_by"] == "time" and len(doc["history"]) == 1 and doc["evaluated"] == 1
+    assert ("start", 1, 1) in seen and ("steps", 0, FAST["steps"]) in seen
+    doc = run(tmp_path / "grow", table, budget, shrink=False, steps=2)
+    children = [c for h in doc["history"] for c in h["children"]]
+    assert children and all(c["exact"] for c in children)
+    assert all(m["moves"] and not any(mv.endswith("~") for mv in m["moves"]) for m in doc["details"]["members"][1:])
+
+
 def test_bad_settings_are_refused_before_anything_is_written(tmp_path, table, budget, cost):
     with pytest.raises(ConfigError, match="children must be >= 1"):
         run(tmp_path / "a", table, budget, children=0)

@@ -190,6 +190,7 @@ class _Climb:
         parent, net = self.start()
         progress("start", 1, 1, val_acc=parent.val_acc)
         history: List[dict] = [self.row(0, parent, [])]
+        progress("steps", 0, cfg.steps, val_acc=parent.val_acc)
         stop = "steps"
         for step in range(1, cfg.steps + 1):
             if cfg.max_minutes is not None and self.spent >= 60.0 * cfg.max_minutes:

@@ -12,7 +12,7 @@ from edgenas.arch.space import FBNET_CANDIDATES, SearchSpace
 from edgenas.errors import ArchitectureError, ConfigError, RunError
 from edgenas.search.members import MemberStore
 from edgenas.search.setup import search
-from edgenas.search.strategies import nash
+from edgenas.search import morph_run
 from edgenas.tables.cost import CostModel
 from edgenas.tables.table import LatencyTable
 from edgenas.train.brief import evaluate, train_briefly
@@ -98,7 +98,7 @@ def test_steps_keep_or_improve_the_validation_accuracy_and_every_child_meets_the
 def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path, table, budget, monkeypatch):
     whole = run(tmp_path / "whole", table, budget)
     calls = {"n": 0}
-    real = nash.train_briefly
+    real = morph_run.train_briefly
 
     def dies_after_four(*args, **kwargs):
         if calls["n"] == 4:
@@ -106,7 +106,7 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path, table, budge
         calls["n"] += 1
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(nash, "train_briefly", dies_after_four)
+    monkeypatch.setattr(morph_run, "train_briefly", dies_after_four)
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path / "cut", table, budget)
     assert len(list((tmp_path / "cut" / "members").glob("*.pt"))) == 4

@@ -165,10 +165,11 @@ class MorphRun:
                 for m in (self.members if members is None else members)]
 
     def outcome(self, selected: Optional[str], history: List[dict], details: dict) -> SearchOutcome:
-        """The Pareto set of every trained network (``selected`` if it is on it, else the most accurate there)."""
+        """The Pareto set of every trained network; ``selected`` (the strategy's pick, or None) if it is on it, else
+        the most accurate there."""
         records = self.records()
         front = [record_point(r) for r in pareto_front(self.spec, records)]
-        if selected not in {p.arch for p in front}:
+        if selected is not None and selected not in {p.arch for p in front}:
             selected = min(front, key=lambda p: p.error).arch if front else None
         members = [{"id": m.id, "arch": m.arch, "val_acc": m.val_acc, "parent": m.parent, "moves": m.moves,
                     "exact": m.exact, "train_s": m.train_s} for m in self.members]

@@ -107,6 +107,11 @@ class Strategy(abc.ABC):
     Config: ClassVar[type]
     uses_estimator: ClassVar[bool] = True   # False: the strategy estimates accuracy itself (DNAS trains a supernet)
 
+    @classmethod
+    def check(cls, config: Any, space: SearchSpace, spec: ObjectiveSpec) -> None:
+        """Refuse settings that need the space or the tables to judge (e.g. a start architecture), before the
+        run folder is opened, so that a corrected rerun is not refused as another run. Checks nothing here."""
+
     @abc.abstractmethod
     def run(self, request: SearchRequest) -> SearchOutcome:
         """Search (or continue the search journaled in ``request.out``) and return what was found."""

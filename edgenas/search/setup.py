@@ -101,6 +101,7 @@ def prepare(strategy: str, tables: Sequence[PathLike], out: PathLike, *, config:
     if dataset is not None:
         check_source(dataset)
     space, spec, refs = _spec(tables, max_latency_ms, max_memory_bytes, objectives, other_tables)
+    cls.check(cfg, space, spec)
     est = runner = None
     if cls.uses_estimator:
         if not estimator:

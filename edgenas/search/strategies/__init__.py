@@ -19,6 +19,11 @@ STRATEGIES: Dict[str, Tuple[str, str, str]] = {
              "FBNet's differentiable search: a Gumbel-softmax supernet with a latency-aware loss"),
     "evolution": ("edgenas.search.strategies.evolution", "RegularizedEvolution",
                   "regularized (aging) evolution: tournament, one-layer mutation, the oldest removed"),
+    "lemonade": ("edgenas.search.strategies.lemonade", "Lemonade",
+                 "LEMONADE: Lamarckian multi-objective evolution with network morphisms and a KDE over cheap "
+                 "objectives"),
+    "nash": ("edgenas.search.strategies.nash", "NASH",
+             "NASH: hill climbing with network morphisms, children inherit their parent's weights (Elsken et al.)"),
     "nsga2": ("edgenas.search.strategies.nsga2", "NSGA2Strategy",
               "NSGA-II (pymoo): a Pareto set of accuracy against latency and memory, budgets as constraints"),
     "random": ("edgenas.search.strategies.random_search", "RandomStrategy",

@@ -21,6 +21,8 @@ STRATEGIES: Dict[str, Tuple[str, str, str]] = {
                   "regularized (aging) evolution: tournament, one-layer mutation, the oldest removed"),
     "nsga2": ("edgenas.search.strategies.nsga2", "NSGA2Strategy",
               "NSGA-II (pymoo): a Pareto set of accuracy against latency and memory, budgets as constraints"),
+    "rl": ("edgenas.search.strategies.rl", "RLStrategy",
+           "a REINFORCE-trained controller (NASNet/ENAS) with MnasNet's reward ACC·(LAT/T)^w"),
     "random": ("edgenas.search.strategies.random_search", "RandomStrategy",
                "uniform random architectures: the baseline every strategy must beat"),
 }

@@ -17,6 +17,8 @@ __all__ = ["STRATEGIES", "get_strategy", "names", "summary"]
 STRATEGIES: Dict[str, Tuple[str, str, str]] = {
     "dnas": ("edgenas.search.strategies.dnas", "DNASStrategy",
              "FBNet's differentiable search: a Gumbel-softmax supernet with a latency-aware loss"),
+    "enas": ("edgenas.search.strategies.enas", "ENASStrategy",
+             "ENAS: a REINFORCE controller and a shared supernet trained in turns, MnasNet's reward"),
     "evolution": ("edgenas.search.strategies.evolution", "RegularizedEvolution",
                   "regularized (aging) evolution: tournament, one-layer mutation, the oldest removed"),
     "nsga2": ("edgenas.search.strategies.nsga2", "NSGA2Strategy",

@@ -5,7 +5,8 @@ each latency budget; the figure is the best accuracy among the feasible architec
 (0 when none was feasible). Issue 15's target: beat random search at 200 evaluations in the median and in
 >= 80 % of seeds. The overhead is the strategy's own time per distinct evaluation (everything in its ``run``
 but the estimator's ``evaluate``: sampling, the policy update, the journal) at ``--overhead-evaluations``,
-target <= 5 ms.
+target <= 5 ms; it is given in wall time and in this process's CPU time (on a shared machine the wall time
+also counts the time other processes held the cores).
 
     PYTHONPATH=. python benchmarks/rl_vs_random.py --seeds 20 --evaluations 200
     PYTHONPATH=. python benchmarks/rl_vs_random.py --estimator bench   # the shipped, partly built benchmark
@@ -39,26 +40,29 @@ def overhead_ms(folder: Path, estimator: str, budget: float, evaluations: int, s
     """The rl strategy's time per distinct evaluation, apart from the estimator's, in one run."""
     request = prepare("rl", [TABLE], folder, estimator=estimator, max_latency_ms=[budget], seed=seed,
                       config={**config, "evaluations": evaluations})
-    spent = [0.0]
+    spent = [0.0, 0.0]   # the estimator's wall and CPU seconds
     evaluate = request.estimator.evaluate
 
     def timed(archs):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         try:
             return evaluate(archs)
         finally:
             spent[0] += time.perf_counter() - t
+            spent[1] += time.process_time() - c
 
     request.estimator.evaluate = timed
     try:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         outcome = get_strategy("rl")().run(request)
-        total = time.perf_counter() - t0
+        total, cpu = time.perf_counter() - t0, time.process_time() - c0
     finally:
         request.runner.close()
         request.folder.close()
     return {"seed": seed, "evaluated": outcome.evaluated, "steps": outcome.details["steps"], "total_s": total,
-            "estimator_s": spent[0], "overhead_ms_per_evaluation": 1e3 * (total - spent[0]) / outcome.evaluated}
+            "estimator_s": spent[0], "overhead_ms_per_evaluation": 1e3 * (total - spent[0]) / outcome.evaluated,
+            "cpu_s": cpu, "estimator_cpu_s": spent[1],
+            "overhead_cpu_ms_per_evaluation": 1e3 * (cpu - spent[1]) / outcome.evaluated}
 
 
 def main() -> None:
@@ -105,7 +109,9 @@ def main() -> None:
                                 args.overhead_evaluations, s, config) for s in range(args.overhead_seeds)]
             summary["overhead"] = {"evaluations": args.overhead_evaluations, "budget_ms": args.budgets_ms[0],
                                    "median_ms_per_evaluation": float(np.median(
-                                       [r["overhead_ms_per_evaluation"] for r in runs])), "runs": runs}
+                                       [r["overhead_ms_per_evaluation"] for r in runs])),
+                                   "median_cpu_ms_per_evaluation": float(np.median(
+                                       [r["overhead_cpu_ms_per_evaluation"] for r in runs])), "runs": runs}
     summary["load_average_at_end"] = list(os.getloadavg())
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=1))

@@ -17,13 +17,14 @@ uniform. :class:`FactorisedPolicy` is one independent softmax per layer.
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from contextlib import contextmanager
+from typing import Iterator, Optional, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["Policy", "LSTMController", "FactorisedPolicy", "POLICIES", "make_policy"]
+__all__ = ["Policy", "LSTMController", "FactorisedPolicy", "POLICIES", "make_policy", "one_thread"]
 
 Draw = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # archs (n, layers), log-probability (n,), entropy (n,)
 
@@ -50,21 +51,27 @@ class Policy(nn.Module):
         """The greedy architecture: the most likely candidate of each layer, given the greedy earlier ones."""
         return tuple(int(c) for c in self._run(1, None, None, greedy=True)[0][0])
 
+    def _uniforms(self, n: int, generator: Optional[torch.Generator]) -> Optional[torch.Tensor]:
+        """The ``(layers, n)`` uniform numbers a draw inverts, all taken from ``generator`` at once."""
+        return None if generator is None else torch.rand(self.num_layers, n, generator=generator)
+
     def _run(self, n: int, generator: Optional[torch.Generator], archs: Optional[torch.Tensor],
              greedy: bool = False) -> Draw:
         raise NotImplementedError
 
 
-def _choose(logits: torch.Tensor, generator: Optional[torch.Generator], given: Optional[torch.Tensor],
+def _choose(logits: torch.Tensor, uniform: Optional[torch.Tensor], given: Optional[torch.Tensor],
             greedy: bool) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One layer's choice (drawn, greedy, or given) with its log-probability and the distribution's entropy."""
+    """One layer's choice (given, greedy, or drawn by inverting the CDF at ``uniform``, one number per row) with its
+    log-probability and the entropy of the layer's distribution."""
     logp = F.log_softmax(logits, dim=-1)
     if given is not None:
         choice = given
     elif greedy:
         choice = logp.argmax(-1)
-    else:
-        choice = torch.multinomial(logp.detach().exp(), 1, generator=generator).squeeze(1)
+    else:  # a few cheap ops instead of torch.multinomial, which costs ten times more on tensors this small
+        cdf = logp.detach().exp().cumsum(-1)
+        choice = (cdf < uniform[:, None] * cdf[:, -1:]).sum(-1).clamp_(max=logits.shape[-1] - 1)
     entropy = -(logp.exp() * logp).sum(-1)
     return choice, logp.gather(1, choice[:, None]).squeeze(1), entropy
 
@@ -95,13 +102,14 @@ class LSTMController(Policy):
         return logits
 
     def _run(self, n, generator, archs, greedy=False):
+        u = self._uniforms(n, generator)
         x = self.start.expand(n, -1)
         state = None
         chosen, log_prob, entropy = [], 0.0, 0.0
         for layer in range(self.num_layers):
             h, c = self.cell(x, state)
             state = (h, c)
-            choice, lp, ent = _choose(self._logits(h, layer), generator,
+            choice, lp, ent = _choose(self._logits(h, layer), None if u is None else u[layer],
                                       None if archs is None else archs[:, layer], greedy)
             chosen.append(choice)
             log_prob, entropy = log_prob + lp, entropy + ent
@@ -117,9 +125,10 @@ class FactorisedPolicy(Policy):
         self.logits = nn.Parameter(torch.zeros(num_layers, num_candidates))
 
     def _run(self, n, generator, archs, greedy=False):
+        u = self._uniforms(n, generator)
         chosen, log_prob, entropy = [], 0.0, 0.0
         for layer in range(self.num_layers):
-            choice, lp, ent = _choose(self.logits[layer].expand(n, -1), generator,
+            choice, lp, ent = _choose(self.logits[layer].expand(n, -1), None if u is None else u[layer],
                                       None if archs is None else archs[:, layer], greedy)
             chosen.append(choice)
             log_prob, entropy = log_prob + lp, entropy + ent
@@ -136,3 +145,23 @@ def make_policy(kind: str, num_layers: int, num_candidates: int, *, hidden: int 
     if kind == "factorised":
         return FactorisedPolicy(num_layers, num_candidates)
     raise ValueError(f"unknown policy {kind!r}; known: {', '.join(POLICIES)}")
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the block in one torch thread, then restore the count (a no-op when it is one already).
+
+    A policy's tensors are tiny: more threads only add synchronisation (on a loaded
+    2-core machine a controller step took 10x longer in two threads than in one),
+    and one thread keeps its arithmetic the same whatever the machine's thread
+    count, which a replayed (resumed) search relies on. Setting the count is not
+    free either, so callers hold it around a whole search, not a single op.
+    """
+    before = torch.get_num_threads()
+    if before != 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if before != 1:
+            torch.set_num_threads(before)

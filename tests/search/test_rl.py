@@ -10,7 +10,7 @@ import torch
 import nsga_helpers as H
 from edgenas.errors import ConfigError
 from edgenas.search import setup as setup_mod
-from edgenas.search.controller import FactorisedPolicy, LSTMController
+from edgenas.search.controller import FactorisedPolicy, LSTMController, one_thread
 from edgenas.search.reinforce import Reinforce, mnas_reward
 from edgenas.search.runners import InProcessRunner
 from edgenas.search.setup import search
@@ -69,12 +69,13 @@ def test_policy_scores_its_own_draws_and_reinforce_moves_toward_the_rewarded_can
     archs, log_prob, entropy = policy.sample(6, torch.Generator().manual_seed(0))
     again, log_prob2, _ = policy.score(archs)
     assert torch.equal(again, archs) and torch.allclose(log_prob, log_prob2)
-    assert float(entropy.mean()) == pytest.approx(4 * np.log(5), rel=0.02)   # starts close to uniform
-    trainer = Reinforce(policy, lr=0.05, entropy_weight=0.0, baseline_decay=0.9)
+    assert float(entropy.detach().mean()) == pytest.approx(4 * np.log(5), rel=0.02)   # starts close to uniform
+    trainer = Reinforce(policy, lr=0.1, entropy_weight=0.0, baseline_decay=0.9)
     g = torch.Generator().manual_seed(1)
-    for _ in range(60):   # reward: how many layers chose candidate 2
-        archs, log_prob, entropy = policy.sample(8, g)
-        trainer.update(log_prob, entropy, (archs == 2).sum(1).numpy().astype(float))
+    with one_thread():
+        for _ in range(40):   # reward: how many layers chose candidate 2
+            archs, log_prob, entropy = policy.sample(8, g)
+            trainer.update(log_prob, entropy, (archs == 2).sum(1).numpy().astype(float))
     assert policy.most_likely() == (2, 2, 2, 2)
 
 

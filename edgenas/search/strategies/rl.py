@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ..contract import SearchOutcome, SearchRequest, Strategy
-from ..controller import make_policy
+from ..controller import make_policy, one_thread
 from ..problem import EvaluationService
 from ..reinforce import Reinforce, budget_ratios, mnas_reward
 from ..run import JOURNAL, feasible, least_violating, pareto_front, record_point
@@ -62,33 +62,8 @@ class RLStrategy(Strategy):
         draws = torch.Generator().manual_seed(request.seed + 1)
         store = open_store(request.out / JOURNAL, request.settings)
         try:
-            service = EvaluationService(spec, request.estimator, store, request.runner, session=store.begin_session())
-            seen, history, step = set(), [], 0
-            best = {"reward": -np.inf, "error": np.inf}       # the best feasible error so far
-            next_row = 0.0
-            while len(seen) < cfg.evaluations and step < cfg.steps_limit:
-                step += 1
-                service.generation = step
-                archs, log_prob, entropy = policy.sample(cfg.batch, draws)
-                archs = archs.numpy()
-                keys = [service.key(a) for a in archs]
-                keep = _new_within_budget(keys, seen, cfg.evaluations - len(seen))
-                archs, keys, log_prob, entropy = archs[:keep], keys[:keep], log_prob[:keep], entropy[:keep]
-                values = service.evaluate(archs)
-                seen.update(keys)
-                rewards = mnas_reward(1.0 - values["error"], budget_ratios(values, spec.constraints),
-                                      cfg.reward, cfg.exponent)
-                stats = trainer.update(log_prob, entropy, rewards)
-                ok = feasible(spec, values)
-                if ok.any():
-                    best["error"] = min(best["error"], float(values["error"][ok].min()))
-                best["reward"] = max(best["reward"], stats["reward_max"])
-                if len(seen) >= next_row or len(seen) >= cfg.evaluations:
-                    next_row = len(seen) + cfg.evaluations / HISTORY_ROWS
-                    history.append({"step": step, "evaluations": len(seen), **stats,
-                                    "best_reward": best["reward"],
-                                    "best_feasible_error": best["error"] if np.isfinite(best["error"]) else None})
-                request.progress("evaluations", len(seen), cfg.evaluations, reward=stats["reward_mean"])
+            with one_thread():
+                service, seen, history, step = self._search(request, policy, trainer, draws, store)
             records = [r for r in store.records() if r.arch in seen]
         finally:
             store.close()
@@ -101,3 +76,38 @@ class RLStrategy(Strategy):
                                       "stopped_by": "evaluations" if len(seen) >= cfg.evaluations else "max_steps",
                                       "most_likely": spec.space.format(policy.most_likely()),
                                       "baseline": trainer.baseline})
+
+    @staticmethod
+    def _search(request: SearchRequest, policy, trainer: Reinforce, draws: torch.Generator, store):
+        """The controller's loop; returns the evaluation service, the distinct architectures, history and steps."""
+        cfg, spec = request.config, request.spec
+        service = EvaluationService(spec, request.estimator, store, request.runner, session=store.begin_session())
+        seen, history, step = set(), [], 0
+        best = {"reward": -np.inf, "error": np.inf}       # the best feasible error so far
+        next_row = 0.0
+        while len(seen) < cfg.evaluations and step < cfg.steps_limit:
+            step += 1
+            service.generation = step
+            with one_thread():  # again: an estimator may set its own thread count (the supernet's threads option)
+                archs, log_prob, entropy = policy.sample(cfg.batch, draws)
+            archs = archs.numpy()
+            keys = [service.key(a) for a in archs]
+            keep = _new_within_budget(keys, seen, cfg.evaluations - len(seen))
+            archs, keys, log_prob, entropy = archs[:keep], keys[:keep], log_prob[:keep], entropy[:keep]
+            values = service.evaluate(archs)
+            seen.update(keys)
+            rewards = mnas_reward(1.0 - values["error"], budget_ratios(values, spec.constraints),
+                                  cfg.reward, cfg.exponent)
+            with one_thread():
+                stats = trainer.update(log_prob, entropy, rewards)
+            ok = feasible(spec, values)
+            if ok.any():
+                best["error"] = min(best["error"], float(values["error"][ok].min()))
+            best["reward"] = max(best["reward"], stats["reward_max"])
+            if len(seen) >= next_row or len(seen) >= cfg.evaluations:
+                next_row = len(seen) + cfg.evaluations / HISTORY_ROWS
+                history.append({"step": step, "evaluations": len(seen), **stats,
+                                "best_reward": best["reward"],
+                                "best_feasible_error": best["error"] if np.isfinite(best["error"]) else None})
+            request.progress("evaluations", len(seen), cfg.evaluations, reward=stats["reward_mean"])
+        return service, seen, history, step

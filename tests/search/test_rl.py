@@ -1,13 +1,10 @@
 """The RL controller strategy on the one search contract: MnasNet's reward, learning, exact resume, bad settings."""
-import json
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
 
 import nsga_helpers as H
+from cli_helpers import run_main
 from edgenas.errors import ConfigError
 from edgenas.search import setup as setup_mod
 from edgenas.search.controller import FactorisedPolicy, LSTMController, one_thread
@@ -147,17 +144,15 @@ def test_bad_settings_are_refused_before_anything_is_written(tmp_path, bad, matc
     assert not (tmp_path / "run").exists()
 
 
-def _cli(*args, cwd):
-    return subprocess.run([sys.executable, str(H.ROOT / "cli.py"), *args], capture_output=True, text=True, cwd=cwd)
-
-
-def test_cli_shows_the_options_and_refuses_a_positive_exponent_in_one_line(tmp_path):
-    shown = _cli("search", "rl", "--help", cwd=tmp_path)
-    assert shown.returncode == 0
+def test_cli_shows_the_options_and_refuses_a_positive_exponent_in_one_line(tmp_path, capsys):
+    code, io = run_main(capsys, ["search", "rl", "--help"])
+    assert code == 0
     for opt in ("--reward [soft|hard]", "--w", "--controller-lr", "--entropy-weight", "--baseline-decay",
-                "--batch", "--evaluations", "--hidden", "--policy [lstm|factorised]"):
-        assert opt in shown.stdout
-    bad = _cli("search", "rl", "--table", str(H.TABLE), "--estimator", "oracle", "--max-latency", "0.08ms",
-               "--w", "0.07", "--out", str(tmp_path / "r"), cwd=tmp_path)
-    assert bad.returncode == 2 and bad.stderr.strip().startswith("error: w must be <= 0")
-    assert len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "r").exists()
+                "--batch", "--evaluations", "--hidden", "--policy [lstm|factorised]", "--estimator"):
+        assert opt in io.out
+    code, io = run_main(capsys, ["search", "rl", "--table", str(H.TABLE), "--estimator", "oracle", "--max-latency",
+                                 "0.08ms", "--w", "0.07", "--out", str(tmp_path / "r"), "--quiet"])
+    assert code == 2 and io.err.startswith("error: w must be <= 0") and io.err.count("\n") == 1
+    assert not (tmp_path / "r").exists()
+    code, io = run_main(capsys, ["search", "enas", "--help"])
+    assert code == 0 and "--warmup-steps" in io.out and "--estimator" not in io.out and "--evaluations" not in io.out

@@ -100,7 +100,7 @@ class ENASSearch:
         self.w_opt, self.w_sched = sgd_cosine(self.supernet.parameters(), train_cfg, cfg.steps)
         self.policy = make_policy(cfg.policy, self.space.num_layers, self.space.num_candidates, hidden=cfg.hidden,
                                   seed=self.seed)
-        self.trainer = Reinforce(self.policy, cfg.controller_lr, cfg.entropy_weight, cfg.baseline_decay)
+        self.trainer = Reinforce(self.policy, cfg.learning_rate, cfg.entropy_weight, cfg.baseline_decay)
         self.history: List[dict] = []
         self.rewarded: set = set()      # distinct architectures whose reward was measured
         self.start = 0

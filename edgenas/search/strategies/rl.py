@@ -58,7 +58,7 @@ class RLStrategy(Strategy):
         cfg, spec = request.config, request.spec
         L, C = spec.space.num_layers, spec.space.num_candidates
         policy = make_policy(cfg.policy, L, C, hidden=cfg.hidden, seed=request.seed)
-        trainer = Reinforce(policy, cfg.controller_lr, cfg.entropy_weight, cfg.baseline_decay)
+        trainer = Reinforce(policy, cfg.learning_rate, cfg.entropy_weight, cfg.baseline_decay)
         draws = torch.Generator().manual_seed(request.seed + 1)
         store = open_store(request.out / JOURNAL, request.settings)
         try:

@@ -19,6 +19,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from edgenas.search.contract import config_from  # noqa: E402
 from edgenas.search.setup import prepare, search  # noqa: E402
 from edgenas.search.strategies import get_strategy  # noqa: E402
 
@@ -80,7 +82,8 @@ def main() -> None:
     n = args.evaluations
     out = Path(args.json or ROOT / "benchmarks" / "results" /
                f"rl_vs_random{'' if args.estimator == 'oracle' else '.' + args.estimator.split(':')[0]}.json")
-    summary = {"evaluations": n, "seeds": args.seeds, "estimator": args.estimator, "rl_config": config,
+    resolved = asdict(config_from(get_strategy("rl"), {**config, "evaluations": n}))   # every option, defaults too
+    summary = {"evaluations": n, "seeds": args.seeds, "estimator": args.estimator, "rl_config": resolved,
                "table": str(TABLE.relative_to(ROOT)), "load_average_at_start": list(os.getloadavg()),
                "cpus": os.cpu_count(), "budgets": []}
     with tempfile.TemporaryDirectory() as tmp:

@@ -14,11 +14,12 @@ drawing known ones).
 
 Resuming is replay, as for evolution and NSGA-II: the policy's initial weights
 and every draw come from generators seeded by the request, rewards of journaled
-architectures are read back exactly (float64), and the controller's arithmetic
-is deterministic on a CPU (its tensors are far below the size at which torch
-splits an operation across threads), so a rerun recomputes the same updates,
-draws the same architectures and evaluates only those the killed run had not
-journaled. The result is the Pareto set of everything evaluated.
+architectures are read back exactly (float64), and the controller computes in
+one torch thread (:func:`~edgenas.search.controller.one_thread`), so its
+arithmetic does not depend on the machine's thread count; a rerun recomputes
+the same updates, draws the same architectures and evaluates only those the
+killed run had not journaled. The result is the Pareto set of everything
+evaluated, and ``details`` names the policy's most likely architecture.
 """
 from __future__ import annotations
 
@@ -56,14 +57,14 @@ class RLStrategy(Strategy):
 
     def run(self, request: SearchRequest) -> SearchOutcome:
         cfg, spec = request.config, request.spec
-        L, C = spec.space.num_layers, spec.space.num_candidates
-        policy = make_policy(cfg.policy, L, C, hidden=cfg.hidden, seed=request.seed)
+        policy = make_policy(cfg.policy, spec.space.num_layers, spec.space.num_candidates, hidden=cfg.hidden,
+                             seed=request.seed)
         trainer = Reinforce(policy, cfg.learning_rate, cfg.entropy_weight, cfg.baseline_decay)
-        draws = torch.Generator().manual_seed(request.seed + 1)
         store = open_store(request.out / JOURNAL, request.settings)
         try:
+            service = EvaluationService(spec, request.estimator, store, request.runner, session=store.begin_session())
             with one_thread():
-                service, seen, history, step = self._search(request, policy, trainer, draws, store)
+                seen, history, steps = _train(request, policy, trainer, service)
             records = [r for r in store.records() if r.arch in seen]
         finally:
             store.close()
@@ -72,42 +73,39 @@ class RLStrategy(Strategy):
         return SearchOutcome(front=[record_point(r) for r in front], evaluated=len(seen), history=history,
                              points=[record_point(r) for r in records],
                              least_violating=record_point(lv) if lv else None,
-                             details={"fresh": service.fresh, "steps": step,
+                             details={"fresh": service.fresh, "steps": steps,
                                       "stopped_by": "evaluations" if len(seen) >= cfg.evaluations else "max_steps",
                                       "most_likely": spec.space.format(policy.most_likely()),
                                       "baseline": trainer.baseline})
 
-    @staticmethod
-    def _search(request: SearchRequest, policy, trainer: Reinforce, draws: torch.Generator, store):
-        """The controller's loop; returns the evaluation service, the distinct architectures, history and steps."""
-        cfg, spec = request.config, request.spec
-        service = EvaluationService(spec, request.estimator, store, request.runner, session=store.begin_session())
-        seen, history, step = set(), [], 0
-        best = {"reward": -np.inf, "error": np.inf}       # the best feasible error so far
-        next_row = 0.0
-        while len(seen) < cfg.evaluations and step < cfg.steps_limit:
-            step += 1
-            service.generation = step
-            with one_thread():  # again: an estimator may set its own thread count (the supernet's threads option)
-                archs, log_prob, entropy = policy.sample(cfg.batch, draws)
-            archs = archs.numpy()
-            keys = [service.key(a) for a in archs]
-            keep = _new_within_budget(keys, seen, cfg.evaluations - len(seen))
-            archs, keys, log_prob, entropy = archs[:keep], keys[:keep], log_prob[:keep], entropy[:keep]
-            values = service.evaluate(archs)
-            seen.update(keys)
-            rewards = mnas_reward(1.0 - values["error"], budget_ratios(values, spec.constraints),
-                                  cfg.reward, cfg.exponent)
-            with one_thread():
-                stats = trainer.update(log_prob, entropy, rewards)
-            ok = feasible(spec, values)
-            if ok.any():
-                best["error"] = min(best["error"], float(values["error"][ok].min()))
-            best["reward"] = max(best["reward"], stats["reward_max"])
-            if len(seen) >= next_row or len(seen) >= cfg.evaluations:
-                next_row = len(seen) + cfg.evaluations / HISTORY_ROWS
-                history.append({"step": step, "evaluations": len(seen), **stats,
-                                "best_reward": best["reward"],
-                                "best_feasible_error": best["error"] if np.isfinite(best["error"]) else None})
-            request.progress("evaluations", len(seen), cfg.evaluations, reward=stats["reward_mean"])
-        return service, seen, history, step
+
+def _train(request: SearchRequest, policy, trainer: Reinforce, service: EvaluationService):
+    """The controller's steps until the budget of distinct evaluations; returns them, the history and the steps."""
+    cfg, spec = request.config, request.spec
+    draws = torch.Generator().manual_seed(request.seed + 1)
+    seen, history, step = set(), [], 0
+    best_reward, best_error = -np.inf, np.inf      # the best reward, and the best error within the budgets
+    next_row = 0.0
+    while len(seen) < cfg.evaluations and step < cfg.steps_limit:
+        step += 1
+        service.generation = step
+        with one_thread():  # again: an estimator may set its own thread count (the supernet's threads option)
+            archs, log_prob, entropy = policy.sample(cfg.batch, draws)
+        archs = archs.numpy()
+        keys = [service.key(a) for a in archs]
+        keep = _new_within_budget(keys, seen, cfg.evaluations - len(seen))
+        archs, keys, log_prob, entropy = archs[:keep], keys[:keep], log_prob[:keep], entropy[:keep]
+        values = service.evaluate(archs)
+        seen.update(keys)
+        rewards = mnas_reward(1.0 - values["error"], budget_ratios(values, spec.constraints), cfg.reward, cfg.exponent)
+        with one_thread():
+            stats = trainer.update(log_prob, entropy, rewards)
+        ok = feasible(spec, values)
+        best_error = min(best_error, float(values["error"][ok].min())) if ok.any() else best_error
+        best_reward = max(best_reward, stats["reward_max"])
+        if len(seen) >= next_row or len(seen) >= cfg.evaluations:
+            next_row = len(seen) + cfg.evaluations / HISTORY_ROWS
+            history.append({"step": step, "evaluations": len(seen), **stats, "best_reward": best_reward,
+                            "best_feasible_error": best_error if np.isfinite(best_error) else None})
+        request.progress("evaluations", len(seen), cfg.evaluations, reward=stats["reward_mean"])
+    return seen, history, step

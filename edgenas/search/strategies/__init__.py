@@ -17,6 +17,8 @@ __all__ = ["STRATEGIES", "get_strategy", "names", "summary"]
 STRATEGIES: Dict[str, Tuple[str, str, str]] = {
     "dnas": ("edgenas.search.strategies.dnas", "DNASStrategy",
              "FBNet's differentiable search: a Gumbel-softmax supernet with a latency-aware loss"),
+    "enas": ("edgenas.search.strategies.enas", "ENASStrategy",
+             "ENAS: a REINFORCE controller and a shared supernet trained in turns, MnasNet's reward"),
     "evolution": ("edgenas.search.strategies.evolution", "RegularizedEvolution",
                   "regularized (aging) evolution: tournament, one-layer mutation, the oldest removed"),
     "lemonade": ("edgenas.search.strategies.lemonade", "Lemonade",
@@ -26,6 +28,8 @@ STRATEGIES: Dict[str, Tuple[str, str, str]] = {
              "NASH: hill climbing with network morphisms, children inherit their parent's weights (Elsken et al.)"),
     "nsga2": ("edgenas.search.strategies.nsga2", "NSGA2Strategy",
               "NSGA-II (pymoo): a Pareto set of accuracy against latency and memory, budgets as constraints"),
+    "rl": ("edgenas.search.strategies.rl", "RLStrategy",
+           "a REINFORCE-trained controller (NASNet/ENAS) with MnasNet's reward ACC·(LAT/T)^w"),
     "random": ("edgenas.search.strategies.random_search", "RandomStrategy",
                "uniform random architectures: the baseline every strategy must beat"),
 }

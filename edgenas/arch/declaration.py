@@ -11,7 +11,7 @@ from typing import Dict, Tuple
 
 from ..errors import SpaceError
 
-__all__ = ["check_declaration", "CANDIDATE_ARGS", "MAX_PARAMS", "MAX_MACS"]
+__all__ = ["check_declaration", "largest", "CANDIDATE_ARGS", "MAX_PARAMS", "MAX_MACS"]
 
 TOP_LEVEL = ("name", "input", "num_classes", "stem", "stages", "head", "candidates")
 # op -> argument -> (low, high) for whole numbers; "kernel" must also be odd (padding k//2 keeps the size).
@@ -82,7 +82,7 @@ def _candidates(name: str, cands) -> Dict[str, dict]:
     return out
 
 
-def _largest(decl: dict, cands: Dict[str, dict]) -> Tuple[int, int]:
+def largest(decl: dict, cands: Dict[str, dict]) -> Tuple[int, int]:
     """(parameters, multiply-adds) of the space's largest architecture: each layer's largest candidate."""
     size, stem, stages = decl["input"]["size"], decl["stem"], decl["stages"]
     hw = -(-size // stem["stride"])
@@ -145,7 +145,7 @@ def check_declaration(name: str, decl) -> None:
                     raise _fail(name, f"candidates.{cname}.groups", g,
                                 f"must divide every layer's channels (stage {i}: {ins} -> {mid} -> {c_out})")
         c_in = c_out
-    params, macs = _largest(decl, cands)
+    params, macs = largest(decl, cands)
     if params > MAX_PARAMS or macs > MAX_MACS:
         raise SpaceError(f"space {name!r} is too large: its largest architecture has {params:.3g} parameters and "
                          f"{macs:.3g} multiply-adds per image; the ceiling is {MAX_PARAMS:.0e} and {MAX_MACS:.0e} "

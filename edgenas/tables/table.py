@@ -75,7 +75,8 @@ class Calibration:
         """``measured ≈ …`` in words."""
         c = dict(zip(self.features, self.coef))
         if self.link == "log" and set(c) == {"log_sum", "const"}:
-            return f"{math.exp(c['const']):.4g}·sum^{c['log_sum']:.4g}"
+            k = f"{math.exp(c['const']):.4g}" if c["const"] < 700 else f"e^{c['const']:.4g}"  # no overflow
+            return f"{k}·sum^{c['log_sum']:.4g}"
         body = " + ".join(f"{v:.4g}·{f}" for f, v in c.items())
         return body if self.link == "identity" else f"exp({body})"
 

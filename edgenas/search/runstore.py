@@ -34,7 +34,12 @@ SCHEMA_VERSION = 1
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 __all__ = ["EvalRecord", "RunStore", "MemoryRunStore", "SQLiteRunStore", "config_hash", "config_changes",
-           "open_store"]
+           "open_store", "LOCATION_KEYS"]
+
+
+# Settings that say where something is, not what it is: the supernet's folder (its checkpoint digest, beside it,
+# identifies it). A run folder moved with its supernet (a quickstart folder) resumes.
+LOCATION_KEYS = ("estimator.supernet",)
 
 
 def config_hash(config: dict) -> str:
@@ -219,7 +224,7 @@ class SQLiteRunStore(RunStore):
             raise RunError(f"journal {path} is corrupt (its config is unreadable); it was left untouched") from None
         if config is not None:
             new = json.loads(json.dumps(config, sort_keys=True, default=str))
-            changes = config_changes(stored, new)
+            changes = config_changes(stored, new, ignore=LOCATION_KEYS)
             if changes:
                 raise RunError(f"journal {path} was written for another config, refusing to resume; changed: "
                                f"{'; '.join(changes[:6])}{' ...' if len(changes) > 6 else ''}")

@@ -66,6 +66,16 @@ def test_other_config_refused_naming_the_change(tmp_path):
     assert path.read_bytes() == before
 
 
+def test_a_run_moved_with_its_supernet_resumes_but_another_checkpoint_is_refused(tmp_path):
+    path = tmp_path / "j.sqlite"
+    config = {**CONFIG, "estimator": {"kind": "supernet", "supernet": "/old/place/supernet", "checkpoint": "d1"}}
+    SQLiteRunStore.create(path, config).close()
+    moved = {**config, "estimator": {**config["estimator"], "supernet": "/new/place/supernet"}}
+    SQLiteRunStore.open(path, moved).close()
+    with pytest.raises(RunError, match="estimator.checkpoint"):
+        SQLiteRunStore.open(path, {**moved, "estimator": {**moved["estimator"], "checkpoint": "d2"}})
+
+
 @pytest.mark.parametrize("content", [b"", b"not a database at all" * 10, b"SQLite format 3\x00" + b"\x00" * 50])
 def test_corrupt_journal_refused_untouched(tmp_path, content):
     path = tmp_path / "j.sqlite"

@@ -77,7 +77,8 @@ def _candidates(name: str, cands) -> Dict[str, dict]:
             if arg in spec:
                 _int(name, f"{where}.{arg}", spec[arg], low, high)
         if op == "ir" and spec["kernel"] % 2 == 0:
-            raise _fail(name, f"{where}.kernel", spec["kernel"], "must be odd (1, 3, 5, ...: the padding keeps the size)")
+            raise _fail(name, f"{where}.kernel", spec["kernel"],
+                        "must be odd (1, 3, 5, ...: the padding keeps the size)")
         out[cname] = spec
     return out
 

@@ -79,7 +79,8 @@ class CostModel:
             try:
                 # A cell is the base op plus what the swap added; on a noisy machine a swap can "save" more than
                 # the base op costs. No op runs in less than no time, and a negative sum has no logarithm.
-                self.matrix["latency_ms"] = np.maximum(table.in_network_latencies(space, self.matrix["latency_ms"]), 0.0)
+                cells = table.in_network_latencies(space, self.matrix["latency_ms"])
+                self.matrix["latency_ms"] = np.maximum(cells, 0.0)
             except TableError:
                 if strict:  # a profile killed while measuring its probes
                     raise

@@ -163,9 +163,9 @@ def train_model(model: nn.Module, train_loader, test_loader, cfg: TrainConfig, *
     """Train ``model`` from its current weights for ``cfg.epochs``; resume from ``checkpoint`` when it exists.
 
     The checkpoint also holds every random state (:func:`rng_state`), so a resumed training is the
-    uninterrupted one, bit for bit. Returns the history: one dict per epoch with train and test loss/accuracy. ``progress`` hears
-    ``("train", epochs done, cfg.epochs)`` first (all of them when the checkpoint is complete), then after
-    each epoch with its ``loss``, ``acc`` and ``test_acc``.
+    uninterrupted one, bit for bit. Returns the history: one dict per epoch with train and test
+    loss/accuracy. ``progress`` hears ``("train", epochs done, cfg.epochs)`` first (all of them when the
+    checkpoint is complete), then after each epoch with its ``loss``, ``acc`` and ``test_acc``.
     """
     torch.manual_seed(cfg.seed)
     model.to(device)

@@ -144,7 +144,7 @@ def profile(space_name, backend, threads, out, min_time, min_runs, calibration_n
                               workers=None if prefetch else 0, op_latency=op_latency)
     st = table.stats
     if before is not None and _file_version(out) == before:  # a finished table: nothing was measured or written
-        click.echo(f"{out} is complete: {st['entries']} entries, calibration {table.calibration.describe()}; "
+        click.echo(f"{out} is complete: {len(table.entries)} entries, calibration {table.calibration.describe()}; "
                    f"nothing to measure (--restart measures it again)")
         return
     click.echo(f"wrote {out}: {st['entries']} entries ({st['unstable_entries']} unstable), "

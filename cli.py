@@ -138,23 +138,41 @@ def profile(space_name, backend, threads, out, min_time, min_runs, calibration_n
     s = get_space(space_name)
     prof = get_profiler(backend, threads=threads, protocol=TimingProtocol(min_runs=min_runs, min_time_s=min_time,
                                                                           reference=reference))
+    before = _file_version(out)
     with progress_bar(f"profile {s.name} on {backend}", not quiet) as bar:
         table = profile_space(s, prof, out, restart=restart, calibration_networks=calibration_networks, progress=bar,
                               workers=None if prefetch else 0, op_latency=op_latency)
     st = table.stats
+    if before is not None and _file_version(out) == before:  # a finished table: nothing was measured or written
+        click.echo(f"{out} is complete: {len(table.entries)} entries, calibration {table.calibration.describe()}; "
+                   f"nothing to measure (--restart measures it again)")
+        return
     click.echo(f"wrote {out}: {st['entries']} entries ({st['unstable_entries']} unstable), "
                f"calibration {table.calibration.describe()}, {st['last_run_wall_s']:.1f} s wall, "
                f"{st['last_run_timed_s']:.1f} s in timed runs")
 
 
+def _file_version(path):
+    """What changes when a file is replaced or written: None when there is no file."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
 @cli.command("profile-many", cls=ListsBackends)
 @click.option("--space", "space_name", default="fbnet-small", show_default=True, help="Preset name or JSON file.")
 @click.option("--target", "targets", multiple=True,
-              help="[NAME=]SPEC, repeatable: a backend (onnxruntime, executorch-xnnpack, ...), local:RUNTIME, "
-                   "ssh://[USER@]HOST[:PORT]/RUNTIME[?identity=KEY&python=PY&cooldown=S] or "
-                   "adb://SERIAL/RUNTIME[?cooldown=S].")
+              help="[NAME=]SPEC, repeatable: a backend (onnxruntime, executorch-xnnpack, ...), "
+                   "local:RUNTIME, "
+                   "ssh://[USER@]HOST[:PORT]/RUNTIME[?identity=KEY&python=PY&workdir=DIR&cooldown=S"
+                   "&known_hosts=FILE&strict_host_key_checking=yes|no|accept-new] or "
+                   "adb://SERIAL/RUNTIME[?python=PY&workdir=DIR&cooldown=S&adb=ADB]. A spec runs programs: "
+                   "adb=PATH and python=PY name executables, so treat a spec (and a targets file) as code.")
 @click.option("--targets", "targets_file", type=click.Path(dir_okay=False),
-              help="JSON file: a list of specs, or an object NAME -> SPEC.")
+              help="JSON file: a list of specs, or an object NAME -> SPEC. It is code: its specs name the "
+                   "programs to run (adb=, python=); use only targets files you trust.")
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False), help="One table per target here.")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(1))
 @click.option("--min-time", default=0.5, show_default=True, type=click.FloatRange(0), help="Seconds of timed runs per op.")

@@ -61,6 +61,27 @@ def check_writable(path: PathLike) -> Path:
     return path
 
 
+def ensure_folder(path: PathLike) -> Path:
+    """Create the folder ``path`` (and its parents) or raise :class:`OutputPathError` saying why it cannot be."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        blocker = path
+        while not blocker.exists() and blocker != blocker.parent:
+            blocker = blocker.parent
+        if blocker.exists() and not blocker.is_dir():
+            why = f"{blocker} is not a folder"
+        elif not os.access(blocker, os.W_OK):
+            why = f"{blocker} is not writable"
+        else:
+            why = f"{e.strerror or e} (in {blocker})"
+        raise OutputPathError(f"cannot create folder {path}: {why}") from None
+    if not os.access(path, os.W_OK):
+        raise OutputPathError(f"cannot write in folder {path}: permission denied")
+    return path
+
+
 def atomic_write_figure(path: PathLike, fig, dpi: int = 110) -> None:
     """Write a matplotlib figure to ``path`` as PNG, atomically, and close it."""
     import io

@@ -66,7 +66,14 @@ def write_model(runtime: str, module: nn.Module, input_shape: Shape, folder: str
     path = os.path.join(folder, stem + suffix)
     data = convert(module, input_shape)
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())  # on disk before it replaces the old file: a crash leaves one or the other
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
     return path

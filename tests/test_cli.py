@@ -119,3 +119,15 @@ def test_a_backend_says_why_it_is_not_usable(monkeypatch):
     assert profilers.unusable("onnxruntime") is None
     monkeypatch.setattr(profilers, "_nvidia_gpu", lambda: True)
     assert profilers.unusable("torch-cuda") is None
+
+
+def test_profiling_into_a_complete_table_says_so_and_writes_nothing(capsys, tmp_path, tiny_decl):
+    space = tmp_path / "tiny.json"
+    space.write_text(json.dumps(tiny_decl))
+    argv = ["profile", "--space", str(space), "-o", str(tmp_path / "t.json"), "--min-time", "0", "--min-runs", "3",
+            "--calibration-networks", "2", "--op-latency", "alone", "--no-reference", "--no-prefetch", "--quiet"]
+    assert ok(capsys, *argv).startswith(f"wrote {tmp_path / 't.json'}")
+    before = (tmp_path / "t.json").read_bytes()
+    out = ok(capsys, *argv)
+    assert out.startswith(f"{tmp_path / 't.json'} is complete: 10 entries") and "wrote" not in out
+    assert (tmp_path / "t.json").read_bytes() == before

@@ -17,6 +17,7 @@ from typing import Dict, Iterable, List, Sequence, Tuple
 import numpy as np
 
 from ..errors import ArchitectureError, SpaceError, UnknownNameError
+from .declaration import check_declaration
 from .ops import is_identity
 
 Architecture = Tuple[int, ...]
@@ -146,7 +147,8 @@ class SearchSpace:
     # ---- construction -------------------------------------------------
     @classmethod
     def from_dict(cls, name: str, decl: dict) -> "SearchSpace":
-        """Parse a declaration (see :data:`PRESETS` for the format)."""
+        """Parse a declaration (see :data:`PRESETS` for the format; :mod:`edgenas.arch.declaration` its schema)."""
+        check_declaration(name, decl)
         try:
             inp, stem, stages = decl["input"], decl["stem"], decl["stages"]
             counts, channels, strides = stages["layers"], stages["channels"], stages["strides"]
@@ -243,6 +245,9 @@ class SearchSpace:
     # ---- architectures --------------------------------------------------
     def parse(self, text: str) -> Architecture:
         """Parse ``"k3_e1-skip-..."`` into a tuple of candidate indices."""
+        if not str(text).strip():
+            raise ArchitectureError(f"architecture is empty; space {self.name!r} has {self.num_layers} layers "
+                                    f"(candidates joined by '-')")
         names = [t.strip() for t in str(text).strip().split("-")]
         if len(names) != self.num_layers:
             raise ArchitectureError(f"architecture has {len(names)} layers; space {self.name!r} has "
@@ -287,5 +292,6 @@ def get_space(name_or_path: str) -> SearchSpace:
             decl = json.loads(path.read_text())
         except (OSError, ValueError) as e:
             raise SpaceError(f"space file {path} is not valid JSON: {e}") from None
-        return SearchSpace.from_dict(decl.get("name", path.stem), decl)
+        name = decl.get("name") if isinstance(decl, dict) and isinstance(decl.get("name"), str) else path.stem
+        return SearchSpace.from_dict(name, decl)
     raise UnknownNameError("space", name_or_path, list(PRESETS) + ["<file>.json"])

@@ -12,8 +12,6 @@ from __future__ import annotations
 import datetime
 import multiprocessing
 import os
-import threading
-import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -25,6 +23,7 @@ from ..arch.model import build_network
 from ..arch.space import SearchSpace
 from ..errors import ConfigError, TableError
 from ..fileio import PathLike, check_writable
+from ..lifeline import pool_initializer
 from ..progress import Progress, quiet
 from ..runfolder import config_changes
 from ..tables.cost import CostModel
@@ -132,15 +131,7 @@ def pending(bench: Benchmark) -> List[Tuple[str, int]]:
 _WORKER: dict = {}
 
 
-def _die_with_parent(parent: int) -> None:
-    while True:
-        if os.getppid() != parent:
-            os._exit(1)
-        time.sleep(1.0)
-
-
-def _init_worker(parent: int, declaration: dict, name: str, recipe: dict) -> None:
-    threading.Thread(target=_die_with_parent, args=(parent,), daemon=True).start()
+def _init_worker(declaration: dict, name: str, recipe: dict) -> None:
     r = Recipe(**recipe)
     _WORKER.update(space=SearchSpace.from_dict(name, declaration), recipe=r, splits=make_bench_splits(r))
 
@@ -191,8 +182,8 @@ def _build(path, space, recipe, archs, three_seed, sample_seed, tables_dir, work
 
 def _run_pool(todo, space: SearchSpace, recipe: Recipe, workers: int, record) -> None:
     ctx = multiprocessing.get_context("spawn")  # no torch state is forked
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(os.getpid(), space.declaration, space.name, recipe.to_json())) as pool:
+    init, args = pool_initializer(_init_worker, space.declaration, space.name, recipe.to_json())
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init, initargs=args) as pool:
         queue = list(todo)
         running: Dict = {}
         while queue or running:

@@ -76,18 +76,43 @@ def load_search_source(run: PathLike, table: Optional[str] = None) -> SearchSour
     doc = read_result(run)
     src = doc["sources"]
     tables = src.get("tables") or []
-    table = table or (tables[0]["path"] if tables else None)
     if table is None:
-        raise RunError(f"search run {run} does not name its latency table; name the table to use")
-    if not Path(table).is_file():
-        raise RunError(f"the table of search run {run}, {table}, does not exist; name the table to use")
+        if not tables:
+            raise RunError(f"search run {run} does not name its latency table; name the table to use")
+        table = _search_table(run, tables[0])
     pareto = [Candidate(f"p{i}", r["arch"], r.get("accuracy"),
                         {"latency_ms": next(iter((r.get("latency_ms") or {}).values()), None),
                          **{k: r.get(k) for k in ("memory_bytes", "param_bytes", "flops")}})
               for i, r in enumerate(doc["front"])]
     selected = next((c.id for c in pareto if c.arch == doc.get("selected")), None)
-    return SearchSource(run, doc.get("strategy", "nsga2"), _space(doc, table), table, src.get("supernet"),
+    supernet = src.get("supernet")
+    if supernet and not Path(supernet).is_dir() and src.get("supernet_relative"):
+        moved = run / src["supernet_relative"]  # the run folder moved with its supernet
+        supernet = str(moved) if moved.is_dir() else supernet
+    return SearchSource(run, doc.get("strategy", "nsga2"), _space(doc, table), table, supernet,
                         src.get("dataset"), int(src.get("split_seed") or 0), pareto, selected=selected)
+
+
+def _search_table(run: Path, ref: dict) -> str:
+    """The file of the search's table ``ref``: at its stored path, else relative to the run folder (both moved
+    together), and with the digest the search recorded (a table edited or re-profiled since is another table)."""
+    from ..search.setup import table_digest
+    from ..tables.cost import CostModel
+    from ..tables.table import LatencyTable
+
+    places = [Path(ref["path"])] + ([run / ref["relative"]] if ref.get("relative") else [])
+    found = [p for p in dict.fromkeys(places) if p.is_file()]
+    if not found:
+        raise RunError(f"the table of search run {run} is neither at {ref['path']} nor at "
+                       f"{places[-1]}; name the table to use (its digest was {ref.get('digest')})")
+    for path in found:
+        if ref.get("digest") is None:  # a run folder written before digests: its path is all there is
+            return str(path)
+        t = LatencyTable.load(path)
+        if table_digest(CostModel(t.space(), t)) == ref["digest"]:
+            return str(path)
+    raise RunError(f"the table at {found[0]} has changed since search run {run} used it (digest "
+                   f"{ref['digest']}); name the table to use")
 
 
 def _spread(cands: List[Candidate], n: int) -> List[Candidate]:

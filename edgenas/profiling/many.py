@@ -19,6 +19,7 @@ from profilers.targets import Target, parse_target
 
 from ..arch.space import SearchSpace
 from ..errors import BackendUnavailableError, ConfigError, EdgeNASError
+from ..fileio import ensure_folder
 from .measure import TimingProtocol
 
 
@@ -80,7 +81,7 @@ def profile_many(space: SearchSpace, targets: Sequence, out_dir, *, threads: int
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ConfigError(f"target names must differ (each names a table file): {', '.join(dupes)}")
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    ensure_folder(out_dir)
     groups = group_by_host(targets)
     args = (space.name, space.declaration)
     rest = (str(out_dir), threads, protocol.to_json(), restart, calibration_networks, op_latency)

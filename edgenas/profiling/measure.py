@@ -5,7 +5,9 @@ capped in both; median and spread stored with the raw count. An entry whose
 spread is too wide is measured again and, if it stays wide, flagged unstable
 rather than silently kept (see the measurement protocol in DESIGN.md) — unless
 its median is precise all the same (thousands of runs of a 10 µs op): what the
-table uses is the median, and re-measuring such an op gives the same spread.
+table uses is the median, and re-measuring such an op gives the same spread, so
+it is not measured again; its ``stable`` flag still says the spread was wide
+(``median_error`` says how precise the median is).
 
 On a shared machine the speed of a core drifts by ±10–30 % over seconds
 (other tenants, SMT siblings), far more than the spread within one timing
@@ -165,11 +167,11 @@ def measure(fn: Callable[[], object], protocol: TimingProtocol = TimingProtocol(
         q10, q25, q50, q75, q90 = np.percentile(ms, [10, 25, 50, 75, 90])
         spread = float((q75 - q25) / q50) if q50 > 0 else 0.0
         error = median_error(spread, ms.size)
-        stable = spread <= p.max_spread or error <= p.max_median_error
+        stable = spread <= p.max_spread  # the raw samples' spread, whatever the pairing makes of the median
         if best is None or error < best[3]:
             best = (ms, spread, (q10, q50, q90), error, stable)
             ref_ms = None if reference is None else attempt_ref_ms
-        if stable:
+        if stable or error <= p.max_median_error:  # a precise median is not measured again: no retry narrows it
             break
     ms, spread, (q10, q50, q90), error, stable = best
     mean = float(ms.mean())

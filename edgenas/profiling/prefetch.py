@@ -21,6 +21,8 @@ from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Callable, Deque, Iterable, Iterator, Optional, Tuple, TypeVar
 
+from ..lifeline import pool_initializer
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -58,8 +60,9 @@ class Prefetcher:
     def __enter__(self) -> "Prefetcher":
         if self.workers:
             # spawn: the parent holds onnxruntime sessions and torch thread pools, which fork does not copy safely.
+            init, args = pool_initializer(_init_worker)  # the worker ends with this process, even killed
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_init_worker)
+                                             initializer=init, initargs=args)
         return self
 
     def __exit__(self, *exc) -> None:

@@ -38,6 +38,14 @@ def _device_name(dev: dict) -> str:
     return f"{name} via {dev['transport']}" if dev.get("transport") else name
 
 
+def _unstable(table: LatencyTable) -> str:
+    """How many entries kept a wide spread, and how many of those have an imprecise median too."""
+    limit = float(table.header.get("protocol", {}).get("max_median_error", 0.01))
+    wide = [e.timing for e in table.entries.values() if not e.timing.stable]
+    imprecise = sum(t.median_error is None or t.median_error > limit for t in wide)
+    return f"{len(wide)} unstable, of which {imprecise} with a median error above {100 * limit:g} %"
+
+
 def format_table_summary(table: LatencyTable, entries: bool = False) -> str:
     h = table.header
     rt, dev = h["runtime"], h["device"]
@@ -46,7 +54,7 @@ def format_table_summary(table: LatencyTable, entries: bool = False) -> str:
              f"precision {h['precision']}, batch {h['batch']}",
              f"device    {_device_name(dev)}, {dev.get('cores', '?')} cores, {dev.get('os', dev.get('uname', ''))}",
              f"schema    {h['schema_version']} (edgenas {h['edgenas_version']}), created {h['created']}",
-             f"entries   {len(table.entries)} ({sum(not e.timing.stable for e in table.entries.values())} unstable)"]
+             f"entries   {len(table.entries)} ({_unstable(table)})"]
     for label, key in (("where", "where"), ("timed", "timed"), ("overhead", "overhead_model")):
         if rt.get(key):
             lines.insert(3, f"{label:<9} {rt[key]}")
@@ -74,7 +82,7 @@ def format_table_summary(table: LatencyTable, entries: bool = False) -> str:
         for k, e in table.entries.items():
             lines.append(f"{e.latency_ms:11.4f} {e.timing.median_ms:9.4f} {e.timing.spread:7.3f} {e.timing.runs:6d} "
                          f"{e.cost.flops/1e6:8.2f} {e.cost.param_bytes/1024:9.1f}  {k}"
-                         + ("" if e.timing.stable else "  UNSTABLE"))
+                         + ("" if e.timing.stable else f"  UNSTABLE (median error {e.timing.median_error or 0:.1%})"))
     return "\n".join(lines)
 
 

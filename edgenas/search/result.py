@@ -10,6 +10,7 @@ same reader, converted on the fly.
 from __future__ import annotations
 
 import datetime
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -28,13 +29,21 @@ RESULT = "result.json"
 PLOT = "result.png"
 
 
+def _relative(path: PathLike, run: PathLike) -> str:
+    return os.path.relpath(Path(path).resolve(), Path(run).resolve())
+
+
 def result_document(request: SearchRequest, outcome: SearchOutcome, strategy: str) -> dict:
     spec = request.spec
     estimator = request.estimator.describe() if request.estimator is not None else None
-    sources = {"tables": [{"name": t.name, "path": t.path, "digest": t.digest} for t in request.tables],
+    # Paths resolved, and also relative to the run folder: a run folder moved with its table and supernet
+    # (a quickstart folder, a DNAS run that is its own supernet) still finds them; export checks a table's digest.
+    sources = {"tables": [{"name": t.name, "path": t.path, "relative": _relative(t.path, request.out),
+                           "digest": t.digest} for t in request.tables],
                "estimator": estimator, "dataset": request.dataset or (estimator or {}).get("dataset"),
                "split_seed": (estimator or {}).get("split_seed", 0), "supernet": (estimator or {}).get("supernet"),
                **outcome.sources}
+    sources["supernet_relative"] = _relative(sources["supernet"], request.out) if sources.get("supernet") else None
     return {"format": FORMAT, "schema_version": SCHEMA_VERSION, "edgenas": __version__,
             "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "strategy": strategy,

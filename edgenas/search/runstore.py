@@ -17,7 +17,9 @@ import abc
 import datetime as _dt
 import hashlib
 import json
+import shutil
 import sqlite3
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -32,7 +34,12 @@ SCHEMA_VERSION = 1
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 __all__ = ["EvalRecord", "RunStore", "MemoryRunStore", "SQLiteRunStore", "config_hash", "config_changes",
-           "open_store"]
+           "open_store", "LOCATION_KEYS"]
+
+
+# Settings that say where something is, not what it is: the supernet's folder (its checkpoint digest, beside it,
+# identifies it). A run folder moved with its supernet (a quickstart folder) resumes.
+LOCATION_KEYS = ("estimator.supernet",)
 
 
 def config_hash(config: dict) -> str:
@@ -203,23 +210,9 @@ class SQLiteRunStore(RunStore):
         except OSError as e:
             raise RunError(f"cannot read journal {path}: {e}") from None
         if magic != _SQLITE_MAGIC:
-            raise RunError(f"journal {path} is corrupt or not an SQLite file; it was left untouched "
-                           f"(move it away to start afresh)")
-        try:
-            conn = sqlite3.connect(path)
-            check = conn.execute("PRAGMA quick_check").fetchone()[0]
-            if check != "ok":
-                raise sqlite3.DatabaseError(check)
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if not {"meta", "evals", "generations", "sessions"} <= tables:
-                conn.close()
-                raise RunError(f"{path} is an SQLite file but not an edgenas run journal; it was left untouched")
-            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-            conn.execute("SELECT count(*) FROM evals").fetchone()
-            conn.close()
-        except sqlite3.Error as e:
-            raise RunError(f"journal {path} is corrupt ({e}); it was left untouched "
-                           f"(move it away to start afresh)") from None
+            raise RunError(f"journal {path} is corrupt or not an SQLite file; it was left untouched; move it "
+                           f"and its -wal and -shm files away (or use another output folder) to start afresh")
+        meta = cls._check_copy(path)
         if meta.get("format") != FORMAT:
             raise RunError(f"{path} is an SQLite file but not an edgenas run journal; it was left untouched")
         if int(meta.get("schema_version", "0")) > SCHEMA_VERSION:
@@ -231,11 +224,47 @@ class SQLiteRunStore(RunStore):
             raise RunError(f"journal {path} is corrupt (its config is unreadable); it was left untouched") from None
         if config is not None:
             new = json.loads(json.dumps(config, sort_keys=True, default=str))
-            changes = config_changes(stored, new)
+            changes = config_changes(stored, new, ignore=LOCATION_KEYS)
             if changes:
                 raise RunError(f"journal {path} was written for another config, refusing to resume; changed: "
                                f"{'; '.join(changes[:6])}{' ...' if len(changes) > 6 else ''}")
         return cls._connect(path, stored, meta["config_hash"])
+
+    @staticmethod
+    def _check_copy(path: Path) -> dict:
+        """The meta table of the journal at ``path``, read from a copy of it (and of its ``-wal``/``-shm``).
+
+        SQLite changes a database it merely opens: it replays and checkpoints the write-ahead log, rewrites the
+        shared-memory index and deletes both on close. Checking a copy leaves a corrupt journal exactly as it
+        was, for the user to inspect or recover.
+        """
+        recover = ("it was left untouched; move it and its -wal and -shm files away (or use another output "
+                   "folder) to start afresh")
+        with tempfile.TemporaryDirectory(prefix="edgenas-journal-") as tmp:
+            copy = Path(tmp) / path.name
+            try:
+                for suffix in ("", "-wal", "-shm"):
+                    if Path(f"{path}{suffix}").is_file():
+                        shutil.copyfile(f"{path}{suffix}", f"{copy}{suffix}")
+            except OSError as e:
+                raise RunError(f"cannot read journal {path}: {e.strerror or e}") from None
+            conn = None
+            try:
+                conn = sqlite3.connect(copy)
+                check = conn.execute("PRAGMA quick_check").fetchone()[0]
+                if check != "ok":
+                    raise sqlite3.DatabaseError(check.replace("\n", " "))
+                tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+                if not {"meta", "evals", "generations", "sessions"} <= tables:
+                    raise RunError(f"{path} is an SQLite file but not an edgenas run journal; {recover}")
+                meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+                conn.execute("SELECT count(*) FROM evals").fetchone()
+            except sqlite3.Error as e:
+                raise RunError(f"journal {path} is corrupt ({' '.join(str(e).split())}); {recover}") from None
+            finally:
+                if conn is not None:
+                    conn.close()
+        return meta
 
     @classmethod
     def _connect(cls, path: Path, config: dict, chash: str) -> "SQLiteRunStore":

@@ -29,6 +29,7 @@ from .estimators import EstimatorContext, make_estimator
 from .problem import EXTRA_OBJECTIVES, ObjectiveSpec, Target, check_budgets
 from .result import write_result
 from .runners import make_runner
+from .runstore import LOCATION_KEYS
 from .strategies import get_strategy
 
 __all__ = ["search", "prepare", "table_digest", "KIND"]
@@ -124,7 +125,7 @@ def prepare(strategy: str, tables: Sequence[PathLike], out: PathLike, *, config:
     folder = None
     if os.environ.get("RANK", "0") == "0":  # under torchrun the main process keeps (and locks) the folder
         try:
-            folder = RunFolder.open(out, KIND, settings)
+            folder = RunFolder.open(out, KIND, settings, ignore=LOCATION_KEYS)
         except BaseException:
             if runner is not None:
                 runner.close()

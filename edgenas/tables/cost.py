@@ -77,7 +77,10 @@ class CostModel:
         self.in_network = in_network and table.op_latency == "in_network"
         if self.in_network:
             try:
-                self.matrix["latency_ms"] = table.in_network_latencies(space, self.matrix["latency_ms"])
+                # A cell is the base op plus what the swap added; on a noisy machine a swap can "save" more than
+                # the base op costs. No op runs in less than no time, and a negative sum has no logarithm.
+                cells = table.in_network_latencies(space, self.matrix["latency_ms"])
+                self.matrix["latency_ms"] = np.maximum(cells, 0.0)
             except TableError:
                 if strict:  # a profile killed while measuring its probes
                     raise
@@ -87,6 +90,21 @@ class CostModel:
         self.fixed_peak = max(f["peak_activation_bytes"] for f in fixed)
         self._flat = {m: v.ravel() for m, v in self.matrix.items()}  # views: cell (l, c) at l * C + c
         self._row_offsets = np.arange(L) * C
+        self._check_calibration()
+
+    def _check_calibration(self) -> None:
+        """Refuse a calibration that turns some architecture's op sum into a non-finite latency (an overflowing
+        fit): checked at the fastest and slowest op sums, as a calibration is monotone in the sum."""
+        lat = self.matrix["latency_ms"]
+        if self.calibration is None or np.isnan(lat).all(1).any():
+            return
+        ends = np.array([np.nanmin(lat, 1).sum(), np.nanmax(lat, 1).sum()]) + self.fixed["latency_ms"]
+        with np.errstate(all="ignore"):
+            out = self.calibrate(ends)
+        if not np.isfinite(out).all():
+            raise TableError(f"the table's calibration (measured ≈ {self.calibration.describe()}) gives "
+                             f"{out[0]:.4g} to {out[1]:.4g} ms for this space's op sums of {ends[0]:.4g} to "
+                             f"{ends[1]:.4g} ms; re-profile the table (its calibration is broken)")
 
     def _values(self, key: OpKey) -> Dict[str, float]:
         e = self.table.entries.get(key)

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from ..arch.analysis import OpCost
-from ..errors import TableError, TableMismatchError, TableSchemaError
+from ..errors import EdgeNASError, SpaceError, TableError, TableMismatchError, TableSchemaError
 from ..fileio import PathLike, atomic_write_json
+from .checks import check_document
 from .in_network import InNetwork
 from ..profiling.measure import Timing, TimingProtocol
 from ..arch.space import OpKey, SearchSpace
@@ -74,7 +75,8 @@ class Calibration:
         """``measured ≈ …`` in words."""
         c = dict(zip(self.features, self.coef))
         if self.link == "log" and set(c) == {"log_sum", "const"}:
-            return f"{math.exp(c['const']):.4g}·sum^{c['log_sum']:.4g}"
+            k = f"{math.exp(c['const']):.4g}" if c["const"] < 700 else f"e^{c['const']:.4g}"  # no overflow
+            return f"{k}·sum^{c['log_sum']:.4g}"
         body = " + ".join(f"{v:.4g}·{f}" for f, v in c.items())
         return body if self.link == "identity" else f"exp({body})"
 
@@ -192,11 +194,15 @@ class LatencyTable:
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise TableError(f"{source} is not an edgenas latency table (no format {FORMAT!r})")
         version = d.get("schema_version")
-        if not isinstance(version, int):
+        if version is None:
             raise TableError(f"{source} has no schema_version")
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise TableError(f"{source}: schema_version is {version!r}; it must be a whole number "
+                             f"(1 to {SCHEMA_VERSION}), not a {type(version).__name__}")
         if version > SCHEMA_VERSION:
             raise TableSchemaError(f"{source} has schema version {version}; this edgenas ({__version__}) reads "
                                    f"up to {SCHEMA_VERSION}: upgrade edgenas")
+        check_document(d, source)
         try:
             header = {k: v for k, v in d.items()
                       if k not in ("overheads", "entries", "calibration", "validation", "stats", "reference",
@@ -212,8 +218,41 @@ class LatencyTable:
                           if d.get("in_network") else None)
         except (KeyError, TypeError, ValueError) as e:
             raise TableError(f"{source} is corrupt: {type(e).__name__}: {e}") from None
-        return cls(header, entries, overheads, cal, d.get("validation"), d.get("stats") or {}, d.get("reference"),
-                   in_network)
+        table = cls(header, entries, overheads, cal, d.get("validation"), d.get("stats") or {}, d.get("reference"),
+                    in_network)
+        table._check_keys(source)
+        return table
+
+    def _check_keys(self, source: str) -> None:
+        """Refuse a table whose declaration does not give its fingerprint, or whose keys are not its space's."""
+        try:
+            space = self.space()
+        except SpaceError as e:
+            raise TableError(f"table {source}: its space declaration is invalid ({e})") from None
+        if space.fingerprint != self.header["space"]["fingerprint"]:
+            raise TableError(f"table {source}: its space declaration does not give its fingerprint "
+                             f"{self.header['space']['fingerprint']} (the header was edited); re-profile or restore it")
+        keys = set(space.op_keys())
+        stray = next((k for k in self.entries if k not in keys), None)
+        if stray is not None:
+            raise TableError(f"table {source}: entry {stray} is not an op of its space {space.name!r}")
+        shapes = {k.input_shape for k in keys}
+        stray_shape = next((s for s in self.overheads if s not in shapes), None)
+        if stray_shape is not None:
+            raise TableError(f"table {source}: overhead input shape {list(stray_shape)} is not an input of its space")
+        try:
+            if self.reference:
+                space.parse(self.reference["arch"])
+            if self.in_network:
+                space.parse(self.in_network.base)
+                bad = next(((l, c) for l, c in self.in_network.probes if not 0 <= l < space.num_layers), None)
+                if bad:
+                    raise TableError(f"table {source}: in_network probe of layer {bad[0]}; the space has "
+                                     f"layers 0 to {space.num_layers - 1}")
+        except EdgeNASError as e:
+            if isinstance(e, TableError):
+                raise
+            raise TableError(f"table {source}: {e}") from None
 
     @classmethod
     def load(cls, path: PathLike, space: Optional[SearchSpace] = None, backend: Optional[str] = None) -> "LatencyTable":

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 from ..arch.space import SearchSpace
+from ..lifeline import pool_initializer
 from ..progress import Progress, quiet
 from .loop import TrainConfig
 
@@ -66,8 +67,9 @@ def train_ahead(jobs: List[TrainingJob], workers: int, progress: Progress = quie
     if workers < 2 or len(todo) < 2:
         return
     progress("train ahead", 0, len(todo))
-    with ProcessPoolExecutor(max_workers=min(workers, len(todo)),
-                             mp_context=multiprocessing.get_context("spawn")) as pool:
+    init, args = pool_initializer()  # a killed export leaves no worker behind
+    with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=multiprocessing.get_context("spawn"),
+                             initializer=init, initargs=args) as pool:
         # one torch thread per worker unless the job asks for more: workers beside each other must not
         # oversubscribe the cores
         futures = [pool.submit(run_job, replace(j, threads=j.threads or 1)) for j in todo]

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import io
 import math
+import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Tuple
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -128,14 +130,42 @@ def load_checkpoint(path: PathLike) -> dict:
         raise RunError(f"checkpoint {path} is corrupt or not an edgenas checkpoint: {type(e).__name__}") from None
 
 
+def rng_state(train_loader) -> dict:
+    """Every random state the next epoch draws from: torch's, numpy's, Python's, and the loader's generator
+    (its shuffle order and worker seeds), as tensors and plain values a ``weights_only`` load accepts."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    py_version, py_state, py_gauss = random.getstate()
+    state = {"torch": torch.get_rng_state(),
+             "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                       "has_gauss": int(has_gauss), "gauss": float(gauss)},
+             "python": {"version": py_version, "state": list(py_state), "gauss": py_gauss}}
+    generator = getattr(train_loader, "generator", None)
+    if isinstance(generator, torch.Generator):
+        state["loader"] = generator.get_state()
+    return state
+
+
+def set_rng_state(state: dict, train_loader) -> None:
+    """Restore what :func:`rng_state` saved, so that a resumed training draws what the uninterrupted one did."""
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(p["state"]), p["gauss"]))
+    generator = getattr(train_loader, "generator", None)
+    if "loader" in state and isinstance(generator, torch.Generator):
+        generator.set_state(state["loader"])
+
+
 def train_model(model: nn.Module, train_loader, test_loader, cfg: TrainConfig, *,
                 checkpoint: Optional[PathLike] = None, device: str = "cpu",
                 progress: Progress = quiet) -> list:
     """Train ``model`` from its current weights for ``cfg.epochs``; resume from ``checkpoint`` when it exists.
 
-    Returns the history: one dict per epoch with train and test loss/accuracy. ``progress`` hears
-    ``("train", epochs done, cfg.epochs)`` first (all of them when the checkpoint is complete), then after
-    each epoch with its ``loss``, ``acc`` and ``test_acc``.
+    The checkpoint also holds every random state (:func:`rng_state`), so a resumed training is the
+    uninterrupted one, bit for bit. Returns the history: one dict per epoch with train and test
+    loss/accuracy. ``progress`` hears ``("train", epochs done, cfg.epochs)`` first (all of them when the
+    checkpoint is complete), then after each epoch with its ``loss``, ``acc`` and ``test_acc``.
     """
     torch.manual_seed(cfg.seed)
     model.to(device)
@@ -147,6 +177,8 @@ def train_model(model: nn.Module, train_loader, test_loader, cfg: TrainConfig, *
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         history, start = list(state["history"]), int(state["epoch"])
+        if "rng" in state:  # checkpoints written before it resume with fresh random states
+            set_rng_state(state["rng"], train_loader)
     progress("train", min(start, cfg.epochs), cfg.epochs)
     for epoch in range(start, cfg.epochs):
         tr = run_epoch(model, train_loader, optimizer=opt, device=device)
@@ -156,7 +188,8 @@ def train_model(model: nn.Module, train_loader, test_loader, cfg: TrainConfig, *
                         "test_loss": te.loss, "test_acc": te.accuracy})
         if checkpoint is not None:
             save_checkpoint(checkpoint, {"model": model.state_dict(), "optimizer": opt.state_dict(),
-                                         "scheduler": sched.state_dict(), "history": history, "epoch": epoch + 1})
+                                         "scheduler": sched.state_dict(), "history": history, "epoch": epoch + 1,
+                                         "rng": rng_state(train_loader)})
         progress("train", epoch + 1, cfg.epochs, loss=tr.loss, acc=tr.accuracy, test_acc=te.accuracy)
     if history and not math.isfinite(history[-1]["train_loss"]):
         raise TrainingDivergedError("training ended with a non-finite loss")

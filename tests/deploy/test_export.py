@@ -1,5 +1,6 @@
 """Exporters: ONNX parity on two batch sizes, ExecuTorch parity in its runtime, TensorRT, baselines, report."""
 import json
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -295,3 +296,10 @@ def test_export_init_supernet_from_a_tiny_dnas_run(tmp_path):
     assert summary["init"] == "supernet" and summary["models"][0]["init"] == "supernet"
     cfg = json.loads((tmp_path / "out" / "models" / "p0" / "train" / "config.json").read_text())["config"]
     assert cfg["init"].startswith("supernet:")
+    moved = tmp_path / "moved"  # the run and its table moved together: both found where they went
+    moved.mkdir()
+    for name in ("dnas", "t.json"):
+        (tmp_path / name).rename(moved / name)
+    again = load_search_source(moved / "dnas")
+    assert Path(again.supernet).resolve() == (moved / "dnas").resolve()
+    assert Path(again.table).resolve() == (moved / "t.json").resolve()

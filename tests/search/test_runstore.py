@@ -1,3 +1,4 @@
+import shutil
 import sqlite3
 
 import pytest
@@ -65,6 +66,16 @@ def test_other_config_refused_naming_the_change(tmp_path):
     assert path.read_bytes() == before
 
 
+def test_a_run_moved_with_its_supernet_resumes_but_another_checkpoint_is_refused(tmp_path):
+    path = tmp_path / "j.sqlite"
+    config = {**CONFIG, "estimator": {"kind": "supernet", "supernet": "/old/place/supernet", "checkpoint": "d1"}}
+    SQLiteRunStore.create(path, config).close()
+    moved = {**config, "estimator": {**config["estimator"], "supernet": "/new/place/supernet"}}
+    SQLiteRunStore.open(path, moved).close()
+    with pytest.raises(RunError, match="estimator.checkpoint"):
+        SQLiteRunStore.open(path, {**moved, "estimator": {**moved["estimator"], "checkpoint": "d2"}})
+
+
 @pytest.mark.parametrize("content", [b"", b"not a database at all" * 10, b"SQLite format 3\x00" + b"\x00" * 50])
 def test_corrupt_journal_refused_untouched(tmp_path, content):
     path = tmp_path / "j.sqlite"
@@ -83,6 +94,27 @@ def test_truncated_journal_refused(tmp_path):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(RunError, match="corrupt"):
         SQLiteRunStore.open(path, CONFIG)
+
+
+def test_a_killed_runs_corrupt_journal_and_its_wal_are_left_exactly_as_they_were(tmp_path):
+    live = tmp_path / "live" / "j.sqlite"
+    s = SQLiteRunStore.create(live, CONFIG)
+    for i in range(300):  # one transaction each, as a search journals its chunks: a write-ahead log of many frames
+        s.add([rec(f"arch{i}" * 20)])
+    killed = tmp_path / "killed"  # the files a killed search leaves: the journal, its -wal and -shm
+    killed.mkdir()
+    for f in live.parent.iterdir():
+        shutil.copyfile(f, killed / f.name)
+    s.close()
+    path = killed / "j.sqlite"
+    with open(path, "r+b") as f:  # one page zeroed
+        f.seek(2 * 4096)
+        f.write(bytes(4096))
+    before = {f.name: f.read_bytes() for f in killed.iterdir()}
+    assert set(before) == {"j.sqlite", "j.sqlite-wal", "j.sqlite-shm"}
+    with pytest.raises(RunError, match="corrupt.*left untouched; move it and its -wal and -shm files away"):
+        open_store(path, CONFIG)
+    assert {f.name: f.read_bytes() for f in killed.iterdir()} == before
 
 
 def test_foreign_sqlite_refused(tmp_path):

@@ -1,0 +1,99 @@
+"""Worker processes end when their parent is killed with SIGKILL: nothing is left behind, blocked.
+
+Each case starts a parent process that runs the real pool (the profile's prefetch worker, export's
+train-ahead workers), waits until the workers run, kills the parent with SIGKILL and checks that every
+process it had started (workers and multiprocessing's resource tracker) is gone a few seconds later.
+"""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PREFETCH = """
+    import time
+    from edgenas.profiling.prefetch import Prefetcher
+    with Prefetcher(workers=1) as pool:
+        results = pool.map(time.sleep, [600, 600, 600])  # the worker sleeps; the parent waits for it
+        print("started", flush=True)
+        next(results)
+"""
+
+TRAIN_AHEAD = """
+    from pathlib import Path
+    from edgenas.arch.space import get_space
+    from edgenas.train.ahead import TrainingJob, train_ahead
+    from edgenas.train.loop import TrainConfig
+    space, root = get_space("fbnet-small"), Path({root!r})
+    cfg = TrainConfig(epochs=1000, batch_size=64, seed=0)  # far longer than the test waits
+    jobs = [TrainingJob(root / name, space, "digits", cfg, 0, 1, arch=arch)
+            for name, arch in (("a", "skip-" * 7 + "skip"), ("b", "k3_e1-" * 7 + "k3_e1"))]
+    print("started", flush=True)
+    train_ahead(jobs, workers=2)
+"""
+
+
+def _children(pid: int):
+    """Pids whose parent is ``pid`` (from /proc)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for a reaper counts as ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _poll(read, done, seconds: float):
+    """``read()`` until ``done`` holds for it or ``seconds`` have passed; the last value read."""
+    deadline = time.monotonic() + seconds
+    value = read()
+    while not done(value) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        value = read()
+    return value
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc")
+@pytest.mark.parametrize("script, workers", [(PREFETCH, 1), (TRAIN_AHEAD, 2)], ids=["prefetch", "train-ahead"])
+def test_workers_end_when_the_parent_is_killed(tmp_path, script, workers):
+    code = textwrap.dedent(script.replace("{root!r}", repr(str(tmp_path))))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    parent = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
+    started = []
+    try:
+        assert parent.stdout.readline().strip() == "started"
+        # the workers (and the resource tracker the pool starts before them)
+        started = _poll(lambda: _children(parent.pid), lambda pids: len(pids) >= workers + 1, 120)
+        assert len(started) >= workers, f"the workers did not start: {started}"
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+        left = _poll(lambda: [p for p in started if _alive(p)], lambda pids: not pids, 15)
+        assert not left, f"processes left 15 s after the parent was killed: {left}"
+    finally:
+        parent.kill()
+        parent.wait()
+        for pid in started:  # only what this test started, when it failed
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

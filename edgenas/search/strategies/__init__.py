@@ -15,10 +15,15 @@ __all__ = ["STRATEGIES", "get_strategy", "names", "summary"]
 
 # name -> (module, class, one-line summary)
 STRATEGIES: Dict[str, Tuple[str, str, str]] = {
+    "bananas": ("edgenas.search.strategies.bananas", "Bananas",
+                "BANANAS: Bayesian optimisation with an MLP ensemble, Thompson sampling, mutation of the best"),
     "dnas": ("edgenas.search.strategies.dnas", "DNASStrategy",
              "FBNet's differentiable search: a Gumbel-softmax supernet with a latency-aware loss"),
     "evolution": ("edgenas.search.strategies.evolution", "RegularizedEvolution",
                   "regularized (aging) evolution: tournament, one-layer mutation, the oldest removed"),
+    "neural-architect": ("edgenas.search.strategies.neural_architect", "NeuralArchitect",
+                         "Neural Architect: RL over one-layer transformations, reward from performance networks "
+                         "(accuracy, training time) and the table's latency"),
     "nsga2": ("edgenas.search.strategies.nsga2", "NSGA2Strategy",
               "NSGA-II (pymoo): a Pareto set of accuracy against latency and memory, budgets as constraints"),
     "random": ("edgenas.search.strategies.random_search", "RandomStrategy",

@@ -44,7 +44,7 @@ def evaluations_to_reach(history: list, accuracy: float):
     return None
 
 
-def run_budget(budget: float, args, tmp: Path) -> dict:
+def run_budget(budget: float, args, tmp: Path, save) -> dict:
     rows = []
     for seed in range(args.seeds):
         common = dict(estimator=args.estimator, max_latency_ms=[budget], seed=seed, plot=False)
@@ -66,12 +66,17 @@ def run_budget(budget: float, args, tmp: Path) -> dict:
         rows[-1]["random"] = best_feasible(rnd_short)
         rows[-1]["random_short_evaluated"] = rnd_short["evaluated"]
         print(json.dumps({k: v for k, v in rows[-1].items() if k != "bananas_history"}), flush=True)
+        save(summarise(budget, args, rows))   # after every seed: a long run that is stopped keeps what it did
+    return summarise(budget, args, rows)
+
+
+def summarise(budget: float, args, rows: list) -> dict:
     ban, rnd = np.array([r["bananas"] for r in rows]), np.array([r["random"] for r in rows])
     target = float(np.median([r["random_long"] for r in rows]))
     reach = [evaluations_to_reach([{"evaluations": e, "best_violation": v, "best_error": err}
                                    for e, v, err in r["bananas_history"]], target) for r in rows]
     reached = [x for x in reach if x is not None]
-    return {"budget_ms": budget, "evaluations": args.evaluations, "seeds": args.seeds,
+    return {"budget_ms": budget, "evaluations": args.evaluations, "seeds": len(rows),
             "median_bananas": float(np.median(ban)), "median_random": float(np.median(rnd)),
             "bananas_wins": int((ban > rnd).sum()), "ties": int((ban == rnd).sum()),
             f"median_random_at_{args.random_long}": target,
@@ -95,11 +100,16 @@ def main() -> None:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     out = Path(args.json or ROOT / "benchmarks" / "results" / f"bananas_vs_random.{args.estimator}.json")
+    results: list = []
+
+    def save(partial: dict) -> None:
+        doc = {"estimator": args.estimator, "table": TABLE.name, "load_average": os.getloadavg(),
+               "cpus": os.cpu_count(), "budgets": results + [partial]}
+        out.write_text(json.dumps(doc, indent=1))
+
     with tempfile.TemporaryDirectory(prefix="bananas-bench-") as tmp:
-        results = [run_budget(b, args, Path(tmp)) for b in args.budgets_ms]
-    doc = {"estimator": args.estimator, "table": TABLE.name, "load_average": os.getloadavg(),
-           "cpus": os.cpu_count(), "budgets": results}
-    out.write_text(json.dumps(doc, indent=1))
+        for b in args.budgets_ms:
+            results.append(run_budget(b, args, Path(tmp), save))
     for r in results:
         print(json.dumps({k: v for k, v in r.items() if k != "rows"}))
 

@@ -18,7 +18,7 @@ __all__ = ["TransformPolicy"]
 
 
 class TransformPolicy:
-    def __init__(self, encoding: Encoding, learning_rate: float = 0.1, entropy_weight: float = 1e-3):
+    def __init__(self, encoding: Encoding, learning_rate: float = 1.0, entropy_weight: float = 1e-3):
         space = encoding.space
         self.encoding, self.L, self.C = encoding, space.num_layers, space.num_candidates
         self.lr, self.entropy_weight = learning_rate, entropy_weight

@@ -65,7 +65,7 @@ def test_a_measured_training_time_is_predicted_and_weighs_in_the_reward(tmp_path
     for w in (0.0, -1.0):
         doc = run(tmp_path, f"w{w}", time_weight=w)
         assert "measured" in doc["details"]["train_time"]
-        picked[w] = 5.0 + sum(space.parse(doc["selected"]))
+        picked[w] = np.mean([5.0 + sum(space.parse(r["arch"])) for r in doc["front"]])  # seconds to train
     assert picked[-1.0] < picked[0.0]
     flops = run(tmp_path, "flops", time_weight=-1.0, train_time="flops")
     assert "FLOPs" in flops["details"]["train_time"]

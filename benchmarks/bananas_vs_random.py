@@ -46,7 +46,7 @@ def evaluations_to_reach(history: list, accuracy: float):
 
 def run_budget(budget: float, args, tmp: Path, save) -> dict:
     rows = []
-    for seed in range(args.seeds):
+    for seed in range(args.seed_start, args.seed_start + args.seeds):
         common = dict(estimator=args.estimator, max_latency_ms=[budget], seed=seed, plot=False)
         t0 = time.perf_counter()
         ban = search("bananas", [TABLE], tmp / f"ban{budget}-{seed}", config={"evaluations": args.evaluations},
@@ -93,6 +93,7 @@ def summarise(budget: float, args, rows: list) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--seed-start", type=int, default=0, help="first seed (to split the seeds over processes)")
     ap.add_argument("--evaluations", type=int, default=200)
     ap.add_argument("--random-long", type=int, default=1000)
     ap.add_argument("--budgets-ms", type=float, nargs="+", default=[0.05, 0.08])

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import numpy as np
 
@@ -128,6 +128,29 @@ class _PerformanceNetworks:
         return error, train
 
 
+def _controller_round(policy: TransformPolicy, starts: np.ndarray, predicted_reward, cfg, baseline: Optional[float],
+                      rng: np.random.Generator):
+    """One round of episodes from ``starts``: ``steps`` changes each, every change credited with the reward it
+    added minus a moving-average baseline, then one REINFORCE step. Returns (the networks visited, the policy's
+    entropy, the new baseline)."""
+    states, value = starts, predicted_reward(starts)
+    visited, taken, gains = [], [], []
+    for _ in range(cfg.steps):
+        actions, changed = policy.sample(states, rng)
+        changed_value = predicted_reward(changed)
+        taken.append((states, actions))
+        gains.append(changed_value - value)
+        visited.append(changed)
+        states, value = changed, changed_value
+    gains = np.concatenate(gains)
+    baseline = float(gains.mean()) if baseline is None else \
+        cfg.baseline_decay * baseline + (1 - cfg.baseline_decay) * float(gains.mean())
+    advantages = gains - baseline
+    advantages = advantages / advantages.std() if advantages.std() > 1e-12 else advantages * 0.0
+    entropy = policy.update(np.vstack([s for s, _ in taken]), np.concatenate([a for _, a in taken]), advantages)
+    return np.vstack(visited), entropy, baseline
+
+
 class NeuralArchitect(Strategy):
     name = "neural-architect"
     summary = ("Neural Architect: an RL controller of one-layer transformations rewarded by performance networks "
@@ -144,12 +167,12 @@ class NeuralArchitect(Strategy):
             done = Evaluated(service)
             first = unseen(feasible_random(spec, 4 * cfg.initial, rng), set(), service.key)[:cfg.initial]
             done.add(first)
-            measured = None if cfg.train_time == "flops" else request.estimator.train_seconds(first)
+            measured = cfg.train_time == "auto" and request.estimator.train_seconds(first) is not None
             time_of = (lambda a: np.asarray(request.estimator.train_seconds(a), dtype=np.float64)) \
-                if measured is not None else (lambda a: spec.costs(a)["flops"])
+                if measured else (lambda a: spec.costs(a)["flops"])
             times = time_of(first)
             reward = _Reward(cfg, spec, done.values, times)
-            nets = _PerformanceNetworks(spec.space, cfg, request.seed, measured is not None)
+            nets = _PerformanceNetworks(spec.space, cfg, request.seed, measured)
             policy = TransformPolicy(nets.error.encoding, cfg.learning_rate, cfg.entropy_weight)
             baseline: Optional[float] = None
             history = [done.row(0, best_reward=float(reward(done.values["error"], times, done.values).max()))]
@@ -171,23 +194,8 @@ class NeuralArchitect(Strategy):
                 order = np.lexsort((-real, violation(spec, done.values)))
                 states = done.array()[order[:cfg.parents]][rng.integers(min(cfg.parents, len(order)),
                                                                         size=cfg.episodes)]
-                value = predicted_reward(states)
-                visited: List[np.ndarray] = []
-                steps = []
-                for _ in range(cfg.steps):
-                    actions, changed = policy.sample(states, rng)
-                    changed_value = predicted_reward(changed)
-                    steps.append((states, actions, changed_value - value))
-                    visited.append(changed)
-                    states, value = changed, changed_value
-                gains = np.concatenate([g for _, _, g in steps])
-                baseline = float(gains.mean()) if baseline is None else \
-                    cfg.baseline_decay * baseline + (1 - cfg.baseline_decay) * float(gains.mean())
-                advantages = gains - baseline
-                advantages = advantages / advantages.std() if advantages.std() > 1e-12 else advantages * 0.0
-                entropy = policy.update(np.vstack([s for s, _, _ in steps]), np.concatenate([a for _, a, _ in steps]),
-                                        advantages)
-                picks = self._pick(cfg, spec, done, np.vstack(visited), order, rng, predicted_reward)
+                visited, entropy, baseline = _controller_round(policy, states, predicted_reward, cfg, baseline, rng)
+                picks = self._pick(cfg, spec, done, visited, order, rng, predicted_reward)
                 overhead_s += time.perf_counter() - t0
                 if not len(picks):
                     break   # the space holds nothing more to evaluate
@@ -211,7 +219,7 @@ class NeuralArchitect(Strategy):
                              least_violating=record_point(lv) if lv else None,
                              details={"fresh": service.fresh, "rounds": rnd,
                                       "train_time": "measured by the estimator (train_s), predicted" if measured
-                                      is not None else "FLOPs from the table (proxy, exact)",
+                                      else "FLOPs from the table (proxy, exact)",
                                       "overhead_ms_per_evaluation": 1e3 * overhead_s / max(n, 1)})
 
     @staticmethod

@@ -90,6 +90,19 @@ def summarise(budget: float, args, rows: list) -> dict:
             "rows": rows}
 
 
+def merge(docs: list, args, out: Path) -> None:
+    """One result file from several, per budget: the seeds' rows together, summarised again."""
+    rows: dict = {}
+    for doc in docs:
+        for b in doc["budgets"]:
+            rows.setdefault(b["budget_ms"], {}).update({r["seed"]: r for r in b["rows"]})
+    results = [summarise(budget, args, [by_seed[s] for s in sorted(by_seed)]) for budget, by_seed in sorted(rows.items())]
+    out.write_text(json.dumps({**{k: docs[0][k] for k in ("estimator", "table")}, "load_average": os.getloadavg(),
+                               "cpus": os.cpu_count(), "merged_from": len(docs), "budgets": results}, indent=1))
+    for r in results:
+        print(json.dumps({k: v for k, v in r.items() if k != "rows"}))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=20)
@@ -99,8 +112,13 @@ def main() -> None:
     ap.add_argument("--budgets-ms", type=float, nargs="+", default=[0.05, 0.08])
     ap.add_argument("--estimator", default="oracle")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--merge", nargs="+", metavar="JSON",
+                    help="combine the seeds of result files of this script (runs split with --seed-start) into --json")
     args = ap.parse_args()
     out = Path(args.json or ROOT / "benchmarks" / "results" / f"bananas_vs_random.{args.estimator}.json")
+    if args.merge:
+        merge([json.loads(Path(f).read_text()) for f in args.merge], args, out)
+        return
     results: list = []
 
     def save(partial: dict) -> None:

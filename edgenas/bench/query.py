@@ -67,7 +67,7 @@ class BenchmarkOracle:
 
     def accuracy(self, archs: np.ndarray, metric: str = "val_acc") -> tuple:
         """(accuracy, std, source) per architecture: the seeds' mean and spread where trained, else the
-        surrogate's mean and ensemble spread."""
+        surrogate's mean and ensemble spread (any metric of a run: ``train_s`` too)."""
         archs = np.asarray(archs, dtype=np.int64).reshape(-1, self.space.num_layers)
         acc, std = np.empty(len(archs)), np.full(len(archs), np.nan)
         source: List[str] = []
@@ -87,6 +87,11 @@ class BenchmarkOracle:
             acc[untrained], std[untrained] = self.surrogate(metric).predict(archs[untrained],
                                                                             self.features(archs[untrained]))
         return acc, std, source
+
+    def train_seconds(self, archs: np.ndarray) -> np.ndarray:
+        """Training seconds per architecture: the seeds' mean where trained (wall time on the machine that built
+        the benchmark), else the surrogate's prediction."""
+        return self.accuracy(archs, "train_s")[0]
 
     def describe(self) -> dict:
         return {"kind": "benchmark", "path": str(self.path.resolve()), "surrogate_members": self.members,

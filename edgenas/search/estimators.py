@@ -53,6 +53,11 @@ class ErrorEstimator(abc.ABC):
     def describe(self) -> dict:
         """A JSON-able description of the estimator and its inputs."""
 
+    def train_seconds(self, archs: np.ndarray) -> Optional[np.ndarray]:
+        """Seconds to train each architecture with the estimator's recipe, where the estimator knows them (the
+        benchmark measured them); None where it does not (a supernet, the oracle)."""
+        return None
+
 
 def _batches(ds, idx: torch.Tensor, batch_size: int) -> List[Batch]:
     x, y = ds.tensors
@@ -178,6 +183,9 @@ class BenchmarkEstimator(ErrorEstimator):
 
     def evaluate(self, archs: np.ndarray) -> np.ndarray:
         return 1.0 - self.oracle.accuracy(archs, "val_acc")[0]
+
+    def train_seconds(self, archs: np.ndarray) -> np.ndarray:
+        return self.oracle.train_seconds(archs)
 
     def describe(self) -> dict:
         return self.oracle.describe()

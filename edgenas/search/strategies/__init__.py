@@ -15,6 +15,8 @@ __all__ = ["STRATEGIES", "get_strategy", "names", "summary"]
 
 # name -> (module, class, one-line summary)
 STRATEGIES: Dict[str, Tuple[str, str, str]] = {
+    "bananas": ("edgenas.search.strategies.bananas", "Bananas",
+                "BANANAS: Bayesian optimisation with an MLP ensemble, Thompson sampling, mutation of the best"),
     "dnas": ("edgenas.search.strategies.dnas", "DNASStrategy",
              "FBNet's differentiable search: a Gumbel-softmax supernet with a latency-aware loss"),
     "enas": ("edgenas.search.strategies.enas", "ENASStrategy",
@@ -26,6 +28,9 @@ STRATEGIES: Dict[str, Tuple[str, str, str]] = {
                  "objectives"),
     "nash": ("edgenas.search.strategies.nash", "NASH",
              "NASH: hill climbing with network morphisms, children inherit their parent's weights (Elsken et al.)"),
+    "neural-architect": ("edgenas.search.strategies.neural_architect", "NeuralArchitect",
+                         "Neural Architect: RL over one-layer transformations, reward from performance networks "
+                         "(accuracy, training time) and the table's latency"),
     "nsga2": ("edgenas.search.strategies.nsga2", "NSGA2Strategy",
               "NSGA-II (pymoo): a Pareto set of accuracy against latency and memory, budgets as constraints"),
     "rl": ("edgenas.search.strategies.rl", "RLStrategy",

@@ -1,0 +1,66 @@
+"""The search's performance predictor: the benchmark's MLP ensemble on the space's encoding, with Thompson draws.
+
+BANANAS fits it on (architecture -> error) of everything evaluated and scores
+candidates by independent Thompson sampling; Neural Architect fits one on the
+errors and one on the training times and rewards its controller with their
+predictions. Each fit is seeded (the members' initialisations come from
+``seed``), so refitting on the journaled values of a resumed run gives the same
+model, and the same decisions, as the run that was killed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Tuple
+
+import numpy as np
+
+from ..arch.space import SearchSpace
+from ..bench.encoding import encoder_for
+from ..bench.surrogate import EnsembleRegressor
+from ..errors import ConfigError
+from .contract import option
+
+__all__ = ["PredictorOptions", "PerformancePredictor", "THOMPSON"]
+
+THOMPSON = ("normal", "member")
+
+
+@dataclass
+class PredictorOptions:
+    """The predictor's options, shared by the strategies that use it (BANANAS, Neural Architect)."""
+
+    members: int = option(5, "MLPs in the predictor's ensemble (BANANAS: 5).")
+    width: int = option(32, "Units per hidden layer of each MLP.")
+    depth: int = option(2, "Hidden layers of each MLP.")
+    fit_iterations: int = option(200, "L-BFGS iterations per MLP and fit (the fits dominate the strategy's overhead).")
+
+    def validate_predictor(self, strategy: str) -> None:
+        if self.members < 2 or self.width < 1 or self.depth < 1 or self.fit_iterations < 1:
+            raise ConfigError(f"{strategy} needs members >= 2 (an ensemble's spread is its uncertainty), width, "
+                              f"depth and fit_iterations >= 1 (got members={self.members}, width={self.width}, "
+                              f"depth={self.depth}, fit_iterations={self.fit_iterations})")
+
+
+class PerformancePredictor:
+    """An :class:`EnsembleRegressor` on the space's encoding: ``fit(archs, y)``, ``predict``, ``thompson``."""
+
+    def __init__(self, space: SearchSpace, options: PredictorOptions, seed: int = 0):
+        self.encoding = encoder_for(space)
+        self.model = EnsembleRegressor(members=options.members, hidden=(options.width,) * options.depth, seed=seed,
+                                       max_iter=options.fit_iterations)
+
+    def fit(self, archs: np.ndarray, y: np.ndarray) -> "PerformancePredictor":
+        self.model.fit(self.encoding.encode(archs), y)
+        return self
+
+    def predict(self, archs: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """(mean, std) over the ensemble's members."""
+        return self.model.predict(self.encoding.encode(archs))
+
+    def thompson(self, archs: np.ndarray, rng: np.random.Generator, mode: str = "normal") -> np.ndarray:
+        """One independent posterior draw per architecture: from a normal with the ensemble's mean and standard
+        deviation (``normal``, BANANAS's "ITS"), or one member's prediction picked at random (``member``)."""
+        preds = self.model.predict_members(self.encoding.encode(archs))
+        if mode == "member":
+            return preds[rng.integers(len(preds), size=preds.shape[1]), np.arange(preds.shape[1])]
+        return rng.normal(preds.mean(0), preds.std(0))

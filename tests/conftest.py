@@ -4,8 +4,12 @@ from __future__ import annotations
 import copy
 import os
 import shutil
+import tempfile
 
 import pytest
+
+# fitted surrogates are cached between processes (edgenas.bench.surrogate); the tests keep theirs to themselves
+os.environ["EDGENAS_CACHE"] = tempfile.mkdtemp(prefix="edgenas-test-cache-")
 
 from edgenas.profiling.measure import TimingProtocol
 from edgenas.arch.space import FBNET_CANDIDATES, SearchSpace

@@ -110,3 +110,28 @@ def test_cli_bad_input_is_one_line(bench_file, tmp_path, capsys, make, args, mes
     code, io = run_main(capsys, cmd)
     assert code == 2 and message in io.err and io.err.count("\n") == 1 and "Traceback" not in io.err
     assert path.read_bytes() == before
+
+
+def test_the_surrogate_fit_is_cached_and_predicts_as_scikit_learn(bench_file, tmp_path, monkeypatch):
+    from sklearn.neural_network import MLPRegressor
+
+    from edgenas.bench import surrogate as surrogate_mod
+
+    monkeypatch.setenv("EDGENAS_CACHE", str(tmp_path))
+    bench = Benchmark.load(bench_file)
+    fits = []
+    real_fit = surrogate_mod.EnsembleRegressor.fit
+    monkeypatch.setattr(surrogate_mod.EnsembleRegressor, "fit", lambda self, x, y: fits.append(1) or real_fit(self, x, y))
+    archs = SPACE.sample(20, seed=3)
+    feats = BenchmarkOracle(bench_file, space_tables(SPACE, TABLES)).features(archs)
+    first = surrogate_mod.Surrogate(bench, "val_acc", members=2).predict(archs, feats)
+    again = surrogate_mod.Surrogate(bench, "val_acc", members=2).predict(archs, feats)
+    assert fits == [1] and len(list(tmp_path.glob("surrogate-*.npz"))) == 1
+    assert np.array_equal(first[0], again[0]) and np.array_equal(first[1], again[1])
+    # the cached arrays predict what scikit-learn's own MLP predicts
+    x, y = np.random.default_rng(0).random((30, 5)), np.random.default_rng(1).random(30)
+    ours = surrogate_mod.EnsembleRegressor(members=1, hidden=(8,), max_iter=50).fit(x, y)
+    theirs = MLPRegressor(hidden_layer_sizes=(8,), alpha=1e-3, solver="lbfgs", max_iter=50, tol=1e-7,
+                          random_state=0).fit((x - ours._mu) / ours._sd, (y - ours._y_mu) / ours._y_sd)
+    expected = theirs.predict((x - ours._mu) / ours._sd) * ours._y_sd + ours._y_mu
+    assert np.allclose(ours.predict(x)[0], expected, rtol=0, atol=1e-12)

@@ -254,26 +254,23 @@ def _cache_key(problems: Sequence[Problem], max_feasible: int) -> str:
 
 
 def attach_reference(problems: Sequence[Problem], cache_dir: Path, max_feasible: int, log=print) -> None:
-    """Fill each problem's ``reference`` (enumerated once per space/table/estimator, cached in ``cache_dir``); a
-    problem with too many feasible architectures gets {"how": "union ..."}, its figures filled after the runs."""
-    if not problems:
-        return
-    key = _cache_key(problems, max_feasible)
-    path = Path(cache_dir) / f"compare_reference.{problems[0].kind}.{key}.json"
-    if path.exists():
-        refs = json.loads(path.read_text())
-        log(f"reference fronts of {problems[0].kind} from {path}")
-    else:
-        diff = check_bulk_errors(problems[0])
+    """Fill each problem's ``reference`` (enumerated once per space/table/estimator/budget, cached one file per
+    problem in ``cache_dir``; the missing ones of a family are enumerated in one pass); a problem with too many
+    feasible architectures gets {"how": "union ..."}, its figures filled after the runs."""
+    paths = {p.name: Path(cache_dir) / f"compare_reference.{p.kind}.{_cache_key([p], max_feasible)}.json"
+             for p in problems}
+    missing = [p for p in problems if not paths[p.name].exists()]
+    if missing:
+        diff = check_bulk_errors(missing[0])
         if diff > 1e-6:
             raise RuntimeError(f"bulk errors differ from the estimator's by {diff:.3g}: the reference would not be "
                                f"the front of the problem the strategies search")
-        log(f"enumerating {problems[0].kind} ({problems[0].info['architectures']:,} architectures; bulk errors "
+        log(f"enumerating {missing[0].kind} ({missing[0].info['architectures']:,} architectures; bulk errors "
             f"match the estimator within {diff:.1e})...")
-        refs = enumerate_fronts(problems, max_feasible)
-        refs = {k: {**v, "bulk_check_max_abs_diff": diff} for k, v in refs.items()}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(refs, indent=1))
-        log(f"  {max(r.get('enumeration_s', 0) for r in refs.values()):.0f} s, cached in {path}")
+        refs = enumerate_fronts(missing, max_feasible)
+        for p in missing:
+            paths[p.name].parent.mkdir(parents=True, exist_ok=True)
+            paths[p.name].write_text(json.dumps({p.name: {**refs[p.name], "bulk_check_max_abs_diff": diff}}, indent=1))
+        log(f"  {max(r.get('enumeration_s', 0) for r in refs.values()):.0f} s, cached in {Path(cache_dir)}")
     for p in problems:
-        p.reference = refs[p.name]
+        p.reference = json.loads(paths[p.name].read_text())[p.name]

@@ -29,7 +29,13 @@ import time
 from pathlib import Path
 from typing import Dict, List, Sequence
 
-import numpy as np
+# one BLAS thread per process (the NNI worker inherits it): the estimator mostly answers one architecture at a
+# time, and several harness processes may share the cores. Not measured to be faster: a guess against thread
+# oversubscription, kept because the recorded runs were made with it
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402  (after the thread settings, which BLAS reads when loaded)
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))   # this checkout's edgenas, before any installed one

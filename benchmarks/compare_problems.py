@@ -128,19 +128,20 @@ class _FastSurrogate:
     affordable on two cores."""
 
     def __init__(self, problem: Problem):
-        ens = problem.estimator.oracle.surrogate("val_acc").model
+        surrogate = problem.estimator.oracle.surrogate("val_acc")
+        ens, self.range = surrogate.model, surrogate.range
         L, C = problem.space.num_layers, problem.space.num_candidates
-        for m in ens._models:
-            if m.activation != "relu" or m.out_activation_ != "identity" or len(m.coefs_) != 3:
-                raise RuntimeError("the surrogate's MLPs changed: update _FastSurrogate")
-        w1 = np.concatenate([m.coefs_[0] for m in ens._models], 1) / ens._sd[:, None]  # standardisation folded in
-        self.b1 = np.concatenate([m.intercepts_[0] for m in ens._models]) - (ens._mu / ens._sd) @ (w1 * ens._sd[:, None])
+        layers = ens._layers                                           # per member: [(weights, bias)] x 3
+        if any(len(m) != 3 for m in layers):
+            raise RuntimeError("the surrogate's MLPs changed: update _FastSurrogate")
+        w1 = np.concatenate([m[0][0] for m in layers], 1) / ens._sd[:, None]  # standardisation folded in
+        self.b1 = np.concatenate([m[0][1] for m in layers]) - (ens._mu / ens._sd) @ (w1 * ens._sd[:, None])
         self.onehot, self.w_extra = w1[:L * C].reshape(L, C, -1), w1[L * C:]
-        self.w2 = np.stack([m.coefs_[1] for m in ens._models])        # (members, hidden, hidden)
-        self.b2 = np.stack([m.intercepts_[1] for m in ens._models])[:, None, :]
-        self.w3 = np.stack([m.coefs_[2] for m in ens._models])        # (members, hidden, 1)
-        self.b3 = np.stack([m.intercepts_[2] for m in ens._models])[:, None, :]
-        self.members, self.y = len(ens._models), (ens._y_mu, ens._y_sd)
+        self.w2 = np.stack([m[1][0] for m in layers])                  # (members, hidden, hidden)
+        self.b2 = np.stack([m[1][1] for m in layers])[:, None, :]
+        self.w3 = np.stack([m[2][0] for m in layers])                  # (members, hidden, 1)
+        self.b3 = np.stack([m[2][1] for m in layers])[:, None, :]
+        self.members, self.y = len(layers), (ens._y_mu, ens._y_sd)
 
     def accuracy(self, archs: np.ndarray, extra: np.ndarray) -> np.ndarray:
         h = self.b1 + extra @ self.w_extra                                  # (N, members * hidden)
@@ -148,7 +149,7 @@ class _FastSurrogate:
             h += self.onehot[layer][archs[:, layer]]
         h = np.maximum(h, 0.0).reshape(len(archs), self.members, -1).transpose(1, 0, 2)
         h = np.maximum(h @ self.w2 + self.b2, 0.0) @ self.w3 + self.b3      # (members, N, 1)
-        return np.clip(h[:, :, 0].mean(0) * self.y[1] + self.y[0], 0.0, 1.0)
+        return np.clip(h[:, :, 0].mean(0) * self.y[1] + self.y[0], *self.range)
 
 
 def _bench_errors(problem: Problem, archs: np.ndarray, flops: np.ndarray, param_bytes: np.ndarray) -> np.ndarray:

@@ -30,7 +30,7 @@ def ort_table(search_run, tmp_path_factory):
 @pytest.fixture(autouse=True)
 def fast_measurement(monkeypatch):
     """Measure exported models with a short protocol (the synthetic table has none of its own)."""
-    import edgenas.deploy.measure as measure
+    import edgenas.profiling.network as measure
 
     from dataclasses import replace
 

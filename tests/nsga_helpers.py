@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from edgenas.search.runners import InProcessRunner
 from edgenas.tables.cost import CostModel
 from edgenas.arch.space import get_space
 from edgenas.tables.table import LatencyTable
@@ -30,3 +31,18 @@ def scaled_table(path: Path, factor: float, device: str = "phone") -> Path:
         e["latency_ms"] *= factor
     path.write_text(json.dumps(d))
     return path
+
+
+
+class StopAfter(InProcessRunner):
+    """A runner that raises, as a killed process would, after ``n`` evaluations (one at a time)."""
+
+    def __init__(self, n):
+        self.left = n
+
+    def map(self, estimator, archs, chunk_size):
+        for item in super().map(estimator, archs, 1):
+            if self.left == 0:
+                raise KeyboardInterrupt
+            self.left -= 1
+            yield item

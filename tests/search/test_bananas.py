@@ -11,26 +11,12 @@ from edgenas.search import setup as setup_mod
 from edgenas.search.estimators import SyntheticOracle
 from edgenas.search.candidates import mutate
 from edgenas.search.predictor import PerformancePredictor, PredictorOptions
-from edgenas.search.runners import InProcessRunner
 from edgenas.search.setup import search
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 
 SMALL = {"members": 3, "width": 16, "fit_iterations": 60}   # a cheap predictor: the tests check behaviour
 TABLE = H.TABLE.name.removesuffix(".json")
 
-
-class StopAfter(InProcessRunner):
-    """Raises, as a killed process would, after ``n`` evaluations."""
-
-    def __init__(self, n):
-        self.left = n
-
-    def map(self, estimator, archs, chunk_size):
-        for item in super().map(estimator, archs, 1):
-            if self.left == 0:
-                raise KeyboardInterrupt
-            self.left -= 1
-            yield item
 
 
 def run(tmp_path, out="run", seed=0, budget=0.08, **config):
@@ -100,7 +86,7 @@ def test_the_pareto_variant_returns_a_non_dominated_front_spread_over_latency(tm
 
 def test_same_seed_same_result_and_a_killed_run_resumes_to_it(tmp_path, monkeypatch):
     whole = run(tmp_path, out="whole")
-    monkeypatch.setattr(setup_mod, "make_runner", lambda ray: StopAfter(23))  # killed mid-round
+    monkeypatch.setattr(setup_mod, "make_runner", lambda ray: H.StopAfter(23))  # killed mid-round
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path, out="cut")
     monkeypatch.undo()

@@ -6,22 +6,8 @@ import pytest
 import nsga_helpers as H
 from edgenas.errors import ConfigError
 from edgenas.search import setup as setup_mod
-from edgenas.search.runners import InProcessRunner
 from edgenas.search.setup import search
 
-
-class StopAfter(InProcessRunner):
-    """Raises, as a killed process would, after ``n`` evaluations."""
-
-    def __init__(self, n):
-        self.left = n
-
-    def map(self, estimator, archs, chunk_size):
-        for item in super().map(estimator, archs, 1):
-            if self.left == 0:
-                raise KeyboardInterrupt
-            self.left -= 1
-            yield item
 
 
 def run(tmp_path, out="run", **config):
@@ -40,7 +26,7 @@ def test_front_meets_the_budget_and_the_search_beats_its_own_start(tmp_path):
 def test_same_seed_same_result_and_a_killed_run_resumes_to_it(tmp_path, monkeypatch):
     whole = run(tmp_path, out="whole")
     assert run(tmp_path, out="again")["front"] == whole["front"]
-    monkeypatch.setattr(setup_mod, "make_runner", lambda ray: StopAfter(45))  # killed mid-run
+    monkeypatch.setattr(setup_mod, "make_runner", lambda ray: H.StopAfter(45))  # killed mid-run
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path, out="cut")
     monkeypatch.undo()

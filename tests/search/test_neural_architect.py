@@ -7,7 +7,6 @@ from cli_helpers import run_main
 from edgenas.errors import ConfigError
 from edgenas.search import setup as setup_mod
 from edgenas.search.estimators import SyntheticOracle
-from edgenas.search.runners import InProcessRunner
 from edgenas.search.setup import search
 
 SMALL = {"members": 3, "width": 16, "fit_iterations": 60, "episodes": 8, "steps": 3, "evaluate_per_round": 5}
@@ -20,17 +19,6 @@ class TimedOracle(SyntheticOracle):
     def train_seconds(self, archs):
         return 5.0 + np.asarray(archs, dtype=np.float64).sum(1)
 
-
-class StopAfter(InProcessRunner):
-    def __init__(self, n):
-        self.left = n
-
-    def map(self, estimator, archs, chunk_size):
-        for item in super().map(estimator, archs, 1):
-            if self.left == 0:
-                raise KeyboardInterrupt
-            self.left -= 1
-            yield item
 
 
 def run(tmp_path, out="run", seed=0, budget=0.08, **config):
@@ -73,7 +61,7 @@ def test_a_measured_training_time_is_predicted_and_weighs_in_the_reward(tmp_path
 
 def test_same_seed_same_result_and_a_killed_run_resumes_to_it(tmp_path, monkeypatch):
     whole = run(tmp_path, out="whole")
-    monkeypatch.setattr(setup_mod, "make_runner", lambda ray: StopAfter(17))
+    monkeypatch.setattr(setup_mod, "make_runner", lambda ray: H.StopAfter(17))
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path, out="cut")
     monkeypatch.undo()

@@ -9,24 +9,10 @@ from edgenas.errors import ConfigError
 from edgenas.search import setup as setup_mod
 from edgenas.search.controller import FactorisedPolicy, LSTMController, one_thread
 from edgenas.search.reinforce import Reinforce, mnas_reward
-from edgenas.search.runners import InProcessRunner
 from edgenas.search.setup import search
 
 BUDGET = 0.08
 
-
-class StopAfter(InProcessRunner):
-    """Raises, as a killed process would, after ``n`` evaluations."""
-
-    def __init__(self, n):
-        self.left = n
-
-    def map(self, estimator, archs, chunk_size):
-        for item in super().map(estimator, archs, 1):
-            if self.left == 0:
-                raise KeyboardInterrupt
-            self.left -= 1
-            yield item
 
 
 def run(tmp_path, out="run", seed=0, **config):
@@ -107,7 +93,7 @@ def test_same_seed_same_result_and_a_killed_run_resumes_to_it(tmp_path, monkeypa
     whole = run(tmp_path, out="whole")
     assert run(tmp_path, out="again")["front"] == whole["front"]
     assert run(tmp_path, out="other", seed=1)["history"] != whole["history"]
-    monkeypatch.setattr(setup_mod, "make_runner", lambda ray: StopAfter(37))  # killed mid-step
+    monkeypatch.setattr(setup_mod, "make_runner", lambda ray: H.StopAfter(37))  # killed mid-step
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path, out="cut")
     monkeypatch.undo()

@@ -27,6 +27,7 @@ from .algorithms import make_algorithm
 from .problem import ArchitectureProblem, EvaluationService, ObjectiveSpec, check_budgets, objective_bounds
 
 __all__ = ["FrontTracker", "SearchResult", "run_generations", "pareto_front", "least_violating", "feasible",
+           "outcome_of",
            "REF_POINT", "run_journaled", "record_point"]
 
 REF_POINT = 1.1
@@ -152,6 +153,20 @@ def record_point(r: EvalRecord):
     from .contract import Point
 
     return Point(r.arch, r.values["error"], {k: v for k, v in r.values.items() if k != "error"}, r.generation)
+
+
+def outcome_of(spec: ObjectiveSpec, records: List[EvalRecord], *, evaluated: int, history: list, details: dict,
+               select: Optional[Callable[[List[EvalRecord]], str]] = None):
+    """The SearchOutcome of a strategy that journaled ``records`` (everything it evaluated): their Pareto set,
+    the least-violating one when none meets the budgets, and ``select(front)``'s pick when given."""
+    from .contract import SearchOutcome
+
+    front = pareto_front(spec, records)
+    lv = None if front else least_violating(spec, records)
+    return SearchOutcome(front=[record_point(r) for r in front], evaluated=evaluated, history=history,
+                         selected=select(front) if select and front else None,
+                         points=[record_point(r) for r in records],
+                         least_violating=record_point(lv) if lv else None, details=details)
 
 
 def run_journaled(request, algorithm: str, pop: int, gens: int):

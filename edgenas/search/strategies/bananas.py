@@ -39,7 +39,7 @@ from ..contract import SearchOutcome, SearchRequest, Strategy, option
 from ..predictor import THOMPSON, PerformancePredictor, PredictorOptions
 from ..problem import EvaluationService, objective_bounds
 from ..evaluated import Evaluated
-from ..run import JOURNAL, least_violating, pareto_front, record_point
+from ..run import JOURNAL, outcome_of
 from ..runstore import open_store
 
 VARIANTS = ("single", "pareto")
@@ -157,16 +157,10 @@ class Bananas(Strategy):
             records = [r for r in store.records() if r.arch in done.seen]
         finally:
             store.close()
-        front = pareto_front(spec, records)
-        lv = None if front else least_violating(spec, records)
-        selected = None
-        if front and not pareto:
-            selected = min(front, key=lambda r: (r.values["error"], r.arch)).arch
         n = len(done.seen)
-        return SearchOutcome(front=[record_point(r) for r in front], evaluated=n, history=history,
-                             selected=selected, points=[record_point(r) for r in records],
-                             least_violating=record_point(lv) if lv else None,
-                             details={"fresh": service.fresh, "rounds": rnd, "fit_s": fit_s,
+        least_error = None if pareto else (lambda front: min(front, key=lambda r: (r.values["error"], r.arch)).arch)
+        return outcome_of(spec, records, evaluated=n, history=history, select=least_error,
+                          details={"fresh": service.fresh, "rounds": rnd, "fit_s": fit_s,
                                       "overhead_ms_per_evaluation": 1e3 * (fit_s + other_s) / max(n, 1)})
 
     @staticmethod

@@ -28,9 +28,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import ConfigError
+from ..candidates import violation
 from ..contract import SearchOutcome, SearchRequest, Strategy, option
 from ..problem import EvaluationService
-from ..run import JOURNAL, FrontTracker, least_violating, pareto_front, record_point
+from ..run import JOURNAL, FrontTracker, outcome_of
 from ..runstore import open_store
 
 
@@ -51,17 +52,10 @@ class EvolutionConfig:
                               f"(got population={self.population}, sample={self.sample}, cycles={self.cycles})")
 
 
-def _violation(spec, values) -> np.ndarray:
-    violation = np.zeros(len(values["error"]))
-    for key, budget in spec.constraints:
-        violation += np.maximum(0.0, (values[key] - budget) / budget)
-    return violation
-
-
 def _rank(spec, values) -> np.ndarray:
     """Sort keys: (total relative budget violation, then each objective, error first); the tournament of
     ``selection=error`` compares them in order, that of ``selection=pareto`` by dominance after violation."""
-    return np.column_stack([_violation(spec, values)] + [values[k] for k in spec.objectives])
+    return np.column_stack([violation(spec, values)] + [values[k] for k in spec.objectives])
 
 
 def _pareto_winner(members, rng) -> tuple:
@@ -118,9 +112,4 @@ class RegularizedEvolution(Strategy):
             records = [r for r in store.records() if r.arch in seen]
         finally:
             store.close()
-        front = pareto_front(spec, records)
-        lv = None if front else least_violating(spec, records)
-        return SearchOutcome(front=[record_point(r) for r in front], evaluated=len(seen), history=history,
-                             points=[record_point(r) for r in records],
-                             least_violating=record_point(lv) if lv else None,
-                             details={"fresh": service.fresh})
+        return outcome_of(spec, records, evaluated=len(seen), history=history, details={"fresh": service.fresh})

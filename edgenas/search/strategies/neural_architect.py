@@ -40,7 +40,7 @@ from ..contract import SearchOutcome, SearchRequest, Strategy, option
 from ..evaluated import Evaluated
 from ..predictor import PerformancePredictor, PredictorOptions
 from ..problem import EvaluationService
-from ..run import JOURNAL, least_violating, pareto_front, record_point
+from ..run import JOURNAL, outcome_of
 from ..runstore import open_store
 from ..transform_policy import TransformPolicy
 
@@ -209,15 +209,11 @@ class NeuralArchitect(Strategy):
             records = [r for r in store.records() if r.arch in done.seen]
         finally:
             store.close()
-        front = pareto_front(spec, records)
-        # the pick: the best reward on the front (the reward also weighs training time, which the front does not)
-        selected = max(front, key=lambda r: (reward_of[r.arch], r.arch)).arch if front else None
-        lv = None if front else least_violating(spec, records)
         n = len(done)
-        return SearchOutcome(front=[record_point(r) for r in front], evaluated=n, history=history,
-                             selected=selected, points=[record_point(r) for r in records],
-                             least_violating=record_point(lv) if lv else None,
-                             details={"fresh": service.fresh, "rounds": rnd,
+        # the pick: the best reward on the front (the reward also weighs training time, which the front does not)
+        return outcome_of(spec, records, evaluated=n, history=history,
+                          select=lambda front: max(front, key=lambda r: (reward_of[r.arch], r.arch)).arch,
+                          details={"fresh": service.fresh, "rounds": rnd,
                                       "train_time": "measured by the estimator (train_s), predicted" if measured
                                       else "FLOPs from the table (proxy, exact)",
                                       "overhead_ms_per_evaluation": 1e3 * overhead_s / max(n, 1)})

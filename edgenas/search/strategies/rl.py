@@ -30,7 +30,7 @@ from ..contract import SearchOutcome, SearchRequest, Strategy
 from ..controller import make_policy, one_thread
 from ..problem import EvaluationService
 from ..reinforce import Reinforce, budget_ratios, mnas_reward
-from ..run import JOURNAL, feasible, least_violating, pareto_front, record_point
+from ..run import JOURNAL, feasible, outcome_of
 from ..runstore import open_store
 from .rl_config import RLConfig
 
@@ -68,12 +68,8 @@ class RLStrategy(Strategy):
             records = [r for r in store.records() if r.arch in seen]
         finally:
             store.close()
-        front = pareto_front(spec, records)
-        lv = None if front else least_violating(spec, records)
-        return SearchOutcome(front=[record_point(r) for r in front], evaluated=len(seen), history=history,
-                             points=[record_point(r) for r in records],
-                             least_violating=record_point(lv) if lv else None,
-                             details={"fresh": service.fresh, "steps": steps,
+        return outcome_of(spec, records, evaluated=len(seen), history=history,
+                          details={"fresh": service.fresh, "steps": steps,
                                       "stopped_by": "evaluations" if len(seen) >= cfg.evaluations else "max_steps",
                                       "most_likely": spec.space.format(policy.most_likely()),
                                       "baseline": trainer.baseline})

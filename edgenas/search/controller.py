@@ -17,6 +17,7 @@ uniform. :class:`FactorisedPolicy` is one independent softmax per layer.
 """
 from __future__ import annotations
 
+import abc
 from contextlib import contextmanager
 from typing import Iterator, Optional, Tuple
 
@@ -29,7 +30,7 @@ __all__ = ["Policy", "LSTMController", "FactorisedPolicy", "POLICIES", "make_pol
 Draw = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # archs (n, layers), log-probability (n,), entropy (n,)
 
 
-class Policy(nn.Module):
+class Policy(nn.Module, abc.ABC):
     """A distribution over architectures: :meth:`sample` draws ``n`` with their log-probabilities and entropies."""
 
     def __init__(self, num_layers: int, num_candidates: int):
@@ -55,9 +56,10 @@ class Policy(nn.Module):
         """The ``(layers, n)`` uniform numbers a draw inverts, all taken from ``generator`` at once."""
         return None if generator is None else torch.rand(self.num_layers, n, generator=generator)
 
+    @abc.abstractmethod
     def _run(self, n: int, generator: Optional[torch.Generator], archs: Optional[torch.Tensor],
              greedy: bool = False) -> Draw:
-        raise NotImplementedError
+        """Draw ``n`` architectures (or score the given ``archs``, or take the greedy one): each policy's own."""
 
 
 def _choose(logits: torch.Tensor, uniform: Optional[torch.Tensor], given: Optional[torch.Tensor],

@@ -8,6 +8,7 @@ raises one :class:`EdgeNASError`; no other exception, and no non-finite number i
 import copy
 import json
 import math
+import os
 
 import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -20,7 +21,8 @@ from edgenas.errors import EdgeNASError
 from edgenas.tables.cost import CostModel
 from edgenas.tables.table import LatencyTable
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# EDGENAS_FUZZ_EXAMPLES=5000 for a long local campaign; CI runs the default 60.
+SETTINGS = settings(max_examples=int(os.environ.get("EDGENAS_FUZZ_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 ODD_VALUES = st.sampled_from([math.nan, math.inf, -math.inf, -1, -1.0, -1e-9, 0, 0.0, 1, 2, 3, 4, 5, 16.7, 10**6,
                               10**12, 1e308, "2", "", "skip", None, True, False, [], {}, [1, 2], {"x": 1}])
@@ -41,6 +43,11 @@ def _at(doc, path):
     return doc
 
 
+def _fresh(value):
+    """A copy: the lists and objects of ODD_VALUES are shared, and a later mutation must not change them."""
+    return copy.deepcopy(value)
+
+
 def mutate(data, doc):
     """``doc`` with one to three random mutations, drawn from ``data``."""
     doc = copy.deepcopy(doc)
@@ -54,9 +61,9 @@ def mutate(data, doc):
         if action == "delete":
             del container[key]
         elif action == "add" and isinstance(container, dict):
-            container[data.draw(st.sampled_from(["dilation", "extra", "padding"]))] = data.draw(VALUES)
+            container[data.draw(st.sampled_from(["dilation", "extra", "padding"]))] = _fresh(data.draw(VALUES))
         else:
-            container[key] = data.draw(VALUES)
+            container[key] = _fresh(data.draw(VALUES))
     return doc
 
 

@@ -66,10 +66,10 @@ def _candidates(name: str, cands) -> Dict[str, dict]:
     out = {}
     for cname, spec in cands.items():
         where = f"candidates.{cname}"
-        if not cname or "-" in cname or any(ch.isspace() for ch in cname):
+        if not isinstance(cname, str) or not cname or "-" in cname or any(ch.isspace() for ch in cname):
             raise SpaceError(f"space {name!r}: candidate name {cname!r} must be non-empty, without '-' or spaces")
         op = spec.get("op") if isinstance(spec, dict) else None
-        if op not in CANDIDATE_ARGS:
+        if not isinstance(op, str) or op not in CANDIDATE_ARGS:
             raise SpaceError(f"space {name!r}: {where}.op is {op!r}; known ops: {', '.join(sorted(CANDIDATE_ARGS))}")
         ranges = CANDIDATE_ARGS[op]
         _obj(name, where, spec, ("op", *ranges), ("op", *REQUIRED_ARGS.get(op, ())))

@@ -630,15 +630,15 @@ def bench_query(arch, path, space_name, tables_dir, as_json):
 @click.argument("path", required=False, type=click.Path(dir_okay=False))
 @click.option("--space", "space_name", default="fbnet-small", show_default=True, help="Space of the shipped benchmark.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write accuracy against latency as a PNG.")
-@click.option("--members", default=5, show_default=True, type=click.IntRange(1),
-              help="MLPs in the surrogate scored by 5-fold cross-validation.")
-def bench_show(path, space_name, plot, members):
+@click.option("--trees", default=300, show_default=True, type=click.IntRange(1),
+              help="Trees in the surrogate scored by 5-fold cross-validation.")
+def bench_show(path, space_name, plot, trees):
     """Progress, seed noise against the spread between architectures, the surrogate's held-out ranking."""
     from edgenas.bench.benchfile import Benchmark
     from edgenas.bench.report import plot as plot_bench, summary
 
     b = Benchmark.load(_bench_path(path, space_name))
-    click.echo("\n".join(summary(b, members=members)))
+    click.echo("\n".join(summary(b, trees=trees)))
     if plot:
         click.echo(f"plot: {plot_bench(b, plot)}")
 

@@ -37,19 +37,19 @@ class BenchmarkOracle:
     architectures it did not train (FLOPs, parameters) and the latencies a query reports."""
 
     def __init__(self, path: PathLike, tables: Sequence[Tuple[str, LatencyTable]] = (),
-                 space: Optional[SearchSpace] = None, members: int = 5):
+                 space: Optional[SearchSpace] = None, trees: int = 300):
         self.path = Path(path)
         self.bench = Benchmark.load(self.path, space)
         self.space = self.bench.space
         for name, t in tables:
             t.check_fits(self.space)
         self.tables = list(tables)
-        self.members = members                      # of the surrogate's ensemble
+        self.trees = trees                          # of the surrogate's forest
         self._surrogates: Dict[str, Surrogate] = {}
 
     def surrogate(self, metric: str) -> Surrogate:
         if metric not in self._surrogates:
-            self._surrogates[metric] = Surrogate(self.bench, metric, members=self.members)
+            self._surrogates[metric] = Surrogate(self.bench, metric, trees=self.trees)
         return self._surrogates[metric]
 
     def features(self, archs: np.ndarray) -> List[dict]:
@@ -67,7 +67,7 @@ class BenchmarkOracle:
 
     def accuracy(self, archs: np.ndarray, metric: str = "val_acc") -> tuple:
         """(accuracy, std, source) per architecture: the seeds' mean and spread where trained, else the
-        surrogate's mean and ensemble spread (any metric of a run: ``train_s`` too)."""
+        surrogate's mean and its trees' spread (any metric of a run: ``train_s`` too)."""
         archs = np.asarray(archs, dtype=np.int64).reshape(-1, self.space.num_layers)
         acc, std = np.empty(len(archs)), np.full(len(archs), np.nan)
         source: List[str] = []
@@ -94,7 +94,7 @@ class BenchmarkOracle:
         return self.accuracy(archs, "train_s")[0]
 
     def describe(self) -> dict:
-        return {"kind": "benchmark", "path": str(self.path.resolve()), "surrogate_members": self.members,
+        return {"kind": "benchmark", "path": str(self.path.resolve()), "surrogate_trees": self.trees,
                 "recipe_fingerprint": self.bench.header["recipe_fingerprint"],
                 "trained": len(self.bench.trained()), "metric": "val_acc"}
 

@@ -176,10 +176,10 @@ class BenchmarkEstimator(ErrorEstimator):
 
     chunk_size = 1 << 12
 
-    def __init__(self, path, tables, space: SearchSpace, members: int = 5):
+    def __init__(self, path, tables, space: SearchSpace, trees: int = 300):
         from ..bench.query import BenchmarkOracle
 
-        self.oracle = BenchmarkOracle(path, tables, space, members=members)
+        self.oracle = BenchmarkOracle(path, tables, space, trees=trees)
 
     def evaluate(self, archs: np.ndarray) -> np.ndarray:
         return 1.0 - self.oracle.accuracy(archs, "val_acc")[0]
@@ -243,7 +243,7 @@ def _supernet(arg: str, ctx: EstimatorContext) -> ErrorEstimator:
 def _bench(arg: str, ctx: EstimatorContext) -> ErrorEstimator:
     from ..bench.query import shipped
 
-    opts = _int_options(ctx, "bench", ("members",))
+    opts = _int_options(ctx, "bench", ("trees",))
     tables = [(t.name, t.cost.table) for t in ctx.spec.targets]
     return BenchmarkEstimator(arg or shipped(ctx.space), tables, ctx.space, **opts)
 
@@ -262,7 +262,7 @@ ESTIMATORS: Dict[str, Tuple[Callable[[str, EstimatorContext], ErrorEstimator], s
                                              "threads"),
     "bench": (_bench, "bench[:PATH]", "the benchmark of trained architectures (tabular where trained, surrogate "
                                       "elsewhere); without PATH the one edgenas ships for the space; option "
-                                      "members (of the surrogate's ensemble, 5)"),
+                                      "trees (of the surrogate's forest, 300)"),
     "oracle": (_oracle, "oracle", "a synthetic closed-form accuracy, for benchmarking the search itself"),
 }
 

@@ -51,12 +51,12 @@ def test_noise_statistics(bench_file):
 
 
 def test_the_surrogate_ranks_held_out_architectures(bench_file):
-    cv = surrogate_cv(Benchmark.load(bench_file), "test_acc", members=2)
+    cv = surrogate_cv(Benchmark.load(bench_file), "test_acc", trees=50)
     assert cv["n"] == 120 and cv["kendall_tau"] > 0.8 and cv["mae"] < 0.01
 
 
 def test_tabular_where_trained_surrogate_elsewhere(bench_file):
-    oracle = BenchmarkOracle(bench_file, space_tables(SPACE, TABLES), members=2)
+    oracle = BenchmarkOracle(bench_file, space_tables(SPACE, TABLES), trees=50)
     b = oracle.bench
     trained = SPACE.parse(b.records[0].arch)
     untrained = next(a for a in SPACE.sample(500, seed=3) if b.get(SPACE.format(a)) is None)
@@ -73,9 +73,9 @@ def test_a_search_reads_the_benchmark_as_its_estimator(bench_file, tmp_path):
 
     table = TABLES / "fbnet-small.onnxruntime.cpu1.json"
     doc = search("random", [table], tmp_path / "s", estimator=f"bench:{bench_file}", config={"pop": 20, "gens": 2},
-                 estimator_options={"members": 2}, plot=False)
+                 estimator_options={"trees": 50}, plot=False)
     assert doc["sources"]["estimator"]["kind"] == "benchmark" and doc["front"]
-    oracle = BenchmarkOracle(bench_file, space_tables(SPACE, TABLES), members=2)
+    oracle = BenchmarkOracle(bench_file, space_tables(SPACE, TABLES), trees=50)
     for row in doc["front"]:
         assert row["accuracy"] == pytest.approx(oracle.accuracy(np.array([SPACE.parse(row["arch"])]))[0][0])
     with pytest.raises(BenchError, match="not of 'fbnet-cifar'"):
@@ -89,8 +89,8 @@ def test_cli_query_and_show(bench_file, capsys, tmp_path):
     Benchmark(b.header, b.records[:25]).save(small)
     code, io = run_main(capsys, ["bench", "query", arch, "--bench", str(bench_file), "--tables", str(TABLES)])
     assert code == 0 and "trained, 3 seeds" in io.out and "fbnet-small.onnxruntime.cpu1.json" in io.out
-    code, io = run_main(capsys, ["bench", "show", str(small), "--plot", str(tmp_path / "b.png"), "--members", "1"])
-    assert code == 0 and "ratio" in io.out and "surrogate (1 MLPs), 5-fold" in io.out
+    code, io = run_main(capsys, ["bench", "show", str(small), "--plot", str(tmp_path / "b.png"), "--trees", "20"])
+    assert code == 0 and "ratio" in io.out and "surrogate (20 trees), 5-fold" in io.out
     assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -113,25 +113,25 @@ def test_cli_bad_input_is_one_line(bench_file, tmp_path, capsys, make, args, mes
 
 
 def test_the_surrogate_fit_is_cached_and_predicts_as_scikit_learn(bench_file, tmp_path, monkeypatch):
-    from sklearn.neural_network import MLPRegressor
+    from sklearn.ensemble import ExtraTreesRegressor
 
     from edgenas.bench import surrogate as surrogate_mod
 
     monkeypatch.setenv("EDGENAS_CACHE", str(tmp_path))
     bench = Benchmark.load(bench_file)
     fits = []
-    real_fit = surrogate_mod.EnsembleRegressor.fit
-    monkeypatch.setattr(surrogate_mod.EnsembleRegressor, "fit", lambda self, x, y: fits.append(1) or real_fit(self, x, y))
+    real_fit = surrogate_mod.ForestRegressor.fit
+    monkeypatch.setattr(surrogate_mod.ForestRegressor, "fit", lambda self, x, y: fits.append(1) or real_fit(self, x, y))
     archs = SPACE.sample(20, seed=3)
     feats = BenchmarkOracle(bench_file, space_tables(SPACE, TABLES)).features(archs)
-    first = surrogate_mod.Surrogate(bench, "val_acc", members=2).predict(archs, feats)
-    again = surrogate_mod.Surrogate(bench, "val_acc", members=2).predict(archs, feats)
+    first = surrogate_mod.Surrogate(bench, "val_acc", trees=50).predict(archs, feats)
+    again = surrogate_mod.Surrogate(bench, "val_acc", trees=50).predict(archs, feats)
     assert fits == [1] and len(list(tmp_path.glob("surrogate-*.npz"))) == 1
     assert np.array_equal(first[0], again[0]) and np.array_equal(first[1], again[1])
-    # the cached arrays predict what scikit-learn's own MLP predicts
-    x, y = np.random.default_rng(0).random((30, 5)), np.random.default_rng(1).random(30)
-    ours = surrogate_mod.EnsembleRegressor(members=1, hidden=(8,), max_iter=50).fit(x, y)
-    theirs = MLPRegressor(hidden_layer_sizes=(8,), alpha=1e-3, solver="lbfgs", max_iter=50, tol=1e-7,
-                          random_state=0).fit((x - ours._mu) / ours._sd, (y - ours._y_mu) / ours._y_sd)
-    expected = theirs.predict((x - ours._mu) / ours._sd) * ours._y_sd + ours._y_mu
-    assert np.allclose(ours.predict(x)[0], expected, rtol=0, atol=1e-12)
+    # the stored arrays predict what scikit-learn's own forest predicts, tree by tree
+    x, y = np.random.default_rng(0).random((60, 5)), np.random.default_rng(1).random(60)
+    probe = np.random.default_rng(2).random((40, 5))
+    ours = surrogate_mod.ForestRegressor(trees=7, seed=3).fit(x, y)
+    theirs = ExtraTreesRegressor(7, min_samples_leaf=2, random_state=3).fit(x, y)
+    expected = np.stack([t.predict(probe.astype(np.float32)) for t in theirs.estimators_])
+    assert np.array_equal(ours.predict_members(probe), expected)

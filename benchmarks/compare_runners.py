@@ -263,7 +263,8 @@ def runner_for(name: str, args) -> Callable[[Problem, int, int, Path], Trace]:
         return lambda p, seed, n, work: _NNI.run(kind, p, seed, n, cap * n)
     options = {k.split(".", 1)[1]: _value(v) for k, v in (o.split("=", 1) for o in args.option)
                if k.split(".", 1)[0] == name}
-    return lambda p, seed, n, work: run_edgenas(name, p, seed, n, work, options)
+    strategy = dict(v.split("=", 1) for v in getattr(args, "variant", [])).get(name, name)   # a variant's strategy
+    return lambda p, seed, n, work: run_edgenas(strategy, p, seed, n, work, options)
 
 
 def _value(text: str):

@@ -83,8 +83,10 @@ def row_of(problem: cp.Problem, strategy: str, seed: int, trace: Trace, checkpoi
         "problem": problem.name, "strategy": strategy, "seed": seed, "budget": cap, "evaluated": n,
         "stopped": trace.stopped,
         "proposals": trace.proposals, "feasible": int(ok.sum()), "wall_s": trace.wall_s,
-        "estimator_s": trace.estimator_s,
+        "estimator_s": trace.estimator_s, "cpu_s": trace.cpu_s, "estimator_cpu_s": trace.estimator_cpu_s,
         "overhead_ms_per_eval": 1e3 * (trace.wall_s - trace.estimator_s) / max(n, 1),
+        # the same in CPU time: what the strategy costs, whatever else the machine runs
+        "overhead_cpu_ms_per_eval": 1e3 * (trace.cpu_s - trace.estimator_cpu_s) / max(n, 1),
         "hypervolume": hv,
         "best_accuracy": [(float(best[min(k, n) - 1]) if n else 0.0) if k <= cap else None for k in checkpoints],
         "best_steps": [[int(i) + 1, float(best[i])] for i in gains],   # (evaluations, new best) pairs
@@ -193,6 +195,8 @@ def curves(rows: List[dict], problems, strategies) -> Dict[str, Dict[str, dict]]
                     "seeds": len(rs), "hv_share": stats(np.array([r["hv_share"] for r in rs])),
                     "best_accuracy": stats(np.array([r["best_accuracy"] for r in rs])),
                     "median_overhead_ms_per_eval": float(np.median([r["overhead_ms_per_eval"] for r in rs])),
+                    "median_overhead_cpu_ms_per_eval": float(np.median([r.get("overhead_cpu_ms_per_eval", np.nan)
+                                                                        for r in rs])),
                     "median_wall_s": float(np.median([r["wall_s"] for r in rs])),
                     "budget": max(r.get("budget", r["evaluated"]) for r in rs),
                     "runs_short_of_budget": sum(r["evaluated"] < r.get("budget", r["evaluated"]) for r in rs)}
@@ -251,8 +255,10 @@ def targets(rows, problems, strategies, checkpoints: Sequence[int], evaluations:
         for s in names:
             rs = [r for r in rows if r["problem"] == p.name and r["strategy"] == s]
             med = float(np.median([r["overhead_ms_per_eval"] for r in rs]))
-            out["overhead"].append({"problem": p.name, "strategy": s, "evaluations": evaluations,
-                                    "median_ms_per_eval": med, "met": med <= 5.0})
+            cpu = float(np.median([r.get("overhead_cpu_ms_per_eval", np.nan) for r in rs]))
+            out["overhead"].append({"problem": p.name, "strategy": s, "evaluations": max(r["evaluated"] for r in rs),
+                                    "median_ms_per_eval": med, "median_cpu_ms_per_eval": cpu,
+                                    "met": med <= 5.0, "met_in_cpu_time": cpu <= 5.0})
     return out
 
 
@@ -305,11 +311,11 @@ def print_tables(summary: dict, checkpoints: Sequence[int], log) -> None:
     for metric in ("hv_share", "best_accuracy"):
         for problem, by in summary.items():
             log(f"\n{problem}: median {metric}")
-            log(f"  {'strategy':16s}" + "".join(f"{k:>9d}" for k in show) + "   ms/eval")
+            log(f"  {'strategy':16s}" + "".join(f"{k:>9d}" for k in show) + "   overhead ms/eval")
             for s, c in by.items():
                 med = c[metric]["median"]
                 log(f"  {s:16s}" + "".join(f"{numbers([med])[0][checkpoints.index(k)]:9.4f}" for k in show)
-                    + f"   {c['median_overhead_ms_per_eval']:7.2f}")
+                    + f"   {c['median_overhead_ms_per_eval']:7.2f} wall, {c['median_overhead_cpu_ms_per_eval']:7.2f} CPU")
 
 
 def main(argv=None) -> dict:
@@ -402,8 +408,9 @@ def main(argv=None) -> dict:
         log(f"  {t['ours']} vs {t['theirs']} {t['problem']} ({t['metric']}): "
             f"{'met' if t['met'] else 'NOT met'} at every checkpoint")
     for t in result["targets"]["overhead"]:
-        if not t["met"]:
-            log(f"  overhead {t['problem']} {t['strategy']}: {t['median_ms_per_eval']:.2f} ms/eval: NOT met")
+        if not (t["met"] and t["met_in_cpu_time"]):
+            log(f"  overhead {t['problem']} {t['strategy']}: {t['median_ms_per_eval']:.2f} ms/eval wall, "
+                f"{t['median_cpu_ms_per_eval']:.2f} CPU: {'met' if t['met_in_cpu_time'] else 'NOT met'} in CPU time")
     log(f"\nwrote {out.with_suffix('.json')} ({time.time() - started:.0f} s)")
     return result
 

@@ -265,7 +265,8 @@ def targets(rows, problems, strategies, checkpoints: Sequence[int], evaluations:
 # ---- output -----------------------------------------------------------------------------------------------------
 COLORS = {"random": "tab:gray", "evolution": "tab:green", "nsga2": "tab:red", "rl": "tab:purple",
           "bananas": "tab:orange", "neural-architect": "tab:brown", "optuna-nsga2": "salmon",
-          "optuna-tpe": "gold", "nni-evolution": "yellowgreen", "nni-rl": "plum", "evolution-pareto": "tab:olive"}
+          "optuna-tpe": "gold", "nni-evolution": "yellowgreen", "nni-rl": "plum", "evolution-pareto": "tab:olive",
+          "bananas-pareto": "darkgoldenrod"}
 
 
 def plot(path: Path, problems: List[cp.Problem], summary: dict, checkpoints: Sequence[int], seeds: int) -> None:

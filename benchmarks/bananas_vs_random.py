@@ -7,10 +7,12 @@ none does) — BANANAS's at ``--evaluations``, random search's at ``--evaluation
 the number of distinct evaluations after which BANANAS's best reached random search's median at ``--random-long``
 (read from its per-round history; None when it never did within ``--evaluations``). Overhead per evaluation is
 BANANAS's own time (the predictor's fits, candidates, acquisition; not the estimator) as the strategy reports it,
-beside the wall time per evaluation of the whole search. ``--estimator bench`` runs it on the shipped benchmark of
-trained architectures.
+beside the wall and CPU (process) time per evaluation of the whole search — on a loaded machine the wall time is an
+upper bound, the CPU time is the strategy's. ``--estimator bench`` runs it on the shipped benchmark of trained
+architectures; ``--option NAME=VALUE`` sets one of BANANAS's options (e.g. ``steps_per_result=3``).
 
     PYTHONPATH=. python benchmarks/bananas_vs_random.py --seeds 20 --evaluations 200
+    PYTHONPATH=. python benchmarks/bananas_vs_random.py --seeds 3 --evaluations 1000 --random-long 1000 --budgets-ms 0.08
 """
 from __future__ import annotations
 
@@ -22,7 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+# one BLAS thread, as compare_strategies.py: the predictor's matrices are small and the cores are shared
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402  (after the thread settings, which BLAS reads when loaded)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -44,21 +50,35 @@ def evaluations_to_reach(history: list, accuracy: float):
     return None
 
 
+def options(args) -> dict:
+    """BANANAS's options from ``--option NAME=VALUE`` (numbers as numbers)."""
+    out = {}
+    for item in args.option:
+        name, _, text = item.partition("=")
+        for cast in (int, float, str):
+            try:
+                out[name] = cast(text)
+                break
+            except ValueError:
+                pass
+    return out
+
+
 def run_budget(budget: float, args, tmp: Path, save) -> dict:
     rows = []
     for seed in range(args.seed_start, args.seed_start + args.seeds):
         common = dict(estimator=args.estimator, max_latency_ms=[budget], seed=seed, plot=False)
-        t0 = time.perf_counter()
-        ban = search("bananas", [TABLE], tmp / f"ban{budget}-{seed}", config={"evaluations": args.evaluations},
-                     **common)
-        t1 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
+        ban = search("bananas", [TABLE], tmp / f"ban{budget}-{seed}",
+                     config={"evaluations": args.evaluations, **options(args)}, **common)
+        t1, c1 = time.perf_counter(), time.process_time()
         rnd = search("random", [TABLE], tmp / f"rnd{budget}-{seed}",
                      config={"pop": 20, "gens": args.random_long // 20}, **common)
         rows.append({"seed": seed, "bananas": best_feasible(ban), "bananas_evaluated": ban["evaluated"],
                      "bananas_history": [(h["evaluations"], h["best_violation"], h["best_error"])
                                          for h in ban["history"]],
                      "random_long": best_feasible(rnd), "random_evaluated": rnd["evaluated"],
-                     "bananas_s": t1 - t0,
+                     "bananas_s": t1 - t0, "bananas_cpu_s": c1 - c0,
                      "bananas_overhead_ms_per_evaluation": ban["details"]["overhead_ms_per_evaluation"]})
         # random search at BANANAS's number of evaluations: its own run of that length, same seed
         rnd_short = search("random", [TABLE], tmp / f"rnds{budget}-{seed}",
@@ -87,6 +107,8 @@ def summarise(budget: float, args, rows: list) -> dict:
                                                                   for r in rows])),
             "bananas_wall_s_per_evaluation_median": float(np.median([r["bananas_s"] / r["bananas_evaluated"]
                                                                      for r in rows])),
+            "bananas_cpu_s_per_evaluation_median": float(np.median([r.get("bananas_cpu_s", np.nan)
+                                                                    / r["bananas_evaluated"] for r in rows])),
             "rows": rows}
 
 
@@ -111,6 +133,7 @@ def main() -> None:
     ap.add_argument("--random-long", type=int, default=1000)
     ap.add_argument("--budgets-ms", type=float, nargs="+", default=[0.05, 0.08])
     ap.add_argument("--estimator", default="oracle")
+    ap.add_argument("--option", action="append", default=[], metavar="NAME=VALUE", help="a BANANAS option")
     ap.add_argument("--json", default=None)
     ap.add_argument("--merge", nargs="+", metavar="JSON",
                     help="combine the seeds of result files of this script (runs split with --seed-start) into --json")
@@ -122,7 +145,8 @@ def main() -> None:
     results: list = []
 
     def save(partial: dict) -> None:
-        doc = {"estimator": args.estimator, "table": TABLE.name, "load_average": os.getloadavg(),
+        doc = {"estimator": args.estimator, "table": TABLE.name, "options": options(args),
+               "command": " ".join(sys.argv), "date": time.strftime("%Y-%m-%d %H:%M"), "load_average": os.getloadavg(),
                "cpus": os.cpu_count(), "budgets": results + [partial]}
         out.write_text(json.dumps(doc, indent=1))
 

@@ -41,6 +41,8 @@ class Trace:
     estimator_s: float         # of which in the estimator
     proposals: int             # architectures the strategy asked for, repeats included (where known)
     stopped: str               # "budget" or why it ended before
+    cpu_s: float = float("nan")            # CPU time of the search, in every process it ran in
+    estimator_cpu_s: float = float("nan")  # of which in the estimator
 
 
 class BudgetReached(BaseException):
@@ -53,17 +55,27 @@ class Metered:
     for new ones), times it, and refuses to go past ``limit``."""
 
     def __init__(self, inner, limit: int):
-        self.inner, self.limit, self.count, self.seconds = inner, limit, 0, 0.0
+        self.inner, self.limit, self.count, self.seconds, self.cpu_seconds = inner, limit, 0, 0.0, 0.0
         self.chunk_size = inner.chunk_size
 
     def evaluate(self, archs):
         if self.count >= self.limit:
             raise BudgetReached()
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         errors = self.inner.evaluate(archs)
         self.seconds += time.perf_counter() - t
+        self.cpu_seconds += time.process_time() - c
         self.count += len(archs)
         return errors
+
+    def train_seconds(self, archs):
+        """The estimator's training times (Neural Architect's second objective): the estimator's work, timed as
+        such, not counted as evaluations."""
+        t, c = time.perf_counter(), time.process_time()
+        seconds = self.inner.train_seconds(archs)
+        self.seconds += time.perf_counter() - t
+        self.cpu_seconds += time.process_time() - c
+        return seconds
 
     def describe(self):
         return self.inner.describe()
@@ -103,14 +115,14 @@ def run_edgenas(strategy: str, problem: Problem, seed: int, n: int, out: Path, o
     # the bench one would refit its surrogate per run): swap it in, and let the journal record what it is
     request = replace(request, estimator=meter, settings={**request.settings, "estimator": meter.describe()})
     stopped = "budget"
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         get_strategy(strategy)().run(request)
         stopped = "strategy finished"
     except BudgetReached:
         pass
     finally:
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         if request.runner is not None:
             request.runner.close()
         if request.folder is not None:
@@ -122,7 +134,7 @@ def run_edgenas(strategy: str, problem: Problem, seed: int, n: int, out: Path, o
         store.close()
     archs = np.array([r.genes for r in records], dtype=np.int64).reshape(-1, problem.space.num_layers)
     errors = np.array([r.values["error"] for r in records])
-    return Trace(archs, errors, wall, meter.seconds, len(records), stopped)
+    return Trace(archs, errors, wall, meter.seconds, len(records), stopped, cpu, meter.cpu_seconds)
 
 
 # ---- peers: one evaluation at a time, repeats answered from a cache --------------------------------------------
@@ -134,7 +146,7 @@ class Budgeted:
         self.problem, self.limit = problem, limit
         self.cache: Dict[tuple, tuple] = {}
         self.order: List[tuple] = []
-        self.seconds, self.proposals = 0.0, 0
+        self.seconds, self.cpu_seconds, self.proposals = 0.0, 0.0, 0
 
     def __call__(self, arch) -> tuple:
         key = tuple(int(c) for c in arch)
@@ -142,18 +154,19 @@ class Budgeted:
         if key not in self.cache:
             if len(self.order) >= self.limit:
                 raise BudgetReached()
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             error = float(self.problem.estimator.evaluate(np.array([key]))[0])
             self.seconds += time.perf_counter() - t
+            self.cpu_seconds += time.process_time() - c
             # latency is a table look-up, not an estimate: it counts as the strategy's own work, as in edgenas
             self.cache[key] = (error, float(self.problem.latency(np.array([key]))[0]))
             self.order.append(key)
         return self.cache[key]
 
-    def trace(self, wall: float, stopped: str) -> Trace:
+    def trace(self, wall: float, stopped: str, cpu: float) -> Trace:
         archs = np.array(self.order, dtype=np.int64).reshape(-1, self.problem.space.num_layers)
         return Trace(archs, np.array([self.cache[k][0] for k in self.order]), wall, self.seconds, self.proposals,
-                     stopped)
+                     stopped, cpu, self.cpu_seconds)
 
 
 def run_optuna(sampler: str, problem: Problem, seed: int, n: int, max_proposals: int) -> Trace:
@@ -174,7 +187,7 @@ def run_optuna(sampler: str, problem: Problem, seed: int, n: int, max_proposals:
     index = {c: i for i, c in enumerate(names)}
     ev = Budgeted(problem, n)
     stopped = f"{max_proposals} proposals"
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         while ev.proposals < max_proposals:
             trial = study.ask()
@@ -184,7 +197,7 @@ def run_optuna(sampler: str, problem: Problem, seed: int, n: int, max_proposals:
             study.tell(trial, [error, latency])
     except BudgetReached:
         stopped = "budget"
-    return ev.trace(time.perf_counter() - t0, stopped)
+    return ev.trace(time.perf_counter() - t0, stopped, time.process_time() - c0)
 
 
 def reward(kind: str, problem: Problem, error: float, latency: float) -> float:
@@ -227,13 +240,14 @@ class NNIWorker:
                                      "candidates": problem.space.num_candidates, "max_models": max_proposals,
                                      "population": 50, "sample": 10}) + "\n")
         ev = Budgeted(problem, n)
-        stopped, t0 = None, None
+        stopped, t0, c0 = None, None, None
         for line in proc.stdout:
             msg = json.loads(line)
             if "done" in msg:
                 stopped = stopped or msg["done"]
                 break
-            t0 = t0 or time.perf_counter()   # from the first model: NNI's imports are not search overhead
+            if t0 is None:   # from the first model: NNI's imports are not search overhead
+                t0, c0 = time.perf_counter(), time.process_time() + _cpu_of(proc.pid)
             try:
                 error, latency = ev(msg["arch"])
                 proc.stdin.write(json.dumps({"reward": reward(kind, problem, error, latency)}) + "\n")
@@ -242,7 +256,19 @@ class NNIWorker:
                 proc.stdin.write('{"stop": true}\n')
         if stopped is None:
             raise RuntimeError(f"the NNI worker ended (exit {proc.poll()}); see {self.log}")
-        return ev.trace(time.perf_counter() - (t0 or time.perf_counter()), stopped)
+        if t0 is None:
+            t0, c0 = time.perf_counter(), time.process_time() + _cpu_of(proc.pid)
+        # CPU: the harness (rewards, the estimator) and NNI's worker process together
+        return ev.trace(time.perf_counter() - t0, stopped, time.process_time() + _cpu_of(proc.pid) - c0)
+
+
+def _cpu_of(pid: int) -> float:
+    """User + system CPU seconds of a running process (Linux /proc; NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
 
 
 _NNI: Optional[NNIWorker] = None
@@ -263,7 +289,8 @@ def runner_for(name: str, args) -> Callable[[Problem, int, int, Path], Trace]:
         return lambda p, seed, n, work: _NNI.run(kind, p, seed, n, cap * n)
     options = {k.split(".", 1)[1]: _value(v) for k, v in (o.split("=", 1) for o in args.option)
                if k.split(".", 1)[0] == name}
-    return lambda p, seed, n, work: run_edgenas(name, p, seed, n, work, options)
+    strategy = dict(v.split("=", 1) for v in getattr(args, "variant", [])).get(name, name)   # a variant's strategy
+    return lambda p, seed, n, work: run_edgenas(strategy, p, seed, n, work, options)
 
 
 def _value(text: str):

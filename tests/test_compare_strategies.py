@@ -37,7 +37,7 @@ def test_compare_strategies_smoke(tmp_path):
             c = np.array(r[metric])
             assert len(c) == 3 and np.all(np.diff(c) >= 0), (metric, c)
             assert np.all((0 <= c) & (c <= 1 + 1e-12)), (metric, c)
-        assert r["overhead_ms_per_eval"] >= 0
+        assert r["overhead_ms_per_eval"] >= 0 and r["overhead_cpu_ms_per_eval"] >= 0
     # same seed, same run: the evolution rows are reproducible from the registry's strategy
     again = _harness().main(["--problems", "oracle", "--strategies", "evolution", "--seeds", "1",
                              "--evaluations", "60", "--checkpoints", "10,30,60", "--option",

@@ -26,15 +26,21 @@ def violation(spec: ObjectiveSpec, values) -> np.ndarray:
     return total
 
 
-def feasible_random(spec: ObjectiveSpec, n: int, rng: np.random.Generator, batch: int = 4096,
-                    tries: int = 8) -> np.ndarray:
+def feasible_random(spec: ObjectiveSpec, n: int, rng: np.random.Generator, batch: int = 1024,
+                    tries: int = 32) -> np.ndarray:
     """``n`` uniform architectures drawn among those that meet the budgets (rejection sampling with the cost
-    models, at most ``tries`` batches); when too few meet them, the least violating of all draws fill up."""
+    models, batches of ``batch`` until ``n`` meet them, at most ``tries`` batches); when too few meet them, the
+    least violating of all draws fill up."""
     L, C = spec.space.num_layers, spec.space.num_candidates
-    draws = rng.integers(0, C, size=(batch * tries, L))
-    excess = violation(spec, spec.costs(draws)) if spec.constraints else np.zeros(len(draws))
-    order = np.argsort(excess, kind="stable")              # feasible ones keep their (random) draw order
-    return draws[order[:n]]
+    draws, excess, ok = [], [], 0
+    for _ in range(tries):
+        draws.append(rng.integers(0, C, size=(batch, L)))
+        excess.append(violation(spec, spec.costs(draws[-1])) if spec.constraints else np.zeros(batch))
+        ok += int((excess[-1] == 0).sum())
+        if ok >= n:
+            break
+    order = np.argsort(np.concatenate(excess), kind="stable")   # feasible ones keep their (random) draw order
+    return np.concatenate(draws)[order[:n]]
 
 
 def mutate(parents: np.ndarray, n: int, num_candidates: int, rng: np.random.Generator,

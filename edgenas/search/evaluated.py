@@ -22,6 +22,7 @@ class Evaluated:
         self.service, self.spec = service, service.spec
         self.tracker = FrontTracker(service.spec)
         self.archs: List[Tuple[int, ...]] = []
+        self.keys: List[str] = []                 # the journal's key of each of ``archs``
         self.values: Dict[str, np.ndarray] = {}
         self.seen: Set[str] = set()
 
@@ -32,6 +33,7 @@ class Evaluated:
         keys = [self.service.key(a) for a in archs]
         self.tracker.observe(keys, values)
         self.seen.update(keys)
+        self.keys.extend(keys)
         self.archs.extend(map(tuple, archs))
         for k, v in values.items():
             self.values[k] = np.concatenate([self.values.get(k, np.empty(0)), v])

@@ -1,11 +1,14 @@
-"""The search's performance predictor: the benchmark's MLP ensemble on the space's encoding, with Thompson draws.
+"""The search's performance predictor: an ensemble of MLPs on the space's encoding, with Thompson draws.
 
 BANANAS fits it on (architecture -> error) of everything evaluated and scores
 candidates by independent Thompson sampling; Neural Architect fits one on the
 errors and one on the training times and rewards its controller with their
-predictions. Each fit is seeded (the members' initialisations come from
-``seed``), so refitting on the journaled values of a resumed run gives the same
-model, and the same decisions, as the run that was killed.
+predictions. The ensemble is trained online (:mod:`edgenas.search.online_ensemble`):
+each fit continues from the last with a few steps per new result, so a round
+costs the same at 1,000 evaluations as at 20. Its draws come from a generator
+seeded with ``seed``, so refitting on the journaled values of a resumed run, in
+the same order, gives the same model, and the same decisions, as the run that
+was killed.
 """
 from __future__ import annotations
 
@@ -16,9 +19,9 @@ import numpy as np
 
 from ..arch.space import SearchSpace
 from ..bench.encoding import encoder_for
-from ..bench.surrogate import EnsembleRegressor
 from ..errors import ConfigError
 from .contract import option
+from .online_ensemble import OnlineEnsemble
 
 __all__ = ["PredictorOptions", "PerformancePredictor", "THOMPSON"]
 
@@ -32,22 +35,25 @@ class PredictorOptions:
     members: int = option(5, "MLPs in the predictor's ensemble (BANANAS: 5).")
     width: int = option(32, "Units per hidden layer of each MLP.")
     depth: int = option(2, "Hidden layers of each MLP.")
-    fit_iterations: int = option(200, "L-BFGS iterations per MLP and fit (the fits dominate the strategy's overhead).")
+    steps_per_result: int = option(3, "Adam steps of the ensemble per new result (mini-batches of 64; each fit "
+                                      "continues from the last one's weights).")
 
     def validate_predictor(self, strategy: str) -> None:
-        if self.members < 2 or self.width < 1 or self.depth < 1 or self.fit_iterations < 1:
+        if self.members < 2 or self.width < 1 or self.depth < 1 or self.steps_per_result < 1:
             raise ConfigError(f"{strategy} needs members >= 2 (an ensemble's spread is its uncertainty), width, "
-                              f"depth and fit_iterations >= 1 (got members={self.members}, width={self.width}, "
-                              f"depth={self.depth}, fit_iterations={self.fit_iterations})")
+                              f"depth and steps_per_result >= 1 (got members={self.members}, width={self.width}, "
+                              f"depth={self.depth}, steps_per_result={self.steps_per_result})")
 
 
 class PerformancePredictor:
-    """An :class:`EnsembleRegressor` on the space's encoding: ``fit(archs, y)``, ``predict``, ``thompson``."""
+    """An :class:`OnlineEnsemble` on the space's encoding: ``fit(archs, y)`` (all data so far, the previous fit's
+    rows first), ``predict``, ``thompson``."""
 
     def __init__(self, space: SearchSpace, options: PredictorOptions, seed: int = 0):
         self.encoding = encoder_for(space)
-        self.model = EnsembleRegressor(members=options.members, hidden=(options.width,) * options.depth, seed=seed,
-                                       max_iter=options.fit_iterations)
+        self.model = OnlineEnsemble(self.encoding.width, members=options.members,
+                                    hidden=(options.width,) * options.depth, seed=seed,
+                                    steps_per_result=options.steps_per_result)
 
     def fit(self, archs: np.ndarray, y: np.ndarray) -> "PerformancePredictor":
         self.model.fit(self.encoding.encode(archs), y)

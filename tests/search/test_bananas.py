@@ -14,7 +14,7 @@ from edgenas.search.predictor import PerformancePredictor, PredictorOptions
 from edgenas.search.setup import search
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 
-SMALL = {"members": 3, "width": 16, "fit_iterations": 60}   # a cheap predictor: the tests check behaviour
+SMALL = {"members": 3, "width": 16, "steps_per_result": 3}   # a cheap predictor: the tests check behaviour
 TABLE = H.TABLE.name.removesuffix(".json")
 
 
@@ -39,7 +39,7 @@ def test_the_predictor_is_less_sure_away_from_its_data():
         center = rng.integers(0, space.num_candidates, size=(1, space.num_layers))
         near = mutate(center, 120, space.num_candidates, rng, max_changes=2)
         far = rng.integers(0, space.num_candidates, size=(200, space.num_layers))
-        model = PerformancePredictor(space, PredictorOptions(members=5, width=32, fit_iterations=200), seed=seed)
+        model = PerformancePredictor(space, PredictorOptions(members=5, width=32), seed=seed)
         model.fit(near[:80], oracle.evaluate(near[:80]))
         _, std_near = model.predict(near[80:])
         mean_far, std_far = model.predict(far)
@@ -112,7 +112,7 @@ def test_bad_settings_are_refused_before_anything_is_written(tmp_path, config, m
 
 def test_the_command_line_shows_the_options_and_refuses_bad_ones(capsys, tmp_path):
     code, io = run_main(capsys, ["search", "bananas", "--help"])
-    assert code == 0 and all(o in io.out for o in ("--per-round", "--thompson", "--variant", "--fit-iterations"))
+    assert code == 0 and all(o in io.out for o in ("--per-round", "--thompson", "--variant", "--steps-per-result"))
     code, io = run_main(capsys, ["search", "bananas", "--table", str(H.TABLE), "--estimator", "oracle",
                                  "--per-round", "0", "--out", str(tmp_path / "x"), "--quiet"])
     assert code == 2 and io.err.count("\n") == 1 and "per_round >= 1" in io.err

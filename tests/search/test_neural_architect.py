@@ -9,7 +9,7 @@ from edgenas.search import setup as setup_mod
 from edgenas.search.estimators import SyntheticOracle
 from edgenas.search.setup import search
 
-SMALL = {"members": 3, "width": 16, "fit_iterations": 60, "episodes": 8, "steps": 3, "evaluate_per_round": 5}
+SMALL = {"members": 3, "width": 16, "steps_per_result": 3, "episodes": 8, "steps": 3, "evaluate_per_round": 5}
 TABLE = H.TABLE.name.removesuffix(".json")
 
 

@@ -184,7 +184,7 @@ class NeuralArchitect(Strategy):
                 t0 = time.perf_counter()
                 nets.fit(done, times)
                 real = reward(done.values["error"], times, done.values)
-                known = {service.key(a): r for a, r in zip(done.archs, real)}
+                known = dict(zip(done.keys, real))
 
                 def predicted_reward(archs):   # the real reward of a network evaluated already
                     costs = spec.costs(archs)
@@ -205,7 +205,7 @@ class NeuralArchitect(Strategy):
                 history.append(done.row(rnd, best_reward=float(real[violation(spec, done.values) == 0].max(initial=0)),
                                         entropy=entropy))
                 request.progress("evaluations", len(done), cfg.evaluations)
-            reward_of = dict(zip(map(service.key, done.archs), reward(done.values["error"], times, done.values)))
+            reward_of = dict(zip(done.keys, reward(done.values["error"], times, done.values)))
             records = [r for r in store.records() if r.arch in done.seen]
         finally:
             store.close()

@@ -6,7 +6,7 @@ every strategy and every seed faces the same function:
 - ``oracle``: fbnet-small6 (531,441 architectures), its own CPU table, the SyntheticOracle with seed 0 (the
   exact-front benchmark, benchmarks/nsga_ground_truth.py). Reference: the exact front, by enumeration.
 - ``bench``: fbnet-small (9^8 = 43,046,721 architectures), latency_tables/fbnet-small.onnxruntime.cpu1.json, the
-  benchmark of trained architectures (tabular where trained, its MLP-ensemble surrogate elsewhere). Reference:
+  benchmark of trained architectures (tabular where trained, its forest surrogate elsewhere). Reference:
   the exact front of that estimator by enumeration: every architecture's latency from the cost model, and the
   estimator's accuracy for every one under the largest budget (vectorised; checked against the estimator itself
   on a sample before use).
@@ -28,6 +28,7 @@ from typing import Dict, List, Sequence
 import numpy as np
 
 from edgenas.arch.space import SearchSpace, get_space
+from edgenas.bench.surrogate import design_arrays
 from edgenas.search.estimators import BenchmarkEstimator, ErrorEstimator, SyntheticOracle
 from edgenas.search.problem import ObjectiveSpec, Target
 from edgenas.search.run import FrontTracker
@@ -84,7 +85,7 @@ def oracle_problems(budgets: Sequence[float]) -> List[Problem]:
     return out
 
 
-def bench_problems(budgets: Sequence[float], bench_path=None, members: int = 5) -> List[Problem]:
+def bench_problems(budgets: Sequence[float], bench_path=None, trees: int = 300) -> List[Problem]:
     from edgenas.bench.query import shipped
 
     table = LatencyTable.load(SMALL_TABLE)
@@ -92,7 +93,7 @@ def bench_problems(budgets: Sequence[float], bench_path=None, members: int = 5) 
     path = Path(bench_path) if bench_path else shipped(space)
     name = SMALL_TABLE.name.removesuffix(".json")
     # one estimator for every budget and run: the surrogate is fitted once
-    est = BenchmarkEstimator(path, [(name, table)], space, members=members)
+    est = BenchmarkEstimator(path, [(name, table)], space, trees=trees)
     out = []
     for b in budgets:
         spec = _spec(space, SMALL_TABLE, b)
@@ -121,47 +122,15 @@ def _all_archs(space: SearchSpace, head: int) -> np.ndarray:
     return a
 
 
-class _FastSurrogate:
-    """The bench surrogate's MLP ensemble evaluated for millions of architectures: the same weights as
-    edgenas.bench.surrogate (float64), but the one-hot part of the first layer read as one row per layer instead of
-    a (N, layers x candidates) matrix product, and the members' layers stacked, which makes the whole space
-    affordable on two cores."""
-
-    def __init__(self, problem: Problem):
-        surrogate = problem.estimator.oracle.surrogate("val_acc")
-        ens, self.range = surrogate.model, surrogate.range
-        L, C = problem.space.num_layers, problem.space.num_candidates
-        layers = ens._layers                                           # per member: [(weights, bias)] x 3
-        if any(len(m) != 3 for m in layers):
-            raise RuntimeError("the surrogate's MLPs changed: update _FastSurrogate")
-        w1 = np.concatenate([m[0][0] for m in layers], 1) / ens._sd[:, None]  # standardisation folded in
-        self.b1 = np.concatenate([m[0][1] for m in layers]) - (ens._mu / ens._sd) @ (w1 * ens._sd[:, None])
-        self.onehot, self.w_extra = w1[:L * C].reshape(L, C, -1), w1[L * C:]
-        self.w2 = np.stack([m[1][0] for m in layers])                  # (members, hidden, hidden)
-        self.b2 = np.stack([m[1][1] for m in layers])[:, None, :]
-        self.w3 = np.stack([m[2][0] for m in layers])                  # (members, hidden, 1)
-        self.b3 = np.stack([m[2][1] for m in layers])[:, None, :]
-        self.members, self.y = len(layers), (ens._y_mu, ens._y_sd)
-
-    def accuracy(self, archs: np.ndarray, extra: np.ndarray) -> np.ndarray:
-        h = self.b1 + extra @ self.w_extra                                  # (N, members * hidden)
-        for layer in range(archs.shape[1]):
-            h += self.onehot[layer][archs[:, layer]]
-        h = np.maximum(h, 0.0).reshape(len(archs), self.members, -1).transpose(1, 0, 2)
-        h = np.maximum(h @ self.w2 + self.b2, 0.0) @ self.w3 + self.b3      # (members, N, 1)
-        return np.clip(h[:, :, 0].mean(0) * self.y[1] + self.y[0], *self.range)
-
-
 def _bench_errors(problem: Problem, archs: np.ndarray, flops: np.ndarray, param_bytes: np.ndarray) -> np.ndarray:
-    """The bench estimator's error for many architectures at once: the surrogate on the inputs of
-    edgenas.bench.surrogate.design_matrix (FLOPs and parameter counts rounded as edgenas.bench.build.features
-    rounds them, then float32), and the estimator itself for every architecture the benchmark file holds (trained,
-    or planned with stored features)."""
-    fast = problem.info.get("_fast") or problem.info.setdefault("_fast", _FastSurrogate(problem))
-    flops = np.maximum(np.floor(flops), 1)
-    params = np.maximum(np.floor(param_bytes) // 4, 1)
-    extra = np.column_stack([np.log(flops), np.log(params)]).astype(np.float32).astype(np.float64)
-    err = 1.0 - fast.accuracy(archs, extra)
+    """The bench estimator's error for many architectures at once: the surrogate on
+    edgenas.bench.surrogate.design_arrays (FLOPs and parameter counts rounded as edgenas.bench.build.features
+    rounds them), and the estimator itself for every architecture the benchmark file holds (trained, or planned
+    with stored features)."""
+    surrogate = problem.estimator.oracle.surrogate("val_acc")
+    flops = np.floor(flops)
+    params = np.floor(param_bytes) // 4
+    err = 1.0 - surrogate.predict_matrix(design_arrays(problem.space, archs, flops, params))[0]
     held = problem.info.get("_held") or problem.info.setdefault("_held", _held_codes(problem))
     codes = archs @ (problem.space.num_candidates ** np.arange(problem.space.num_layers - 1, -1, -1))
     hit = np.flatnonzero(np.isin(codes, held[0]))
@@ -183,7 +152,7 @@ def _errors(problem: Problem, archs: np.ndarray) -> np.ndarray:
     if problem.kind != "bench":
         return problem.estimator.evaluate(archs)  # the oracle is vectorised already
     out = np.empty(len(archs))
-    for i in range(0, len(archs), 65536):  # bounds the MLPs' float64 temporaries
+    for i in range(0, len(archs), 65536):  # bounds the design matrix
         a = archs[i:i + 65536]
         p = problem.spec.targets[0].cost.predict(a)
         out[i:i + len(a)] = _bench_errors(problem, a, p.flops, p.param_bytes)

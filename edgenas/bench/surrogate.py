@@ -4,14 +4,13 @@ The model is a forest of extremely randomized trees (scikit-learn's ExtraTreesRe
 prediction is the trees' mean and its uncertainty their standard deviation. Its inputs: one-hot
 choices per layer (:mod:`edgenas.bench.encoding`), log FLOPs, log parameters and the depth (layers
 that are not ``skip``); accuracies are fitted as logits. Chosen by 5-fold held-out Kendall τ on the
-shipped benchmark (BENCHMARKS.md): 0.62 against 0.44 for the ensemble of MLPs it replaced, which the
-search's performance predictor (:class:`EnsembleRegressor`, BANANAS and Neural Architect) still is.
+shipped benchmark (``benchmarks/surrogate_models.py``, BENCHMARKS.md): 0.62 against 0.44 for the ensemble
+of five MLPs it replaced.
 """
 from __future__ import annotations
 
 import hashlib
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
@@ -20,78 +19,6 @@ import numpy as np
 
 from ..arch.space import SearchSpace
 from .encoding import one_hot
-
-
-@dataclass
-class EnsembleRegressor:
-    """``members`` MLP regressors from different initialisations: predict -> (mean, std) over the members.
-
-    ``max_iter`` bounds each member's L-BFGS iterations: a search refits every round and stops early (200 iterations of (32, 32) members rank as well as 2,000 of (64, 64) on
-    the oracle at 100-300 points, for 1/15 of the time).
-    """
-
-    members: int = 5
-    hidden: Tuple[int, ...] = (64, 64)
-    seed: int = 0
-    max_iter: int = 2000
-
-    def fit(self, x: np.ndarray, y: np.ndarray) -> "EnsembleRegressor":
-        from sklearn.exceptions import ConvergenceWarning
-        from sklearn.neural_network import MLPRegressor
-
-        x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-        # a column constant in the data (a choice never taken) is left unscaled: dividing by ~0 would blow it
-        # up wherever an architecture does take that choice
-        sd = x.std(0)
-        self._mu, self._sd = x.mean(0), np.where(sd > 1e-6, sd, 1.0)
-        self._y_mu, self._y_sd = y.mean(), y.std() + 1e-9
-        xs, ys = (x - self._mu) / self._sd, (y - self._y_mu) / self._y_sd
-        self._layers = []
-        for m in range(self.members):
-            # members differ by their initialisation only (deep ensembles; bootstraps of a few hundred points
-            # cost more accuracy than they add diversity); L-BFGS: small data, full batch
-            model = MLPRegressor(hidden_layer_sizes=self.hidden, alpha=1e-3, solver="lbfgs", max_iter=self.max_iter,
-                                 tol=1e-7, random_state=self.seed * 1000 + m)
-            with warnings.catch_warnings():   # stopping at max_iter is the point of a small max_iter
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                model.fit(xs, ys)
-            self._layers.append(list(zip(model.coefs_, model.intercepts_)))
-        return self
-
-    def predict_members(self, x: np.ndarray) -> np.ndarray:
-        """``(members, N)``: every member's prediction (Thompson sampling draws one member per row)."""
-        xs = (np.asarray(x, dtype=np.float64) - self._mu) / self._sd
-        preds = np.stack([self._forward(layers, xs) for layers in self._layers])
-        return preds * self._y_sd + self._y_mu
-
-    @staticmethod
-    def _forward(layers, xs: np.ndarray) -> np.ndarray:
-        """A member's MLP (ReLU hidden layers, linear output): the operations of scikit-learn's own predict."""
-        h = xs
-        for i, (w, b) in enumerate(layers):
-            h = h @ w + b
-            if i < len(layers) - 1:
-                np.maximum(h, 0, out=h)
-        return h.reshape(-1)
-
-    def state(self) -> Dict[str, np.ndarray]:
-        """Everything predict needs, as plain arrays (stored without pickle)."""
-        out = {"mu": self._mu, "sd": self._sd, "y": np.array([self._y_mu, self._y_sd])}
-        for m, layers in enumerate(self._layers):
-            for i, (w, b) in enumerate(layers):
-                out[f"w{m}_{i}"], out[f"b{m}_{i}"] = w, b
-        return out
-
-    def load_state(self, state) -> "EnsembleRegressor":
-        self._mu, self._sd = state["mu"], state["sd"]
-        self._y_mu, self._y_sd = (float(v) for v in state["y"])
-        depth = len(self.hidden) + 1
-        self._layers = [[(state[f"w{m}_{i}"], state[f"b{m}_{i}"]) for i in range(depth)] for m in range(self.members)]
-        return self
-
-    def predict(self, x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        preds = self.predict_members(x)
-        return preds.mean(0), preds.std(0)
 
 
 @dataclass
@@ -153,13 +80,18 @@ class ForestRegressor:
 
 
 def design_matrix(space: SearchSpace, archs: np.ndarray, feats: Sequence[dict]) -> np.ndarray:
+    """The surrogate's inputs from the stored features of each architecture (:func:`design_arrays`)."""
+    return design_arrays(space, archs, np.array([f["flops"] for f in feats], dtype=np.float64),
+                         np.array([f["params"] for f in feats], dtype=np.float64))
+
+
+def design_arrays(space: SearchSpace, archs: np.ndarray, flops: np.ndarray, params: np.ndarray) -> np.ndarray:
     """One-hot choices, log FLOPs, log parameters (both analytical: the same from every table of a space) and
     the depth: how many layers are not ``skip``."""
     archs = np.asarray(archs, dtype=np.int64).reshape(-1, space.num_layers)
     is_block = np.array([c.op != "skip" for c in space.candidates], dtype=np.float32)
-    extra = [[np.log(max(f["flops"], 1)), np.log(max(f["params"], 1))] for f in feats]
-    return np.hstack([one_hot(space, archs), np.asarray(extra, dtype=np.float32).reshape(-1, 2),
-                      is_block[archs].sum(1, keepdims=True)])
+    extra = np.log(np.maximum(np.column_stack([flops, params]), 1)).astype(np.float32).reshape(-1, 2)
+    return np.hstack([one_hot(space, archs), extra, is_block[archs].sum(1, keepdims=True)])
 
 
 def link(metric: str):
@@ -194,7 +126,11 @@ class Surrogate:
 
     def predict(self, archs: np.ndarray, feats: List[dict]) -> Tuple[np.ndarray, np.ndarray]:
         """(mean, standard deviation) over the trees, in the metric's own units."""
-        per_tree = self._inverse(self.model.predict_members(design_matrix(self.space, archs, feats)))
+        return self.predict_matrix(design_matrix(self.space, archs, feats))
+
+    def predict_matrix(self, x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """:meth:`predict` on inputs made by :func:`design_matrix` or :func:`design_arrays`."""
+        per_tree = self._inverse(self.model.predict_members(x))
         return per_tree.mean(0), per_tree.std(0)
 
 

@@ -2,9 +2,9 @@
 proportional to the results added since.
 
 A search refits its predictor after every round on everything evaluated so far.
-Fitting the benchmark's :class:`~edgenas.bench.surrogate.EnsembleRegressor` from
-scratch each time (five L-BFGS fits) cost 0.3-1.3 s per evaluation at a few
-hundred evaluations; the surrogate fits once and keeps that model. Here the
+Fitting an ensemble of MLPs from scratch each time (five L-BFGS fits, as the
+benchmark's surrogate once did) cost 0.3-1.3 s per evaluation at a few hundred
+evaluations. Here the
 members' weights are kept between fits, and a fit on ``n`` rows of which ``k``
 are new runs ``steps_per_result * k`` steps of Adam on mini-batches of at most
 ``batch`` rows drawn from all ``n``: the cost of a round no longer grows with the

@@ -33,6 +33,7 @@ class TrainingJob:
     arch: Optional[str] = None
     width: Optional[float] = None
     supernet: Optional[str] = None    # fine-tune from this supernet's weights (searched models only)
+    weights: Optional[str] = None     # ... or from this checkpoint's trained network (a morphism search's member)
     input_shape: Tuple[int, ...] = ()
 
     @property
@@ -49,6 +50,7 @@ def run_job(job: TrainingJob, progress: Progress = quiet) -> dict:
     if job.arch is not None:
         return train_architecture(job.arch, job.folder, space=job.space, dataset=job.dataset, cfg=job.cfg,
                                   split_seed=job.split_seed, threads=job.threads, supernet=job.supernet,
+                                  weights=job.weights,
                                   progress=progress)
     from ..arch.baselines import mobilenet_v2
 

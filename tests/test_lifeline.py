@@ -44,10 +44,10 @@ MORPH_CHILDREN = """
     sys.path.insert(0, {tests!r})
     from pathlib import Path
     from _synthetic_table import synthetic_table
+    from edgenas.arch.space import get_space
     from edgenas.search.setup import search
-    from test_nash import SPACE
     root = Path({root!r})
-    synthetic_table(SPACE, root / "table.json")
+    synthetic_table(get_space("fbnet-small"), root / "table.json")
     print("started", flush=True)
     search("nash", [root / "table.json"], root / "run", dataset="digits", max_latency_ms=[1e3], plot=False,
            config={{"steps": 1, "children": 2, "start_epochs": 0, "epochs": 1000, "workers": 2}})

@@ -93,7 +93,10 @@ def plot_front_over_time(history: Sequence[dict], path: PathLike, key: str, tabl
         pop = sorted((p[key], 100 * (1 - p["val_acc"])) for p in h["population"])
         colour = cm.viridis(h["generation"] / last)
         label = f"generation {h['generation']}" if h["generation"] in (0, last) or len(history) <= 6 else None
-        ax1.step(*zip(*pop), where="post", c=colour, lw=1, alpha=0.8)
+        # the line: the population's front in this plane (with more objectives, e.g. params, some members of
+        # the population are dominated here and only drawn as points)
+        front = [pt for i, pt in enumerate(pop) if all(pt[1] < q[1] for q in pop[:i])]
+        ax1.step(*zip(*front), where="post", c=colour, lw=1, alpha=0.8)
         ax1.scatter(*zip(*pop), c=[colour], s=14, label=label)
     if budget_ms is not None:
         ax1.axvline(budget_ms, c="k", ls="--", lw=1, label=f"budget {budget_ms:g} ms")

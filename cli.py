@@ -364,7 +364,7 @@ def _strategy_option(f) -> click.Option:
                         help=f"{help_text} [default: {f.default}]")
 
 
-def _common_search_options(uses_estimator: bool):
+def _common_search_options(uses_estimator: bool, trains_on_ray: bool = False):
     opts = [
         click.Option(["--table", "tables"], multiple=True, required=True, type=click.Path(dir_okay=False),
                      help="Latency table of the space (see 'edgenas profile'); repeat for several targets."),
@@ -395,6 +395,11 @@ def _common_search_options(uses_estimator: bool):
             click.Option(["--ray"], is_flag=False, flag_value="local", default=None,
                          help="Evaluate with Ray: a local cluster, or --ray HOST:PORT for an existing one."),
         ]
+    elif trains_on_ray:
+        opts.append(click.Option(["--ray"], is_flag=False, flag_value="local", default=None,
+                                 help="Train the networks as Ray tasks (--workers at a time; without it as many as "
+                                      "the cluster's CPUs hold): a local cluster, or --ray HOST:PORT for an existing "
+                                      "one."))
     return opts
 
 
@@ -433,7 +438,7 @@ def _strategy_command(name: str) -> click.Command:
 
     doc = (inspect.getdoc(strategy) or "").split("\n\n")[0]
     return click.Command(name, callback=callback, help=f"{strategy.summary}.\n\n{doc}",
-                         params=_common_search_options(strategy.uses_estimator)
+                         params=_common_search_options(strategy.uses_estimator, strategy.trains_on_ray)
                          + [_strategy_option(f) for f in config_fields])
 
 
@@ -654,8 +659,9 @@ def bench_show(path, space_name, plot, trees):
                    "ONNX is always written. Models are measured by the table's own backend; a format it cannot "
                    "run is reported as not timed.")
 @click.option("--out", required=True, type=click.Path(), help="Output folder (rerun to resume).")
-@click.option("--init", type=click.Choice(["scratch", "supernet"]), default="scratch", show_default=True,
-              help="Train from scratch, or fine-tune the weights inherited from the search's supernet.")
+@click.option("--init", type=click.Choice(["scratch", "supernet", "inherited"]), default="scratch", show_default=True,
+              help="Train from scratch, fine-tune the weights inherited from the search's supernet, or fine-tune "
+                   "the networks a nash or lemonade search trained (their members' weights).")
 @click.option("--epochs", default=10, show_default=True, type=click.IntRange(1))
 @click.option("--batch-size", default=128, show_default=True, type=click.IntRange(2))
 @click.option("--lr", default=0.05, show_default=True, type=click.FloatRange(min=0, min_open=True))

@@ -1,8 +1,9 @@
 """Worker processes end when their parent is killed with SIGKILL: nothing is left behind, blocked.
 
 Each case starts a parent process that runs the real pool (the profile's prefetch worker, export's
-train-ahead workers), waits until the workers run, kills the parent with SIGKILL and checks that every
-process it had started (workers and multiprocessing's resource tracker) is gone a few seconds later.
+train-ahead workers, a NASH step's children in edgenas.train.workers), waits until the workers run, kills the
+parent with SIGKILL and checks that every process it had started (workers and multiprocessing's resource
+tracker) is gone a few seconds later.
 """
 import os
 import signal
@@ -36,6 +37,20 @@ TRAIN_AHEAD = """
             for name, arch in (("a", "skip-" * 7 + "skip"), ("b", "k3_e1-" * 7 + "k3_e1"))]
     print("started", flush=True)
     train_ahead(jobs, workers=2)
+"""
+
+MORPH_CHILDREN = """
+    import sys
+    sys.path.insert(0, {tests!r})
+    from pathlib import Path
+    from _synthetic_table import synthetic_table
+    from edgenas.arch.space import get_space
+    from edgenas.search.setup import search
+    root = Path({root!r})
+    synthetic_table(get_space("fbnet-small"), root / "table.json")
+    print("started", flush=True)
+    search("nash", [root / "table.json"], root / "run", dataset="digits", max_latency_ms=[1e3], plot=False,
+           config={{"steps": 1, "children": 2, "start_epochs": 0, "epochs": 1000, "workers": 2}})
 """
 
 
@@ -73,9 +88,11 @@ def _poll(read, done, seconds: float):
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc")
-@pytest.mark.parametrize("script, workers", [(PREFETCH, 1), (TRAIN_AHEAD, 2)], ids=["prefetch", "train-ahead"])
+@pytest.mark.parametrize("script, workers", [(PREFETCH, 1), (TRAIN_AHEAD, 2), (MORPH_CHILDREN, 2)],
+                         ids=["prefetch", "train-ahead", "morph-children"])
 def test_workers_end_when_the_parent_is_killed(tmp_path, script, workers):
-    code = textwrap.dedent(script.replace("{root!r}", repr(str(tmp_path))))
+    code = textwrap.dedent(script.replace("{root!r}", repr(str(tmp_path))).replace("{tests!r}", repr(str(ROOT / "tests")))
+                           .replace("{{", "{").replace("}}", "}"))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     parent = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, text=True)

@@ -10,11 +10,8 @@ machine: the same accuracies, in a worker or not.
 from __future__ import annotations
 
 import datetime
-import multiprocessing
-import os
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -23,11 +20,11 @@ from ..arch.model import build_network
 from ..arch.space import SearchSpace
 from ..errors import ConfigError, TableError
 from ..fileio import PathLike, check_writable
-from ..lifeline import pool_initializer
 from ..progress import Progress, quiet
 from ..runfolder import config_changes
 from ..tables.cost import CostModel
 from ..tables.table import LatencyTable
+from ..train.workers import TaskPool
 from ..version import __version__
 from .benchfile import BenchError, Benchmark, BenchRecord, bench_lock
 from .recipe import Recipe, make_bench_splits, train_and_score
@@ -169,53 +166,9 @@ def _build(path, space, recipe, archs, three_seed, sample_seed, tables_dir, work
         done += 1
         report("train", done, total)
 
-    if use_ray:
-        _run_ray(todo, space, recipe, workers, record)
-    elif workers <= 1:
-        splits = make_bench_splits(recipe)
-        for arch, seed in todo:
-            record(arch, train_and_score(space, space.parse(arch), recipe, seed, splits))
-    else:
-        _run_pool(todo, space, recipe, workers, record)
+    init = (space.declaration, space.name, recipe.to_json())
+    with TaskPool(workers, ray="local" if use_ray else None, threads=recipe.threads, initializer=_init_worker,
+                  initargs=init) as pool:  # Ray's "local" joins the cluster at RAY_ADDRESS when it is set
+        for i, run in pool.map(_train_in_worker, todo):
+            record(todo[i][0], run)
     return bench
-
-
-def _run_pool(todo, space: SearchSpace, recipe: Recipe, workers: int, record) -> None:
-    ctx = multiprocessing.get_context("spawn")  # no torch state is forked
-    init, args = pool_initializer(_init_worker, space.declaration, space.name, recipe.to_json())
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init, initargs=args) as pool:
-        queue = list(todo)
-        running: Dict = {}
-        while queue or running:
-            while queue and len(running) < workers:  # keep only `workers` in flight: a kill loses no more
-                arch, seed = queue.pop(0)
-                running[pool.submit(_train_in_worker, arch, seed)] = arch
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for f in finished:
-                record(running.pop(f), f.result())
-
-
-def _run_ray(todo, space: SearchSpace, recipe: Recipe, workers: int, record) -> None:
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError("Ray is not installed: pip install 'edgenas[ray]'") from None
-    if not ray.is_initialized():
-        ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False)
-
-    recipe_json, name, declaration = recipe.to_json(), space.name, space.declaration
-
-    @ray.remote(num_cpus=recipe.threads)
-    def train(arch: str, seed: int) -> dict:  # rebuilt from plain data on the worker
-        sp = SearchSpace.from_dict(name, declaration)
-        return train_and_score(sp, sp.parse(arch), Recipe(**recipe_json), seed)
-
-    queue = list(todo)
-    running: Dict = {}
-    while queue or running:
-        while queue and len(running) < max(workers, 1):
-            arch, seed = queue.pop(0)
-            running[train.remote(arch, seed)] = arch
-        finished, _ = ray.wait(list(running), num_returns=1)
-        for ref in finished:
-            record(running.pop(ref), ray.get(ref))

@@ -55,7 +55,8 @@ class Deployment:
 def candidate_job(d: Deployment, cand: Candidate) -> TrainingJob:
     return TrainingJob(d.out / "models" / cand.id / "train", d.space, d.src.dataset, d.cfg, d.src.split_seed,
                        d.opts.threads, arch=cand.arch,
-                       supernet=str(d.src.supernet) if d.opts.init == "supernet" else None)
+                       supernet=str(d.src.supernet) if d.opts.init == "supernet" else None,
+                       weights=d.src.weights[cand.arch] if d.opts.init == "inherited" else None)
 
 
 def baseline_job(d: Deployment, width: float) -> TrainingJob:

@@ -10,7 +10,7 @@ from .source import DEFAULT_MAX_MODELS
 
 __all__ = ["INITS", "ExportOptions"]
 
-INITS = ("scratch", "supernet")
+INITS = ("scratch", "supernet", "inherited")   # inherited: the weights a morphism search trained
 
 
 @dataclass

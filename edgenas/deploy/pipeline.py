@@ -29,7 +29,7 @@ from .formats.registry import check_formats
 from .measure import TableMeasurer
 from .models import Deployment, baseline_job, candidate_job, deploy_baseline, deploy_candidate
 from .options import INITS, ExportOptions
-from .source import SearchSource, load_search_source, select_models
+from .source import Candidate, SearchSource, load_search_source, select_models
 
 __all__ = ["ExportOptions", "deploy_models", "summarise"]
 
@@ -50,6 +50,17 @@ def _check(opts: ExportOptions) -> None:
         raise ConfigError("max_models and epochs must be at least 1")
 
 
+def _check_inherited(src: SearchSource, chosen: List[Candidate]) -> None:
+    """Every chosen architecture has a trained network in the search run, whole and of this architecture."""
+    from ..search.members import check_member
+
+    for cand in chosen:
+        if cand.arch not in src.weights:
+            raise ConfigError(f"search run {src.path} trained no network {cand.arch}: only the architectures it "
+                              f"trained can keep their weights; pick a Pareto index (models 0) or init 'scratch'")
+        check_member(src.weights[cand.arch], src.space, cand.arch)
+
+
 def deploy_models(opts: ExportOptions, progress: Optional[Progress] = None) -> dict:
     """Train, export and measure the chosen models and baselines; write ``deploy.json`` (and the report)."""
     progress = progress or quiet
@@ -62,9 +73,14 @@ def deploy_models(opts: ExportOptions, progress: Optional[Progress] = None) -> d
         src.dataset = opts.dataset
     if not src.dataset:
         raise ConfigError(f"search run {src.path} does not say which dataset it used; name the dataset")
+    if opts.init == "inherited" and not src.weights:
+        raise ConfigError(f"search run {src.path} ({src.strategy}) keeps no trained weights of its architectures "
+                          f"(nash and lemonade do); train from scratch (init 'scratch')")
     if opts.init == "supernet" and not src.supernet:
         raise ConfigError(f"search run {src.path} has no supernet to fine-tune from; train from scratch (init 'scratch')")
     chosen = select_models(src, opts.models, opts.max_models)
+    if opts.init == "inherited":
+        _check_inherited(src, chosen)
     table = LatencyTable.load(src.table, space=src.space)  # the one load of the table in this command
     batch = int(table.header.get("batch") or src.space.input_shape[0])
     d = Deployment(opts, src, CostModel(src.space, table), formats, _export_inputs(opts, src),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from ..errors import ArchitectureError, EdgeNASError, RunError
 from ..fileio import PathLike
@@ -43,6 +43,7 @@ class SearchSource:
     split_seed: int
     pareto: List[Candidate]
     selected: Optional[str] = None  # id of the architecture the search itself chose (DNAS); always deployed
+    weights: Dict[str, str] = field(default_factory=dict)  # arch -> its trained network (NASH, LEMONADE members)
 
 
 def _space(doc: dict, table: Optional[str]) -> SearchSpace:
@@ -89,8 +90,10 @@ def load_search_source(run: PathLike, table: Optional[str] = None) -> SearchSour
     if supernet and not Path(supernet).is_dir() and src.get("supernet_relative"):
         moved = run / src["supernet_relative"]  # the run folder moved with its supernet
         supernet = str(moved) if moved.is_dir() else supernet
+    weights = {arch: str(run / rel) for arch, rel in (src.get("weights") or {}).items()}  # relative to the run
     return SearchSource(run, doc.get("strategy", "nsga2"), _space(doc, table), table, supernet,
-                        src.get("dataset"), int(src.get("split_seed") or 0), pareto, selected=selected)
+                        src.get("dataset"), int(src.get("split_seed") or 0), pareto, selected=selected,
+                        weights=weights)
 
 
 def _search_table(run: Path, ref: dict) -> str:

@@ -49,6 +49,7 @@ class SearchRequest:
     estimator: Any = None                 # an ErrorEstimator
     dataset: Optional[str] = None
     runner: Any = None                    # where estimates run: in process, or on Ray (edgenas.search.runners)
+    ray: Optional[str] = None             # where a strategy that trains in workers trains: a Ray cluster ("local")
     settings: Dict[str, Any] = field(default_factory=dict)  # what the run folder keeps: a rerun must match it
     folder: Any = None                    # the open, locked RunFolder (None in torchrun's other processes)
     progress: Progress = field(default=quiet, compare=False, repr=False)
@@ -106,6 +107,7 @@ class Strategy(abc.ABC):
     summary: ClassVar[str]
     Config: ClassVar[type]
     uses_estimator: ClassVar[bool] = True   # False: the strategy estimates accuracy itself (DNAS trains a supernet)
+    trains_on_ray: ClassVar[bool] = False   # True: it trains networks as Ray tasks with --ray (request.ray)
 
     @classmethod
     def check(cls, config: Any, space: SearchSpace, spec: ObjectiveSpec) -> None:

@@ -15,10 +15,11 @@ from typing import List, Optional, Tuple
 from ..arch.model import Network, build_network
 from ..arch.space import SearchSpace
 from ..errors import RunError
+from ..fileio import PathLike
 from ..runfolder import read_json, split_config
 from ..train.loop import load_checkpoint, save_checkpoint
 
-__all__ = ["Member", "MemberStore", "MEMBERS", "load_trained_run"]
+__all__ = ["Member", "MemberStore", "MEMBERS", "check_member", "load_trained_run"]
 
 MEMBERS = "members"
 
@@ -67,21 +68,40 @@ class MemberStore:
         path = self.path(member_id)
         if not path.is_file():
             return None
-        state = load_checkpoint(path)
-        try:
-            member = Member(**state["member"])
-            foreign = state["space_fingerprint"] != self.space.fingerprint or member.arch != arch
-        except (KeyError, TypeError):
-            raise RunError(f"{path} is not a member checkpoint of a morphism search; move it away") from None
-        if foreign:
-            raise RunError(f"{path} holds {member.arch} but this run expects {arch} there: the folder was written "
-                           f"by another run; use another output folder")
-        net = build_network(self.space, self.space.parse(arch))
-        try:
-            net.load_state_dict(state["state"])
-        except (RuntimeError, KeyError) as e:
-            raise RunError(f"{path} holds weights that do not fit {arch}: {str(e).splitlines()[0]}") from None
-        return member, net
+        member, state = _read_member(path, self.space, arch)
+        return member, _network(path, self.space, arch, state)
+
+
+def _read_member(path: Path, space: SearchSpace, arch: str) -> Tuple[Member, dict]:
+    """(member, state dict) of the checkpoint at ``path``, refused unless it is a member of ``arch`` in ``space``."""
+    state = load_checkpoint(path)
+    try:
+        member = Member(**state["member"])
+        foreign = state["space_fingerprint"] != space.fingerprint or member.arch != arch
+    except (KeyError, TypeError):
+        raise RunError(f"{path} is not a member checkpoint of a morphism search; move it away") from None
+    if foreign:
+        raise RunError(f"{path} holds {member.arch} but this run expects {arch} there: the folder was written "
+                       f"by another run; use another output folder")
+    return member, state["state"]
+
+
+def _network(path: Path, space: SearchSpace, arch: str, state) -> Network:
+    net = build_network(space, space.parse(arch))
+    try:
+        net.load_state_dict(state)
+    except (RuntimeError, KeyError, TypeError, AttributeError) as e:
+        raise RunError(f"{path} holds weights that do not fit {arch}: {str(e).splitlines()[0]}") from None
+    return net
+
+
+def check_member(path: PathLike, space: SearchSpace, arch: str) -> None:
+    """Refuse (:class:`RunError`) a member checkpoint ``path`` that is missing, corrupt, or not a trained network of
+    ``arch`` in ``space``: what ``edgenas export --init inherited`` checks before it trains anything."""
+    path = Path(path)
+    if not path.is_file():
+        raise RunError(f"the trained network of {arch} is missing from the search run ({path})")
+    _network(path, space, arch, _read_member(path, space, arch)[1])
 
 
 def load_trained_run(folder: Path, space: SearchSpace) -> Tuple[str, Network]:

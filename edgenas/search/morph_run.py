@@ -5,9 +5,18 @@ budgets, the start network, and the outcome (the Pareto set of every trained net
 Seeds: each network has its own seed (:func:`network_seed`), which fixes its fresh parts (a block
 inserted by a morphism) and its data order, so a network trained again after a crash is the network
 an uninterrupted run trained.
+
+Parallel training: the children of a step (NASH) or generation (LEMONADE) are independent, so
+:meth:`MorphRun.train_members` makes them all here (the morphisms, under each child's seed) and trains them
+``workers`` at a time in worker processes, or as Ray tasks (``--ray``), through the one
+:class:`~edgenas.train.workers.TaskPool`; each is checkpointed as it finishes, and they join the members in
+their planned order, so the run's decisions do not depend on which finished first. A worker trains on
+``threads`` torch threads (default 1); a run in workers equals the run in this process on the same thread count
+(a test checks it). ``max_minutes`` counts the members' training seconds, summed over workers.
 """
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,16 +28,20 @@ import torch
 from ..arch.model import Network, build_network
 from ..arch.space import Architecture, SearchSpace
 from ..errors import ConfigError
-from ..train.brief import train_briefly
-from ..train.data import check_fits_space, load_images, make_splits
+from ..train.brief import BriefResult, train_briefly
+from ..train.data import Splits, check_fits_space, load_images, make_splits
 from ..train.loop import TrainConfig
+from ..train.workers import TaskPool
 from .contract import SearchOutcome, SearchRequest, option
 from .members import Member, MemberStore, load_trained_run
 from .problem import ObjectiveSpec
 from .run import pareto_front, record_point
 from .runstore import EvalRecord
 
-__all__ = ["MorphTrainingConfig", "MorphRun", "network_seed", "over_budget", "start_network"]
+__all__ = ["MorphTrainingConfig", "MorphRun", "ChildJob", "train_child", "network_seed", "over_budget",
+           "start_network", "RESUME_NEUTRAL"]
+
+RESUME_NEUTRAL = ("max_minutes", "threads", "workers")   # how fast a run trains, not what it computes
 
 
 @dataclass
@@ -45,7 +58,9 @@ class MorphTrainingConfig:
     weight_decay: float = option(5e-4, "Weight decay.")
     max_minutes: Optional[float] = option(None, "Stop before a step once this much training time is spent.")
     max_batches: Optional[int] = option(None, "Batches per epoch (smoke runs).")
-    threads: Optional[int] = option(None, "Torch threads (default: torch's).")
+    threads: Optional[int] = option(None, "Torch threads (default: torch's in this process, 1 in each worker).")
+    workers: int = option(1, "Children trained at a time, in worker processes (or as Ray tasks with --ray); the "
+                             "same result as one at a time on the same threads.")
 
     def checks(self) -> List[Tuple[bool, str]]:
         return [
@@ -57,6 +72,7 @@ class MorphTrainingConfig:
             (self.max_minutes is None or self.max_minutes > 0, f"max_minutes must be positive, got {self.max_minutes}"),
             (self.max_batches is None or self.max_batches >= 1, f"max_batches must be >= 1, got {self.max_batches}"),
             (self.threads is None or self.threads >= 1, f"threads must be >= 1, got {self.threads}"),
+            (self.workers >= 1, f"workers must be >= 1, got {self.workers}"),
         ]
 
     def validate(self) -> None:
@@ -98,26 +114,73 @@ def start_network(start: str, space: SearchSpace, spec: ObjectiveSpec) -> Tuple[
     return arch, trained
 
 
+@functools.lru_cache(maxsize=2)
+def run_splits(dataset: str, seed: int, threads: int) -> Splits:
+    """The run's data split, computed on ``threads`` torch threads: its normalisation statistics differ in the last
+    bits with the thread count, so a worker computes them on the thread count the run's own process had."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return make_splits(load_images(dataset), seed=seed)
+    finally:
+        torch.set_num_threads(before)
+
+
+@dataclass(frozen=True)
+class ChildJob:
+    """One network to train briefly, as plain data a worker process or Ray task receives."""
+
+    space: SearchSpace
+    arch: str
+    state: Dict[str, torch.Tensor]   # its weights before the training (inherited through the morphisms)
+    cfg: TrainConfig
+    max_batches: Optional[int]
+    dataset: str
+    split_seed: int
+    split_threads: int
+    threads: Optional[int]           # None: keep this process's
+
+
+def train_child(job: ChildJob) -> Tuple[BriefResult, Dict[str, torch.Tensor]]:
+    """Train ``job``'s network briefly (:func:`~edgenas.train.brief.train_briefly`); its score and trained weights."""
+    splits = run_splits(job.dataset, job.split_seed, job.split_threads)
+    net = build_network(job.space, job.space.parse(job.arch))
+    net.load_state_dict(job.state)
+    before = torch.get_num_threads()
+    if job.threads:
+        torch.set_num_threads(job.threads)
+    try:
+        result = train_briefly(net, splits.weight, splits.arch, job.cfg, max_batches=job.max_batches)
+    finally:
+        torch.set_num_threads(before)
+    return result, net.state_dict()
+
+
 class MorphRun:
     """The state of one morphism search: data, members trained so far (in order), their predicted costs."""
 
     def __init__(self, request: SearchRequest):
         self.request, self.cfg, self.spec, self.space = request, request.config, request.spec, request.space
-        self.splits = make_splits(load_images(request.dataset or "mnist5k"), seed=request.seed)
+        self.dataset, self.split_threads = request.dataset or "mnist5k", torch.get_num_threads()
+        self.splits = run_splits(self.dataset, request.seed, self.split_threads)
         check_fits_space(self.splits, self.space)
+        self.pool: Optional[TaskPool] = None
         self.store = MemberStore(request.out, self.space)
         self.members: List[Member] = []
         self._costs: Dict[str, Dict[str, float]] = {}
         self.spent = 0.0   # training seconds of the members so far, as recorded when each was trained
 
     @contextmanager
-    def threads(self) -> Iterator[None]:
+    def session(self) -> Iterator[None]:
+        """While the search runs: this process's torch threads, and the pool that trains the networks."""
         before = torch.get_num_threads()
-        if self.cfg.threads:
+        if self.cfg.threads and self.cfg.workers <= 1 and self.request.ray is None:
             torch.set_num_threads(self.cfg.threads)
         try:
-            yield
+            with TaskPool(self.cfg.workers, ray=self.request.ray, threads=self.cfg.threads or 1) as self.pool:
+                yield
         finally:
+            self.pool = None
             torch.set_num_threads(before)
 
     def out_of_time(self) -> bool:
@@ -136,28 +199,42 @@ class MorphRun:
         return not over_budget(self.spec, self.predicted(arch))
 
     # ---- members -----------------------------------------------------------------------------------------
-    def train_or_load(self, member: Member, make_net: Callable[[], Network], seed: int,
-                      epochs: int) -> Tuple[Member, Network]:
-        """The member from its checkpoint, else ``make_net()`` (called under ``seed``) trained briefly and
-        checkpointed; either way appended to :attr:`members`."""
-        loaded = self.store.load(member.id, member.arch)
-        if loaded is None:
+    def train_members(self, planned: List[Tuple[Member, Callable[[], Network], int, int]],
+                      phase: Optional[str] = "children") -> List[Tuple[Member, Network]]:
+        """Each ``(member, make_net, seed, epochs)`` from its checkpoint, else ``make_net()`` (called here, under
+        ``seed``) trained briefly for ``epochs`` — in the pool, several at a time — and checkpointed as it
+        finishes; all appended to :attr:`members` in the planned order. ``phase`` names the progress."""
+        out: List[Optional[Tuple[Member, Network]]] = [self.store.load(m.id, m.arch) for m, _, _, _ in planned]
+        todo = [i for i, done in enumerate(out) if done is None]
+        jobs = []
+        in_process = self.pool.in_process
+        for i in todo:
+            member, make_net, seed, epochs = planned[i]
             torch.manual_seed(seed)
-            net = make_net()
-            result = train_briefly(net, self.splits.weight, self.splits.arch, self.cfg.train_config(epochs, seed),
-                                   max_batches=self.cfg.max_batches)
+            jobs.append((ChildJob(self.space, member.arch, make_net().state_dict(), self.cfg.train_config(epochs, seed),
+                                  self.cfg.max_batches, self.dataset, self.request.seed, self.split_threads,
+                                  None if in_process else (self.cfg.threads or 1)),))
+        progress = self.request.progress if phase else (lambda *a, **k: None)
+        progress(phase, len(planned) - len(todo), len(planned))
+        for finished, (k, (result, state)) in enumerate(self.pool.map(train_child, jobs), start=1):
+            member = planned[todo[k]][0]
             member.val_acc, member.val_loss, member.train_s = result.val_acc, result.val_loss, result.seconds
+            net = build_network(self.space, self.space.parse(member.arch))
+            net.load_state_dict(state)
             self.store.save(member, net)
-            loaded = member, net
-        self.members.append(loaded[0])
-        self.spent += loaded[0].train_s
-        return loaded
+            out[todo[k]] = member, net
+            progress(phase, len(planned) - len(todo) + finished, len(planned))
+        for member, _ in out:
+            self.members.append(member)
+            self.spent += member.train_s
+        return out
 
     def start(self) -> Tuple[Member, Network]:
         arch, trained = start_network(self.cfg.start, self.space, self.spec)
         member = Member("s000c00", self.space.format(arch), 0.0, 0.0, 0.0)
-        return self.train_or_load(member, lambda: trained if trained is not None else build_network(self.space, arch),
-                                  network_seed(self.request.seed, 0, 0), self.cfg.start_epochs)
+        make = lambda: trained if trained is not None else build_network(self.space, arch)  # noqa: E731
+        return self.train_members([(member, make, network_seed(self.request.seed, 0, 0), self.cfg.start_epochs)],
+                                  phase=None)[0]
 
     # ---- the outcome -------------------------------------------------------------------------------------
     def records(self, members: Optional[List[Member]] = None) -> List[EvalRecord]:
@@ -177,4 +254,6 @@ class MorphRun:
                              points=[record_point(r) for r in records],
                              details={**details, "train_s_total": self.spent, "validation": "arch split",
                                       "members": members},
-                             sources={"weights": {m.arch: self.store.relpath(m.id) for m in self.members}})
+                             sources={"weights": {m.arch: self.store.relpath(m.id) for m in self.members},
+                                      # the data the members trained on (its test part unseen)
+                                      "dataset": self.dataset, "split_seed": self.request.seed})

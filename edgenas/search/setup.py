@@ -114,6 +114,8 @@ def prepare(strategy: str, tables: Sequence[PathLike], out: PathLike, *, config:
         runner = make_runner(ray)  # before the folder is opened: an unreachable cluster writes nothing
     elif estimator:
         raise ConfigError(f"strategy {strategy!r} estimates accuracy itself; it takes no estimator")
+    elif ray is not None and not cls.trains_on_ray:
+        raise ConfigError(f"strategy {strategy!r} has no Ray path; drop ray")
     neutral = set(getattr(cls.Config, "RESUME_NEUTRAL", ()))
     settings = {"strategy": strategy, "space": {"name": space.name, "fingerprint": space.fingerprint},
                 "tables": [{"name": t.name, "digest": r.digest, "objective": t.objective,
@@ -131,7 +133,8 @@ def prepare(strategy: str, tables: Sequence[PathLike], out: PathLike, *, config:
                 runner.close()
             raise
     return SearchRequest(space=space, spec=spec, tables=refs, out=out, config=cfg, seed=seed, estimator=est,
-                         dataset=dataset, runner=runner, settings=settings, folder=folder,
+                         dataset=dataset, runner=runner, ray=ray if cls.trains_on_ray else None, settings=settings,
+                         folder=folder,
                          **({"progress": progress} if progress is not None else {}))
 
 

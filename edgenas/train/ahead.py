@@ -10,16 +10,14 @@ count; a test checks the weights bit for bit).
 """
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import List, Optional, Tuple
 
 from ..arch.space import SearchSpace
-from ..lifeline import pool_initializer
 from ..progress import Progress, quiet
 from .loop import TrainConfig
+from .workers import TaskPool
 
 
 @dataclass(frozen=True)
@@ -35,6 +33,7 @@ class TrainingJob:
     arch: Optional[str] = None
     width: Optional[float] = None
     supernet: Optional[str] = None    # fine-tune from this supernet's weights (searched models only)
+    weights: Optional[str] = None     # ... or from this checkpoint's trained network (a morphism search's member)
     input_shape: Tuple[int, ...] = ()
 
     @property
@@ -51,6 +50,7 @@ def run_job(job: TrainingJob, progress: Progress = quiet) -> dict:
     if job.arch is not None:
         return train_architecture(job.arch, job.folder, space=job.space, dataset=job.dataset, cfg=job.cfg,
                                   split_seed=job.split_seed, threads=job.threads, supernet=job.supernet,
+                                  weights=job.weights,
                                   progress=progress)
     from ..arch.baselines import mobilenet_v2
 
@@ -67,12 +67,8 @@ def train_ahead(jobs: List[TrainingJob], workers: int, progress: Progress = quie
     if workers < 2 or len(todo) < 2:
         return
     progress("train ahead", 0, len(todo))
-    init, args = pool_initializer()  # a killed export leaves no worker behind
-    with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=multiprocessing.get_context("spawn"),
-                             initializer=init, initargs=args) as pool:
-        # one torch thread per worker unless the job asks for more: workers beside each other must not
-        # oversubscribe the cores
-        futures = [pool.submit(run_job, replace(j, threads=j.threads or 1)) for j in todo]
-        for i, future in enumerate(as_completed(futures), start=1):
-            future.result()
+    # one torch thread per worker unless the job asks for more: workers beside each other must not
+    # oversubscribe the cores; a killed export leaves no worker behind (TaskPool's lifeline)
+    with TaskPool(min(workers, len(todo))) as pool:
+        for i, _ in enumerate(pool.map(run_job, [(replace(j, threads=j.threads or 1),) for j in todo]), start=1):
             progress("train ahead", i, len(todo))

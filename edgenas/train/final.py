@@ -8,8 +8,10 @@ folder, and writes ``result.json`` and ``model.pt`` (a state dict).
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import time
+from pathlib import Path
 from typing import Optional, Union
 
 import torch
@@ -22,7 +24,7 @@ from ..arch.model import build_network
 from ..progress import Progress, quiet
 from ..runfolder import RunFolder
 from ..arch.space import SearchSpace, get_space
-from .loop import TrainConfig, train_model
+from .loop import TrainConfig, load_checkpoint, train_model
 
 KIND = "train"
 
@@ -30,12 +32,18 @@ KIND = "train"
 def train_architecture(arch: str, out: PathLike, *, space: Union[str, SearchSpace] = "fbnet-small",
                        dataset: str = "mnist5k", cfg: TrainConfig = TrainConfig(), split_seed: int = 0,
                        threads: Optional[int] = None,
-                       progress: Progress = quiet, supernet: Optional[PathLike] = None) -> dict:
-    """Train ``arch`` (from scratch, or from a supernet's shared weights); return (and write) its test accuracy.
+                       progress: Progress = quiet, supernet: Optional[PathLike] = None,
+                       weights: Optional[PathLike] = None) -> dict:
+    """Train ``arch`` (from scratch, or from trained weights); return (and write) its test accuracy.
 
     With ``supernet`` (a supernet run folder) the network starts from the weights
-    :meth:`Supernet.extract` copies out of it, and the training fine-tunes them.
+    :meth:`Supernet.extract` copies out of it, and the training fine-tunes them. With ``weights`` (a
+    checkpoint: the network's state dict, or a dict holding it under ``"state"``, as a morphism search's
+    member does) it starts from those; the file's digest enters the run config, so other weights are
+    another run.
     """
+    if supernet is not None and weights is not None:
+        raise RunError("start from a supernet or from trained weights, not both")
     sp = space if isinstance(space, SearchSpace) else get_space(space)  # an object: e.g. a table's declaration
     indices = sp.parse(arch)
     config = {"arch": sp.format(indices), "space": sp.name}
@@ -48,6 +56,16 @@ def train_architecture(arch: str, out: PathLike, *, space: Union[str, SearchSpac
         torch.manual_seed(cfg.seed)
         model = run.supernet.extract(indices)
         config["init"] = f"supernet:{run.digest}"
+    elif weights is not None:
+        torch.manual_seed(cfg.seed)
+        model = build_network(sp, indices)
+        state = load_checkpoint(weights)
+        try:
+            model.load_state_dict(state["state"] if "state" in state else state)
+        except (RuntimeError, TypeError, KeyError) as e:
+            raise RunError(f"{weights} holds no weights of {config['arch']} in space {sp.name!r}: "
+                           f"{str(e).splitlines()[0]}") from None
+        config["init"] = f"weights:{hashlib.sha256(Path(weights).read_bytes()).hexdigest()[:16]}"
     else:
         torch.manual_seed(cfg.seed)
         model = build_network(sp, indices)

@@ -65,6 +65,7 @@ def test_the_population_is_the_pareto_set_of_trained_children_within_the_budget(
     assert all(r["latency_ms"]["tiny28"] <= budget for r in doc["front"])
     assert {r["arch"] for r in doc["front"]} == {p["arch"] for p in hist[-1]["population"]}
     assert len(doc["front"]) >= 2 and doc["evaluated"] == len(members)
+    assert (tmp_path / "run" / "search.png").stat().st_size > 10_000   # the front over the generations
 
 
 def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path, table, budget, monkeypatch):

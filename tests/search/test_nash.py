@@ -93,6 +93,7 @@ def test_steps_keep_or_improve_the_validation_accuracy_and_every_child_meets_the
         assert (tmp_path / "run" / rel).is_file()
     member, net = MemberStore(tmp_path / "run", SPACE).load(members[-1]["id"], members[-1]["arch"])
     assert member.val_acc == members[-1]["val_acc"] and net.arch == SPACE.parse(members[-1]["arch"])
+    assert (tmp_path / "run" / "search.png").stat().st_size > 10_000   # the climb over the steps
 
 
 def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path, table, budget, monkeypatch):

@@ -300,9 +300,9 @@ class DNASSearch:
             if self.ctx.is_main:
                 atomic_write_json(self.out / "history.json", self.history)
                 atomic_write_json(self.out / DETAILS, result)
-                from ..plot import plot_search  # matplotlib only when writing
+                from ..plot import SEARCH_PLOT, plot_search  # matplotlib only when writing
 
-                plot_search(self.history, self.out / "search.png", target_ms=self.target_ms,
+                plot_search(self.history, self.out / SEARCH_PLOT, target_ms=self.target_ms,
                             title=f"DNAS on {self.space.name} / {self.dataset}")
             self.ctx.barrier()
             return result

@@ -23,6 +23,7 @@ was trained and ends as an uninterrupted run. The result is the Pareto set of ev
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import List, Tuple
 
@@ -33,7 +34,7 @@ from ...arch.space import SearchSpace
 from ...errors import ConfigError
 from ..contract import SearchOutcome, SearchRequest, Strategy, option
 from ..members import Member
-from ..morph_run import MorphRun, MorphTrainingConfig, network_seed, start_network
+from ..morph_run import RESUME_NEUTRAL, MorphRun, MorphTrainingConfig, network_seed, start_network
 from ..problem import ObjectiveSpec
 from ..run import pareto_front
 
@@ -50,7 +51,7 @@ class LemonadeConfig(MorphTrainingConfig):
     accepted: int = option(3, "Children trained per generation, picked where the population is sparse.")
     morphisms: int = option(1, "Random morphisms per child.")
 
-    RESUME_NEUTRAL = ("generations", "max_minutes", "threads")
+    RESUME_NEUTRAL = ("generations",) + RESUME_NEUTRAL
 
     def validate(self) -> None:
         for ok, msg in [(self.generations >= 0, f"generations must be >= 0, got {self.generations}"),
@@ -123,17 +124,17 @@ class _Evolution(MorphRun):
             pop_x = np.array([self.cheap(m.arch) for m in population])
             accept_p = inverse_density(pop_x, np.array([self.cheap(a) for _, a, _ in proposed]))
             picks = rng.choice(len(proposed), size=min(cfg.accepted, len(proposed)), replace=False, p=accept_p)
-            trained: List[Member] = []
+            nets = {}   # each parent's trained network, loaded once
+            planned = []
             for c, i in enumerate(sorted(int(i) for i in picks)):
-                progress("children", c, len(picks))
                 parent, arch, moves = proposed[i]
-                member = Member(f"s{gen:03d}c{c:02d}", space.format(arch), 0.0, 0.0, 0.0, gen, parent.id,
-                                [str(m) for m in moves], all(m.exact for m in moves))
-                parent_net = self.store.load(parent.id, parent.arch)[1]
-                child, _ = self.train_or_load(member, lambda: apply_moves(parent_net, space, moves),
-                                              network_seed(self.request.seed, gen, c), cfg.epochs)
-                trained.append(child)
-            progress("children", len(picks), len(picks))
+                if parent.id not in nets:
+                    nets[parent.id] = self.store.load(parent.id, parent.arch)[1]
+                planned.append((Member(f"s{gen:03d}c{c:02d}", space.format(arch), 0.0, 0.0, 0.0, gen, parent.id,
+                                       [str(m) for m in moves], all(m.exact for m in moves)),
+                                functools.partial(apply_moves, nets[parent.id], space, moves),
+                                network_seed(self.request.seed, gen, c), cfg.epochs))
+            trained = [child for child, _ in self.train_members(planned)]
             history.append(self.row(gen, trained, proposed=len(proposed)))
             progress("generations", gen, cfg.generations, population=len(self.population()))
         return history, stop
@@ -158,6 +159,7 @@ class Lemonade(Strategy):
     summary = "LEMONADE: Lamarckian multi-objective evolution with network morphisms and a KDE over cheap objectives"
     Config = LemonadeConfig
     uses_estimator = False
+    trains_on_ray = True
 
     @classmethod
     def check(cls, config: LemonadeConfig, space: SearchSpace, spec: ObjectiveSpec) -> None:
@@ -165,6 +167,12 @@ class Lemonade(Strategy):
 
     def run(self, request: SearchRequest) -> SearchOutcome:
         evolution = _Evolution(request)
-        with evolution.threads():
+        with evolution.session():
             history, stop = evolution.evolve()
+        from ..plot import SEARCH_PLOT, plot_front_over_time  # matplotlib only when writing
+
+        t = request.spec.targets[0]
+        plot_front_over_time(history, request.out / SEARCH_PLOT, t.key, t.name, t.max_latency_ms,
+                             title=f"LEMONADE on {request.space.name} / {evolution.dataset}: "
+                                   f"{len(evolution.members)} networks trained")
         return evolution.outcome(None, history, {"stopped_by": stop})

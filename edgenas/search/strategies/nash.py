@@ -25,6 +25,7 @@ result's sources.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import List, Tuple
 
@@ -35,7 +36,7 @@ from ...arch.space import Architecture, SearchSpace
 from ...errors import ConfigError
 from ..contract import SearchOutcome, SearchRequest, Strategy, option
 from ..members import Member
-from ..morph_run import MorphRun, MorphTrainingConfig, network_seed, start_network
+from ..morph_run import RESUME_NEUTRAL, MorphRun, MorphTrainingConfig, network_seed, start_network
 from ..problem import ObjectiveSpec
 
 __all__ = ["NASHConfig", "NASH"]
@@ -51,7 +52,7 @@ class NASHConfig(MorphTrainingConfig):
     shrink: bool = option(True, "Also draw the approximate shrinking moves (smaller kernel or expansion, a block "
                                 "removed); NASH itself grows only, which a latency budget soon stops.")
 
-    RESUME_NEUTRAL = ("steps", "max_minutes", "threads")   # a rerun may climb further, or on other threads
+    RESUME_NEUTRAL = ("steps",) + RESUME_NEUTRAL   # a rerun may climb further, or on other threads and workers
 
     def validate(self) -> None:
         for ok, msg in [(self.steps >= 0, f"steps must be >= 0, got {self.steps}"),
@@ -96,17 +97,16 @@ class _Climb(MorphRun):
             if not plan:
                 stop = "no new child within the budgets"
                 break
+            planned = [(Member(f"s{step:03d}c{c:02d}", space.format(arch), 0.0, 0.0, 0.0, step, parent.id,
+                               [str(m) for m in moves], all(m.exact for m in moves)),
+                        functools.partial(apply_moves, net, space, moves),
+                        network_seed(self.request.seed, step, c), cfg.epochs)
+                       for c, (arch, moves) in enumerate(plan)]
             best, best_net, children = parent, net, []
-            for c, (arch, moves) in enumerate(plan):
-                progress("children", c, len(plan))
-                member = Member(f"s{step:03d}c{c:02d}", space.format(arch), 0.0, 0.0, 0.0, step, parent.id,
-                                [str(m) for m in moves], all(m.exact for m in moves))
-                child, child_net = self.train_or_load(member, lambda: apply_moves(net, space, moves),
-                                                      network_seed(self.request.seed, step, c), cfg.epochs)
+            for child, child_net in self.train_members(planned):
                 children.append(child)
                 if child.val_acc > best.val_acc:
                     best, best_net = child, child_net
-            progress("children", len(plan), len(plan))
             parent, net = best, best_net
             history.append(self.row(step, parent, children))
             progress("steps", step, cfg.steps, val_acc=parent.val_acc,
@@ -129,6 +129,7 @@ class NASH(Strategy):
     summary = "NASH: hill climbing with network morphisms, children inherit their parent's weights (Elsken et al.)"
     Config = NASHConfig
     uses_estimator = False
+    trains_on_ray = True
 
     @classmethod
     def check(cls, config: NASHConfig, space: SearchSpace, spec: ObjectiveSpec) -> None:
@@ -136,6 +137,11 @@ class NASH(Strategy):
 
     def run(self, request: SearchRequest) -> SearchOutcome:
         climb = _Climb(request)
-        with climb.threads():
+        with climb.session():
             last, history, stop = climb.climb()
+        from ..plot import SEARCH_PLOT, plot_climb  # matplotlib only when writing
+
+        t = request.spec.targets[0]
+        plot_climb(history, request.out / SEARCH_PLOT, t.name, t.max_latency_ms,
+                   title=f"NASH on {request.space.name} / {climb.dataset}: {len(climb.members)} networks trained")
         return climb.outcome(last.arch, history, {"stopped_by": stop})

@@ -13,6 +13,7 @@ import datetime
 import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -23,7 +24,7 @@ from ..arch.model import build_network
 from ..arch.space import SearchSpace
 from ..errors import ConfigError, TableError
 from ..fileio import PathLike, check_writable
-from ..lifeline import pool_initializer
+from ..lifeline import Sweeper, pool_initializer
 from ..progress import Progress, quiet
 from ..runfolder import config_changes
 from ..tables.cost import CostModel
@@ -200,9 +201,18 @@ def _run_ray(todo, space: SearchSpace, recipe: Recipe, workers: int, record) -> 
         import ray
     except ImportError:
         raise ConfigError("Ray is not installed: pip install 'edgenas[ray]'") from None
-    if not ray.is_initialized():
-        ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False)
+    if ray.is_initialized():
+        return _train_on_ray(ray, todo, space, recipe, workers, record)
+    address = os.environ.get("RAY_ADDRESS")
+    with Sweeper() if not address else nullcontext():  # a local cluster dies with this process
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        try:
+            _train_on_ray(ray, todo, space, recipe, workers, record)
+        finally:
+            ray.shutdown()
 
+
+def _train_on_ray(ray, todo, space: SearchSpace, recipe: Recipe, workers: int, record) -> None:
     recipe_json, name, declaration = recipe.to_json(), space.name, space.declaration
 
     @ray.remote(num_cpus=recipe.threads)

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, Optional, Tuple
 
-__all__ = ["watch_parent", "pool_initializer", "Sweeper", "POLL_S"]
+__all__ = ["watch_parent", "pool_initializer", "Sweeper", "process_table", "descendants", "POLL_S"]
 
 POLL_S = 0.5  # how often a worker looks at its parent: it ends within about this long after the parent
 
@@ -59,7 +59,7 @@ def pool_initializer(then: Optional[Callable] = None, *args) -> Tuple[Callable, 
     return _initialize, (os.getpid(), then, args)
 
 
-def _processes() -> Dict[int, Tuple[int, str]]:
+def process_table() -> Dict[int, Tuple[int, str]]:
     """Every live process: pid -> (parent pid, start time), from /proc (zombies left out)."""
     out = {}
     for entry in Path("/proc").iterdir():
@@ -73,7 +73,7 @@ def _processes() -> Dict[int, Tuple[int, str]]:
     return out
 
 
-def _descendants(roots, table: Dict[int, Tuple[int, str]]) -> Dict[int, str]:
+def descendants(roots, table: Dict[int, Tuple[int, str]]) -> Dict[int, str]:
     """pid -> start time of every process below ``roots`` in ``table``."""
     children: Dict[int, list] = {}
     for pid, (ppid, _) in table.items():
@@ -91,14 +91,14 @@ def _sweep(parent: int) -> None:
     """The watchdog: note ``parent``'s descendants while it is our parent; when it is gone, kill them."""
     me, seen = os.getpid(), {}
     while os.getppid() == parent:
-        seen.update(_descendants([parent], _processes()))
+        seen.update(descendants([parent], process_table()))
         seen.pop(me, None)
         time.sleep(POLL_S)
     for _ in range(3):  # a noted process may have started children since the last look: take them too
-        table = _processes()
+        table = process_table()
         alive = {pid for pid, start in seen.items() if table.get(pid, (0, None))[1] == start}  # not a reused pid
         seen = {pid: seen[pid] for pid in alive}
-        seen.update({p: s for p, s in _descendants(alive, table).items() if p != me})
+        seen.update({p: s for p, s in descendants(alive, table).items() if p != me})
         if not seen:
             return
         for pid in seen:

@@ -156,8 +156,9 @@ def compare(case: Case, ref: Path, run: Path) -> List[str]:
             continue
         if not g.exists():
             diffs.append(f"{rel}: missing")
-        elif f.suffix == ".json" and case.deterministic:
-            diffs += [f"{rel}{d}" for d in _diff(_strip(json.loads(f.read_text())), _strip(json.loads(g.read_text())))]
+        elif f.suffix == ".json" and case.deterministic:  # a run folder may name itself: read both as "RUN"
+            a, b = (json.loads(x.read_text().replace(str(folder), "RUN")) for x, folder in ((f, ref), (g, run)))
+            diffs += [f"{rel}{d}" for d in _diff(_strip(a), _strip(b))]
         elif f.suffix in (".pt", ".pth"):
             if not _tensors_equal(torch.load(f, weights_only=True), torch.load(g, weights_only=True)):
                 diffs.append(f"{rel}: tensors differ")
@@ -282,6 +283,24 @@ def campaign(out: Path, cases: List[Case], kills: int, seed: int) -> List[dict]:
     return rows
 
 
+def rescore(out: Path) -> List[dict]:
+    """Compare again the kept (differing) folders of the campaign at ``out`` with the current rules."""
+    rows = json.loads((out / "campaign.json").read_text())
+    for row in rows:
+        case = next(c for c in CASES if c.name == row["case"])
+        home = out / case.name
+        kept = sorted(p for p in home.glob("kill*") if p.is_dir())
+        failures = [f for f in row["failures"] if ": resume exited" in f or "uninterrupted" in f]
+        for folder in kept:
+            diffs = compare(case, home / "ref", folder)
+            if diffs:
+                failures.append(f"{folder.name}: " + "; ".join(diffs[:4]))
+        row["equal"] = row["resumed_ok"] - sum(1 for f in failures if ": resume exited" not in f
+                                               and "uninterrupted" not in f)
+        row["failures"] = failures
+    return rows
+
+
 def markdown(rows: List[dict]) -> str:
     lines = ["| case | uninterrupted s | kills | resumed | equal | bit-identical expected | orphans | note |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -297,7 +316,15 @@ def main() -> None:
     ap.add_argument("--kills", type=int, default=10)
     ap.add_argument("--cases", default=",".join(c.name for c in CASES))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--rescore", action="store_true", help="Compare the kept folders of the campaign at --out again.")
     args = ap.parse_args()
+    if args.rescore:
+        rows = rescore(args.out)
+        print(markdown(rows))
+        for r in rows:
+            for f in r["failures"]:
+                print(f"{r['case']}: {f}")
+        return
     names = args.cases.split(",")
     unknown = sorted(set(names) - {c.name for c in CASES})
     if unknown or args.kills < 1:

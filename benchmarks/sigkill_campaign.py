@@ -93,7 +93,7 @@ CASES = [
                                          "--batch-size", 32, "--sandwich", "none", "--out", out, "--quiet")),
     Case("final-training", lambda out: edgenas("train", ARCH, "--dataset", "digits", "--epochs", 3, "--batch-size", 64,
                                                "--threads", 1, "--out", out, "--quiet")),
-    Case("export", lambda out: edgenas("export", "{evolution}", "--models", f"{ARCH},skip-skip-skip-skip-skip-skip-skip-skip",
+    Case("export", lambda out: edgenas("export", "{evolution}", "--models", f"{ARCH},{'-'.join(['skip'] * 8)}",
                                        "--dataset", "digits", "--epochs", 1, "--batch-size", 64, "--jobs", 2,
                                        "--out", out, "--quiet"),
          deterministic=False, note="trains two models in worker processes (--jobs 2); latencies are measurements: "

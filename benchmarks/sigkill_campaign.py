@@ -10,7 +10,8 @@ then rerun with the same command to the end (a resume). Each resumed run is comp
 - ``identical``: every result file equal — JSON after dropping what records when or how long (``written``,
   ``created``, durations: keys ending in ``_s`` or holding ``_s_``) and how the run got there (``fresh``:
   evaluated now rather than read from the journal), weights tensor by tensor (bit for bit), ONNX files byte for
-  byte. Checkpoints and journals are how a run resumes, not what it produced, and are not compared (a
+  byte (in a ``.pt`` file the same keys as in JSON are dropped beside the tensors: a NASH member records its
+  training seconds). Checkpoints and journals are how a run resumes, not what it produced, and are not compared (a
   checkpoint also holds the unseeded process-wide Python and numpy generator states, which no run uses);
 - where the work measures time (a profile, export's latency figures) equal results are not expected: the
   profile is checked for completeness and equal structure (the same ops, costs, probes and number of calibration
@@ -103,9 +104,13 @@ CASES = [
 
 # ---------------------------------------------------------------- comparing run folders
 
+def _volatile(key) -> bool:
+    return isinstance(key, str) and (key in VOLATILE or key.endswith("_s") or "_s_" in key)
+
+
 def _strip(x):
     if isinstance(x, dict):
-        return {k: _strip(v) for k, v in x.items() if k not in VOLATILE and not k.endswith("_s") and "_s_" not in k}
+        return {k: _strip(v) for k, v in x.items() if not _volatile(k)}
     if isinstance(x, list):
         return [_strip(v) for v in x]
     return x
@@ -126,7 +131,8 @@ def _diff(a, b, path="") -> List[str]:
 def _tensors_equal(a, b) -> bool:
     if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
         return a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b)
-    if isinstance(a, dict) and isinstance(b, dict):
+    if isinstance(a, dict) and isinstance(b, dict):  # beside the tensors, the same keys as JSON are dropped
+        a, b = ({k: v for k, v in x.items() if not _volatile(k)} for x in (a, b))
         return a.keys() == b.keys() and all(_tensors_equal(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return len(a) == len(b) and all(_tensors_equal(x, y) for x, y in zip(a, b))

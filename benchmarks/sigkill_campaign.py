@@ -8,8 +8,8 @@ fresh folder: killed with SIGKILL at a random moment between its first write and
 then rerun with the same command to the end (a resume). Each resumed run is compared with the uninterrupted one:
 
 - ``identical``: every result file equal — JSON after dropping what records when or how long (``written``,
-  ``created``, durations: keys ending in ``_s`` or holding ``_s_``) and how the run got there (``fresh``:
-  evaluated now rather than read from the journal), weights tensor by tensor (bit for bit), ONNX files byte for
+  ``created``, durations: keys ending in ``_s`` or holding ``_s_``, ``overhead_ms_per_evaluation``) and how the
+  run got there (``fresh``: evaluated now rather than read from the journal), weights tensor by tensor (bit for bit), ONNX files byte for
   byte (in a ``.pt`` file the same keys as in JSON are dropped beside the tensors: a NASH member records its
   training seconds). Checkpoints and journals are how a run resumes, not what it produced, and are not compared (a
   checkpoint also holds the unseeded process-wide Python and numpy generator states, which no run uses);
@@ -45,7 +45,8 @@ from edgenas.lifeline import descendants, process_table
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "latency_tables" / "fbnet-small.onnxruntime.cpu1.json"
 ORPHAN_WAIT_S = 5.0
-VOLATILE = {"written", "created", "updated", "fresh"}  # when, and how much came from the journal
+VOLATILE = {"written", "created", "updated", "fresh",  # when, and how much came from the journal
+            "overhead_ms_per_evaluation"}  # a strategy's own time per evaluation (BANANAS, Neural Architect)
 ARCH = "k3_e1-k5_e1-k5_e1_g2-skip-skip-k3_e3-skip-k3_e1"
 
 

@@ -1,9 +1,10 @@
 """Worker processes end when their parent is killed with SIGKILL: nothing is left behind, blocked.
 
 Each case starts a parent process that runs the real pool (the profile's prefetch worker, export's
-train-ahead workers, a NASH step's children in edgenas.train.workers), waits until the workers run, kills the
-parent with SIGKILL and checks that every process it had started (workers and multiprocessing's resource
-tracker) is gone a few seconds later.
+train-ahead workers, a NASH step's children in edgenas.train.workers, a search's local Ray cluster), waits
+until the workers run, kills the parent with SIGKILL and checks that every process below it (workers,
+multiprocessing's resource tracker, Ray's GCS server, raylet, agents and task workers) is gone a few seconds
+later.
 """
 import os
 import signal
@@ -53,19 +54,48 @@ MORPH_CHILDREN = """
            config={{"steps": 1, "children": 2, "start_epochs": 0, "epochs": 1000, "workers": 2}})
 """
 
+RAY = """
+    import time
+    import numpy as np
+    from edgenas.search.runners import RayRunner
 
-def _children(pid: int):
-    """Pids whose parent is ``pid`` (from /proc)."""
-    out = []
+    class Sleepy:  # an estimator whose evaluation outlasts the test
+        def evaluate(self, archs):
+            time.sleep(600)
+
+    runner = RayRunner(num_cpus=1)
+    print("started", flush=True)
+    next(runner.map(Sleepy(), np.zeros((1, 8), dtype=np.int64), 1))
+"""
+
+
+def _descendants(pid: int):
+    """Pids below ``pid`` in the process tree (from /proc)."""
+    children = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 stat = (entry / "stat").read_text()
             except OSError:
                 continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                out.append(int(entry.name))
+            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
     return out
+
+
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def _ray_task_runs(pids) -> bool:
+    return any(_command(p).startswith("ray::_evaluate_remote") for p in pids)
 
 
 def _alive(pid: int) -> bool:
@@ -87,10 +117,44 @@ def _poll(read, done, seconds: float):
     return value
 
 
+def _ray_missing() -> bool:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return True
+    return False
+
+
+def _both_train(root: Path):
+    """Both trainings run: each worker got past its (slow, torch-importing) start and locked its run folder.
+    Killed before that, a worker still ends, but only once its imports are done: on a loaded machine, later
+    than the test waits."""
+    return lambda pids: len(pids) >= 3 and all((root / name / ".edgenas.lock").exists() for name in "ab")
+
+
+def _two_workers_imported(pids) -> bool:
+    """Two workers (and the resource tracker) run, both past importing torch (see :func:`_both_train`)."""
+    def has_torch(pid):
+        try:
+            return "libtorch" in Path(f"/proc/{pid}/maps").read_text()
+        except OSError:
+            return False
+    return len(pids) >= 3 and sum(map(has_torch, pids)) >= 2
+
+
+CASES = [
+    pytest.param(PREFETCH, lambda root: lambda pids: len(pids) >= 2, id="prefetch"),  # worker + resource tracker
+    pytest.param(TRAIN_AHEAD, _both_train, id="train-ahead"),
+    pytest.param(MORPH_CHILDREN, lambda root: _two_workers_imported, id="morph-children"),
+    pytest.param(RAY, lambda root: _ray_task_runs, id="ray-local",
+                 marks=pytest.mark.skipif(_ray_missing(), reason="ray is not installed (pip install ray)")),
+]
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc")
-@pytest.mark.parametrize("script, workers", [(PREFETCH, 1), (TRAIN_AHEAD, 2), (MORPH_CHILDREN, 2)],
-                         ids=["prefetch", "train-ahead", "morph-children"])
-def test_workers_end_when_the_parent_is_killed(tmp_path, script, workers):
+@pytest.mark.parametrize("script, running", CASES)
+def test_workers_end_when_the_parent_is_killed(tmp_path, script, running):
+    running = running(tmp_path)
     code = textwrap.dedent(script.replace("{root!r}", repr(str(tmp_path))).replace("{tests!r}", repr(str(ROOT / "tests")))
                            .replace("{{", "{").replace("}}", "}"))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
@@ -99,13 +163,12 @@ def test_workers_end_when_the_parent_is_killed(tmp_path, script, workers):
     started = []
     try:
         assert parent.stdout.readline().strip() == "started"
-        # the workers (and the resource tracker the pool starts before them)
-        started = _poll(lambda: _children(parent.pid), lambda pids: len(pids) >= workers + 1, 120)
-        assert len(started) >= workers, f"the workers did not start: {started}"
+        started = _poll(lambda: _descendants(parent.pid), running, 120)
+        assert running(started), f"the workers did not start: {[(p, _command(p)) for p in started]}"
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait()
         left = _poll(lambda: [p for p in started if _alive(p)], lambda pids: not pids, 15)
-        assert not left, f"processes left 15 s after the parent was killed: {left}"
+        assert not left, f"processes left 15 s after the parent was killed: {[(p, _command(p)) for p in left]}"
     finally:
         parent.kill()
         parent.wait()

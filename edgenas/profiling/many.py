@@ -20,6 +20,7 @@ from profilers.targets import Target, parse_target
 from ..arch.space import SearchSpace
 from ..errors import BackendUnavailableError, ConfigError, EdgeNASError
 from ..fileio import ensure_folder
+from ..lifeline import Sweeper
 from .measure import TimingProtocol
 
 
@@ -94,6 +95,7 @@ def profile_many(space: SearchSpace, targets: Sequence, out_dir, *, threads: int
         raise BackendUnavailableError("profiling several hosts in parallel needs Ray: pip install ray "
                                       "(or pass --no-ray)") from None
     owns = not ray_mod.is_initialized()
+    sweeper = Sweeper() if owns and ray == "local" else None  # a local cluster dies with this process
     if owns:
         root = str(Path(__file__).resolve().parents[2])  # the checkout holding edgenas/ and profilers/
         env = {"PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}
@@ -105,6 +107,8 @@ def profile_many(space: SearchSpace, targets: Sequence, out_dir, *, threads: int
             else:
                 ray_mod.init(address=ray, **kwargs)
         except Exception as e:  # ray raises many types
+            if sweeper is not None:
+                sweeper.close()
             raise BackendUnavailableError(f"cannot start or join a Ray cluster: {type(e).__name__}: {e}") from None
     try:
         task = ray_mod.remote(num_cpus=1, max_retries=0)(_profile_host)
@@ -123,3 +127,5 @@ def profile_many(space: SearchSpace, targets: Sequence, out_dir, *, threads: int
     finally:
         if owns:
             ray_mod.shutdown()
+        if sweeper is not None:
+            sweeper.close()

@@ -73,7 +73,9 @@ def format_table_summary(table: LatencyTable, entries: bool = False) -> str:
         lines.append(f"reference {table.reference['arch']}: {table.unit_ms:.4g} ms when profiled; every timing "
                      f"paired with it and scaled to that")
     if table.stats:
-        lines.append(f"profiling {table.stats.get('last_run_wall_s', 0):.1f} s wall, "
+        phases = table.stats.get("last_run_phases_s") or {}
+        split = f" ({', '.join(f'{k} {v:.1f} s' for k, v in phases.items())})" if phases else ""
+        lines.append(f"profiling {table.stats.get('last_run_wall_s', 0):.1f} s wall{split}, "
                      f"{table.stats.get('last_run_timed_s', 0):.1f} s in timed runs (last run)")
     if table.validation:
         lines += ["", format_validation(table.validation)]

@@ -16,6 +16,7 @@ from typing import Iterator, Optional, Tuple
 import numpy as np
 
 from ..errors import BackendUnavailableError
+from ..lifeline import Sweeper
 
 __all__ = ["InProcessRunner", "RayRunner", "make_runner"]
 
@@ -79,6 +80,7 @@ class RayRunner:
             _check_reachable(address)
         self.ray, self.address = ray, address
         self._owns = not ray.is_initialized()
+        self._sweeper = Sweeper() if self._owns and not address else None  # a local cluster dies with us
         try:
             if self._owns:
                 kwargs = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
@@ -87,6 +89,7 @@ class RayRunner:
                 else:
                     ray.init(num_cpus=num_cpus, **kwargs)
         except Exception as e:  # ray raises ConnectionError, RuntimeError, ValueError, ...
+            self.close()
             raise BackendUnavailableError(f"cannot start or join a Ray cluster"
                                           f"{' at ' + address if address else ''}: {type(e).__name__}: {e}") from None
         self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
@@ -110,6 +113,9 @@ class RayRunner:
         self._estimator = self._ref = None
         if self._owns and self.ray.is_initialized():
             self.ray.shutdown()
+        if self._sweeper is not None:
+            self._sweeper.close()
+            self._sweeper = None
 
 
 def make_runner(ray: Optional[str] = None, num_cpus: Optional[int] = None):

@@ -21,11 +21,12 @@ the training sets its threads, differ in the last bits with the thread count.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Callable, Dict, Iterator, Optional, Sequence, Tuple
 
 from ..errors import BackendUnavailableError, ConfigError
-from ..lifeline import pool_initializer
+from ..lifeline import Sweeper, pool_initializer
 
 __all__ = ["TaskPool"]
 
@@ -59,6 +60,7 @@ class TaskPool:
         self._pool: Optional[ProcessPoolExecutor] = None
         self._ray = self._ray_task = None
         self._owns_ray = False
+        self._sweeper: Optional[Sweeper] = None
         if ray is not None:
             self._start_ray(ray)
 
@@ -74,6 +76,8 @@ class TaskPool:
                                           "(or pip install ray)") from None
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:
+            if address == "local" and not os.environ.get("RAY_ADDRESS"):
+                self._sweeper = Sweeper()   # a cluster started here dies with this process, even by kill -9
             try:
                 ray.init(address=None if address == "local" else address, include_dashboard=False,
                          log_to_driver=False, configure_logging=False)
@@ -81,6 +85,9 @@ class TaskPool:
                 raise BackendUnavailableError(f"cannot start or join a Ray cluster"
                                               f"{'' if address == 'local' else ' at ' + address}: "
                                               f"{type(e).__name__}: {e}") from None
+            finally:
+                if not ray.is_initialized():
+                    self._close_sweeper()
         self._ray, self._ray_task = ray, ray.remote(num_cpus=self.threads)(_ray_call)
         if self.workers <= 1:  # not said: as many tasks in flight as the cluster has room for
             self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)) // self.threads)
@@ -139,6 +146,12 @@ class TaskPool:
         if self._owns_ray and self._ray is not None and self._ray.is_initialized():
             self._ray.shutdown()
         self._ray = None
+        self._close_sweeper()
+
+    def _close_sweeper(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.close()
+            self._sweeper = None
 
     def __enter__(self) -> "TaskPool":
         return self

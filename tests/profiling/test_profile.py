@@ -29,6 +29,37 @@ class CountingProfiler(OnnxRuntimeCPUProfiler):
         return super().measure_artifact(artifact, input_shape)
 
 
+class WindowProfiler(OnnxRuntimeCPUProfiler):
+    """Records the minimum time of every window it measures an op or network in."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.windows = []
+
+    def measure_artifact(self, artifact, input_shape):
+        self.windows.append(self.protocol.min_time_s)
+        return super().measure_artifact(artifact, input_shape)
+
+
+@pytest.mark.parametrize("op_latency", ["in_network", "alone"])
+def test_each_timing_gets_the_window_share_of_what_it_is_for(tiny_space, tmp_path, fast_protocol, op_latency):
+    from dataclasses import replace
+
+    from edgenas.profiling.profile import OP_SHARE_IN_NETWORK, PROBE_SHARE
+
+    protocol = replace(fast_protocol, min_time_s=0.01)
+    prof = WindowProfiler(protocol=protocol)
+    table = profile_space(tiny_space, prof, tmp_path / "t.json", calibration_networks=4, op_latency=op_latency,
+                          workers=0)
+    n_ops = len(tiny_space.op_keys())
+    probes = 0 if op_latency == "alone" else len(table.in_network.cells(tiny_space)) + tiny_space.num_layers
+    ops_share = OP_SHARE_IN_NETWORK if op_latency == "in_network" else 1.0
+    assert prof.windows == pytest.approx([0.01 * ops_share] * n_ops + [0.01 * PROBE_SHARE] * probes + [0.01] * 4)
+    assert prof.protocol == protocol  # the profiler keeps its own protocol
+    assert set(table.stats["last_run_phases_s"]) == {"reference and overheads", "ops", "in-network", "calibration"}
+    assert table.stats["window_shares"]["ops"] == ops_share
+
+
 def test_profile_measures_every_op(tiny_space, tiny_table):
     t = LatencyTable.load(tiny_table, space=tiny_space)
     assert not t.missing(tiny_space)

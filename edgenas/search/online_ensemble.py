@@ -95,7 +95,8 @@ class OnlineEnsemble:
         """New target scaling; the output layer absorbs the change so that predictions stay where they were."""
         if self.seen:
             self.W[-1] *= (self.y_sd / sd).astype(np.float32)
-            self.b[-1][...] = (self.b[-1] * self.y_sd + self.y_mu - mu) / sd
+            f32 = np.float32   # the output layer's own precision (as when the scales were Python floats)
+            self.b[-1][...] = (self.b[-1] * self.y_sd.astype(f32) + self.y_mu.astype(f32) - mu.astype(f32)) / sd.astype(f32)
         self.y_mu, self.y_sd = mu, sd
 
     def _flush_tiny(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -46,11 +46,19 @@ def space_tables(space: SearchSpace, folder: PathLike) -> List[Tuple[str, Latenc
     return out
 
 
-def features(space: SearchSpace, archs: np.ndarray, tables: Sequence[Tuple[str, LatencyTable]]) -> List[dict]:
+def cost_models(space: SearchSpace, tables: Sequence[Tuple[str, LatencyTable]]) -> Dict[str, CostModel]:
+    """One cost model per (name, table), in order. Building one reads its whole table (milliseconds): a caller
+    that asks for features again and again (a search over the benchmark) builds them once."""
+    return {name: CostModel(space, t) for name, t in tables}
+
+
+def features(space: SearchSpace, archs: np.ndarray, tables: Sequence[Tuple[str, LatencyTable]],
+             models: Optional[Dict[str, CostModel]] = None) -> List[dict]:
     """Cheap features of each architecture: per table its predicted latency; parameters, FLOPs and memory
     (parameter bytes + MCUNet peak activation) from the first table, or parameters counted on the network
-    when the space has no table."""
-    preds = {name: CostModel(space, t).predict(archs) for name, t in tables}
+    when the space has no table. ``models``: :func:`cost_models` of ``tables``, when the caller keeps them."""
+    models = cost_models(space, tables) if models is None else models
+    preds = {name: m.predict(archs) for name, m in models.items()}
     first = next(iter(preds.values()), None)
     out = []
     for i, arch in enumerate(archs):

@@ -15,7 +15,7 @@ from ..arch.space import SearchSpace
 from ..fileio import PathLike
 from ..tables.table import LatencyTable
 from .benchfile import BenchError, Benchmark
-from .build import features
+from .build import cost_models, features
 from .surrogate import Surrogate
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -44,6 +44,7 @@ class BenchmarkOracle:
         for name, t in tables:
             t.check_fits(self.space)
         self.tables = list(tables)
+        self._cost_models = None                    # built on the first untrained query, then kept
         self.trees = trees                          # of the surrogate's forest
         self._surrogates: Dict[str, Surrogate] = {}
 
@@ -52,6 +53,11 @@ class BenchmarkOracle:
             self._surrogates[metric] = Surrogate(self.bench, metric, trees=self.trees)
         return self._surrogates[metric]
 
+    def cost_models(self):
+        if self._cost_models is None:
+            self._cost_models = cost_models(self.space, self.tables)
+        return self._cost_models
+
     def features(self, archs: np.ndarray) -> List[dict]:
         """Each architecture's stored features, or ones predicted by the tables for an untrained one."""
         known = [self.bench.get(self.space.format(a)) for a in archs]
@@ -59,7 +65,8 @@ class BenchmarkOracle:
         if missing and not self.tables:
             raise BenchError("an architecture the benchmark did not train needs a latency table of its space "
                              "for its FLOPs and parameters")
-        computed = features(self.space, np.asarray(archs)[missing], self.tables) if missing else []
+        computed = (features(self.space, np.asarray(archs)[missing], self.tables, self.cost_models())
+                    if missing else [])
         out = [r.features if r is not None else None for r in known]
         for i, f in zip(missing, computed):
             out[i] = f
@@ -110,6 +117,6 @@ class BenchmarkOracle:
         out["runs"] = [r.runs[s] for s in sorted(r.runs)] if r is not None else []
         feats = dict(self.features(arch)[0])
         if self.tables:  # latency from the tables given (they may be newer than the benchmark's)
-            feats["latency_ms"] = features(self.space, arch, self.tables)[0]["latency_ms"]
+            feats["latency_ms"] = features(self.space, arch, self.tables, self.cost_models())[0]["latency_ms"]
         out["features"] = feats
         return out

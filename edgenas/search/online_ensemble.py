@@ -14,7 +14,9 @@ The members (deep ensembles: the same data, their own initialisation) are
 stacked and trained together with batched matrix products, in float32. The
 target is standardised on the current data; when that changes, the output layer
 is rescaled so that the ensemble's predictions in the target's units are the
-same before and after. Every random draw (initialisation, mini-batches) comes
+same before and after. With ``outputs`` > 1 the members predict several targets at once (Neural Architect's
+error and training time: one network's steps instead of two networks'), each standardised on its own, the loss
+their sum. Every random draw (initialisation, mini-batches) comes
 from one generator seeded at construction, so the same sequence of fits gives
 the same model: a resumed search that refits on its journaled values in the
 same order takes the same decisions.
@@ -28,14 +30,14 @@ __all__ = ["OnlineEnsemble"]
 
 
 class OnlineEnsemble:
-    """``members`` MLPs (ReLU hidden layers of ``hidden`` units, linear output) on ``width`` inputs."""
+    """``members`` MLPs (ReLU hidden layers of ``hidden`` units, ``outputs`` linear outputs) on ``width`` inputs."""
 
     def __init__(self, width: int, members: int = 5, hidden=(32, 32), seed: int = 0, steps_per_result: int = 10,
-                 batch: int = 64, learning_rate: float = 1e-2, alpha: float = 1e-3):
+                 batch: int = 64, learning_rate: float = 1e-2, alpha: float = 1e-3, outputs: int = 1):
         self.members, self.steps_per_result, self.batch = members, steps_per_result, batch
-        self.lr, self.alpha = learning_rate, alpha
+        self.lr, self.alpha, self.outputs = learning_rate, alpha, outputs
         self.rng = np.random.default_rng(seed)
-        sizes = [width, *hidden, 1]
+        sizes = [width, *hidden, outputs]
         shapes = [(members, i, o) for i, o in zip(sizes[:-1], sizes[1:])] + [(members, 1, o) for o in sizes[1:]]
         # every weight and bias is a view into one flat vector: Adam updates them all in a few operations
         self.theta = np.empty(sum(int(np.prod(s)) for s in shapes), dtype=np.float32)
@@ -52,16 +54,18 @@ class OnlineEnsemble:
         self._m, self._v = np.zeros_like(self.theta), np.zeros_like(self.theta)
         self._t = 0
         self.seen = 0                                   # rows of the data the last fit had
-        self.y_mu, self.y_sd = 0.0, 1.0
+        self.y_mu, self.y_sd = np.zeros(outputs), np.ones(outputs)
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> "OnlineEnsemble":
         """Continue training on all data so far (``x``, ``y``: the rows of the previous fit first, then the new
-        ones): ``steps_per_result`` Adam steps per new row."""
-        x, y = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float64)
+        ones; ``y`` of shape (n,) or (n, outputs)): ``steps_per_result`` Adam steps per new row."""
+        x = np.asarray(x, dtype=np.float32)
+        y = np.asarray(y, dtype=np.float64).reshape(len(x), self.outputs)
         new = len(y) - self.seen
         if new <= 0:
             return self
-        self._restandardise(float(y.mean()), float(y.std()) + 1e-9)
+        cols = [y[:, j] for j in range(self.outputs)]   # reduced one column at a time, as one target was
+        self._restandardise(np.array([c.mean() for c in cols]), np.array([c.std() for c in cols]) + 1e-9)
         ys = ((y - self.y_mu) / self.y_sd).astype(np.float32)
         for step in range(self.steps_per_result * new):
             rows = self.rng.integers(len(y), size=self.batch) if len(y) > self.batch else slice(None)
@@ -72,24 +76,27 @@ class OnlineEnsemble:
         return self
 
     def predict_members(self, x: np.ndarray) -> np.ndarray:
-        """``(members, N)``: every member's prediction, in the target's units."""
+        """``(members, N)``: every member's prediction, in the target's units (``(members, N, outputs)`` when
+        there are several)."""
         h = np.asarray(x, dtype=np.float32)
         for i, (w, b) in enumerate(zip(self.W, self.b)):
             h = h @ w + b
             if i < len(self.W) - 1:
                 np.maximum(h, 0, out=h)
-        return h[:, :, 0].astype(np.float64) * self.y_sd + self.y_mu
+        out = h.astype(np.float64) * self.y_sd + self.y_mu
+        return out[:, :, 0] if self.outputs == 1 else out
 
     def predict(self, x: np.ndarray):
         """(mean, std) over the members."""
         preds = self.predict_members(x)
         return preds.mean(0), preds.std(0)
 
-    def _restandardise(self, mu: float, sd: float) -> None:
+    def _restandardise(self, mu: np.ndarray, sd: np.ndarray) -> None:
         """New target scaling; the output layer absorbs the change so that predictions stay where they were."""
         if self.seen:
-            self.W[-1] *= np.float32(self.y_sd / sd)
-            self.b[-1][...] = (self.b[-1] * self.y_sd + self.y_mu - mu) / sd
+            self.W[-1] *= (self.y_sd / sd).astype(np.float32)
+            f32 = np.float32   # the output layer's own precision (as when the scales were Python floats)
+            self.b[-1][...] = (self.b[-1] * self.y_sd.astype(f32) + self.y_mu.astype(f32) - mu.astype(f32)) / sd.astype(f32)
         self.y_mu, self.y_sd = mu, sd
 
     def _flush_tiny(self) -> None:
@@ -108,7 +115,7 @@ class OnlineEnsemble:
             if i < len(self.W) - 1:
                 np.maximum(h, 0, out=h)
                 acts.append(h)
-        g = (h - y[None, :, None]) / len(y)             # d loss / d output
+        g = (h - y[None]) / len(y)                      # d loss / d output; y: (B, outputs)
         grads_w, grads_b = [], []
         for i in range(len(self.W) - 1, -1, -1):
             a = acts[i]

@@ -1,9 +1,9 @@
 """The search's performance predictor: an ensemble of MLPs on the space's encoding, with Thompson draws.
 
 BANANAS fits it on (architecture -> error) of everything evaluated and scores
-candidates by independent Thompson sampling; Neural Architect fits one on the
-errors and one on the training times and rewards its controller with their
-predictions. The ensemble is trained online (:mod:`edgenas.search.online_ensemble`):
+candidates by independent Thompson sampling; Neural Architect fits one with two
+outputs, the errors and the training times, and rewards its controller with
+its predictions. The ensemble is trained online (:mod:`edgenas.search.online_ensemble`):
 each fit continues from the last with a few steps per new result, so a round
 costs the same at 1,000 evaluations as at 20. Its draws come from a generator
 seeded with ``seed``, so refitting on the journaled values of a resumed run, in
@@ -47,20 +47,20 @@ class PredictorOptions:
 
 class PerformancePredictor:
     """An :class:`OnlineEnsemble` on the space's encoding: ``fit(archs, y)`` (all data so far, the previous fit's
-    rows first), ``predict``, ``thompson``."""
+    rows first; ``y`` of shape (n, outputs) when there are several), ``predict``, ``thompson``."""
 
-    def __init__(self, space: SearchSpace, options: PredictorOptions, seed: int = 0):
+    def __init__(self, space: SearchSpace, options: PredictorOptions, seed: int = 0, outputs: int = 1):
         self.encoding = encoder_for(space)
         self.model = OnlineEnsemble(self.encoding.width, members=options.members,
                                     hidden=(options.width,) * options.depth, seed=seed,
-                                    steps_per_result=options.steps_per_result)
+                                    steps_per_result=options.steps_per_result, outputs=outputs)
 
     def fit(self, archs: np.ndarray, y: np.ndarray) -> "PerformancePredictor":
         self.model.fit(self.encoding.encode(archs), y)
         return self
 
     def predict(self, archs: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        """(mean, std) over the ensemble's members."""
+        """(mean, std) over the ensemble's members (each (N, outputs) when there are several)."""
         return self.model.predict(self.encoding.encode(archs))
 
     def thompson(self, archs: np.ndarray, rng: np.random.Generator, mode: str = "normal") -> np.ndarray:

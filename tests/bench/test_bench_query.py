@@ -68,6 +68,23 @@ def test_tabular_where_trained_surrogate_elsewhere(bench_file):
     assert set(q["features"]["latency_ms"]) == {p.name for p in TABLES.glob("fbnet-small.*.json")}
 
 
+def test_untrained_queries_build_the_cost_models_once(bench_file, monkeypatch):
+    import edgenas.bench.build as build
+
+    built = []
+    real = build.CostModel
+    monkeypatch.setattr(build, "CostModel", lambda *a, **k: built.append(1) or real(*a, **k))
+    tables = space_tables(SPACE, TABLES)
+    oracle = BenchmarkOracle(bench_file, tables, trees=50)
+    untrained = [a for a in SPACE.sample(50, seed=4) if oracle.bench.get(SPACE.format(a)) is None][:5]
+    for a in untrained:                       # one at a time, as a search asks
+        oracle.accuracy(np.array([a]))
+        oracle.train_seconds(np.array([a]))
+    assert len(built) == len(tables)
+    fresh = build.features(SPACE, np.array(untrained), tables)   # the same features as built per query
+    assert oracle.features(np.array(untrained)) == fresh and len(built) == 2 * len(tables)
+
+
 def test_a_search_reads_the_benchmark_as_its_estimator(bench_file, tmp_path):
     from edgenas.search.setup import search
 

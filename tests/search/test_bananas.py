@@ -51,6 +51,25 @@ def test_the_predictor_is_less_sure_away_from_its_data():
     assert all(np.isclose(members[:, i], p).any() for i, p in enumerate(picks))
 
 
+def test_one_ensemble_learns_two_targets_each_in_its_own_units():
+    """Neural Architect's performance networks: error and log training time from one ensemble with two outputs,
+    fitted online in rounds; each output ranks held-out architectures on its own target, whatever the scales."""
+    space, cost = H.space(), H.cost()
+    error = SyntheticOracle(space, cost.matrix["flops"]).evaluate
+    rng = np.random.default_rng(0)
+    archs = rng.integers(0, space.num_candidates, size=(400, space.num_layers))
+    y = np.column_stack([error(archs), 1e3 * np.log(cost.predict(archs).flops)])   # scales three decades apart
+    model = PerformancePredictor(space, PredictorOptions(members=3, width=32, steps_per_result=10), seed=0,
+                                 outputs=2)
+    for n in range(50, 301, 50):                  # rounds, the earlier rows first
+        model.fit(archs[:n], y[:n])
+    mean, std = model.predict(archs[300:])
+    assert mean.shape == std.shape == (100, 2) and (std > 0).all()
+    for j in range(2):
+        assert np.corrcoef(mean[:, j], y[300:, j])[0, 1] > 0.8
+        assert abs(np.median(mean[:, j]) - np.median(y[300:, j])) < 0.5 * np.std(y[300:, j])
+
+
 def test_bananas_beats_random_search_at_equal_evaluations(tmp_path):
     wins, ours, theirs = 0, [], []
     for seed in range(3):

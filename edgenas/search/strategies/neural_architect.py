@@ -11,15 +11,15 @@ proposes transformations of a network — change one layer to another candidate
 with w = ``latency_weight`` at or below a table's budget T and −1 above it (MnasNet's soft and hard
 constraint; T is the initial networks' median latency for a table without a budget), v = ``time_weight``
 and t_ref the initial networks' median training time. Latency comes from the tables (exact); accuracy and
-training time come from *performance networks* — the shared ensemble predictor — refitted every round
-on the networks really evaluated. A network already evaluated is rewarded with its real values. Only the
+training time come from *performance networks* — the shared ensemble predictor, one ensemble with an
+output for each (one fit instead of two per round) — refitted every round on the networks really evaluated. A network already evaluated is rewarded with its real values. Only the
 ``evaluate_per_round`` best proposals of a round by predicted reward (those within the budgets first) are
 really evaluated; the controller learns from all of them (REINFORCE on each change's reward improvement,
 a moving-average baseline, an entropy bonus).
 
 Training time (``train_time``): ``auto`` uses the seconds the estimator measured when it knows them —
 the benchmark (``bench``) trained its architectures and kept ``train_s`` per run (its surrogate predicts
-the rest) — and then a second performance network predicts them (on a log scale) for the proposals.
+the rest) — and then the performance networks' second output predicts them (on a log scale) for the proposals.
 Other estimators (the oracle, a supernet) train nothing, so the proxy is the architecture's FLOPs from
 the table (one image's forward pass; training time of a fixed recipe grows with it); it is exact, so it
 is computed rather than predicted. ``flops`` forces the proxy.
@@ -109,23 +109,26 @@ class _Reward:
 
 
 class _PerformanceNetworks:
-    """Accuracy (and, when measured, training time) of networks: real where evaluated, predicted elsewhere."""
+    """Accuracy (and, when measured, training time) of networks: one ensemble, an output per measured target
+    (error; log training time). Two ensembles cost twice the steps for the same rankings (BENCHMARKS.md)."""
 
     def __init__(self, space, cfg, seed: int, measured_time: bool):
-        self.error = PerformancePredictor(space, cfg, seed=seed)
-        self.time = PerformancePredictor(space, cfg, seed=seed + 1) if measured_time else None
+        self.measured_time = measured_time
+        self.model = PerformancePredictor(space, cfg, seed=seed, outputs=2 if measured_time else 1)
+        self.encoding = self.model.encoding
 
     def fit(self, done: Evaluated, times: np.ndarray) -> None:
-        archs = done.array()
-        self.error.fit(archs, done.values["error"])
-        if self.time is not None:
-            self.time.fit(archs, np.log(np.maximum(times, 1e-9)))
+        y = done.values["error"]
+        if self.measured_time:
+            y = np.column_stack([y, np.log(np.maximum(times, 1e-9))])
+        self.model.fit(done.array(), y)
 
     def predict(self, archs: np.ndarray, costs: Dict[str, np.ndarray]):
         """(error, training time) predicted; the FLOPs proxy when no time is measured."""
-        error = self.error.predict(archs)[0]
-        train = np.exp(self.time.predict(archs)[0]) if self.time is not None else costs["flops"]
-        return error, train
+        mean = self.model.predict(archs)[0]
+        if self.measured_time:
+            return mean[:, 0], np.exp(mean[:, 1])
+        return mean, costs["flops"]
 
 
 def _controller_round(policy: TransformPolicy, starts: np.ndarray, predicted_reward, cfg, baseline: Optional[float],
@@ -173,7 +176,7 @@ class NeuralArchitect(Strategy):
             times = time_of(first)
             reward = _Reward(cfg, spec, done.values, times)
             nets = _PerformanceNetworks(spec.space, cfg, request.seed, measured)
-            policy = TransformPolicy(nets.error.encoding, cfg.learning_rate, cfg.entropy_weight)
+            policy = TransformPolicy(nets.encoding, cfg.learning_rate, cfg.entropy_weight)
             baseline: Optional[float] = None
             history = [done.row(0, best_reward=float(reward(done.values["error"], times, done.values).max()))]
             request.progress("evaluations", len(done), cfg.evaluations)

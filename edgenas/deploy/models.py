@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import torch
 
@@ -51,17 +51,23 @@ class Deployment:
     def space(self) -> SearchSpace:
         return self.src.space
 
+    @property
+    def train_threads(self) -> Optional[int]:
+        """Torch threads of every training: with ``jobs`` > 1 one, as in a worker, also for a training left to
+        this process (a resumed export with one training to go), since the thread count changes the floats."""
+        return self.opts.threads or (1 if self.opts.jobs > 1 else None)
+
 
 def candidate_job(d: Deployment, cand: Candidate) -> TrainingJob:
     return TrainingJob(d.out / "models" / cand.id / "train", d.space, d.src.dataset, d.cfg, d.src.split_seed,
-                       d.opts.threads, arch=cand.arch,
+                       d.train_threads, arch=cand.arch,
                        supernet=str(d.src.supernet) if d.opts.init == "supernet" else None,
                        weights=d.src.weights[cand.arch] if d.opts.init == "inherited" else None)
 
 
 def baseline_job(d: Deployment, width: float) -> TrainingJob:
     return TrainingJob(d.out / "baselines" / f"mbv2-{width:g}" / "train", d.space, d.src.dataset, d.cfg,
-                       d.src.split_seed, d.opts.threads, width=width, input_shape=d.inputs.input_shape)
+                       d.src.split_seed, d.train_threads, width=width, input_shape=d.inputs.input_shape)
 
 
 def _train(d: Deployment, job: TrainingJob, label: str, module: torch.nn.Module):

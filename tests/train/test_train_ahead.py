@@ -48,3 +48,19 @@ def test_nothing_runs_ahead_with_one_worker_or_nothing_left(tmp_path):
     train_ahead(jobs, workers=1, progress=pytest.fail)
     train_ahead(jobs[:1], workers=2, progress=pytest.fail)
     assert not any(j.done for j in jobs)
+
+
+def test_a_resumed_export_trains_what_is_left_on_a_workers_thread_count():
+    """A killed ``export --jobs 2`` may leave one training: it then runs in this process (nothing to run ahead),
+    and must use the one thread a worker would have, or its floats (and weights) differ from the uninterrupted
+    run's (found by benchmarks/sigkill_campaign.py)."""
+    from types import SimpleNamespace
+
+    from edgenas.deploy.models import Deployment
+
+    def threads(jobs, asked=None):
+        return Deployment.train_threads.fget(SimpleNamespace(opts=SimpleNamespace(jobs=jobs, threads=asked)))
+
+    assert threads(jobs=2) == 1 and threads(jobs=4) == 1
+    assert threads(jobs=1) is None          # one at a time: torch's own thread count, as before
+    assert threads(jobs=2, asked=3) == 3    # --threads wins

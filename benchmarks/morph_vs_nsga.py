@@ -81,14 +81,11 @@ def exports(args, out: Path, log: Dict[str, dict]) -> None:
 
 
 def hypervolume(points: List[tuple], ref: tuple) -> float:
-    """Area dominated by (error, latency) points, both minimised, up to ``ref``."""
-    inside = sorted(p for p in points if p[0] < ref[0] and p[1] < ref[1])
-    area, best_latency = 0.0, ref[1]
-    for error, latency in inside:      # by error ascending: each point adds the strip its latency improves
-        if latency < best_latency:
-            area += (ref[0] - error) * (best_latency - latency)
-            best_latency = latency
-    return area
+    """Area dominated by (error, latency) points, both minimised, up to ``ref`` (pymoo's indicator, as the searches)."""
+    import numpy as np
+    from pymoo.indicators.hv import HV
+
+    return float(HV(ref_point=np.array(ref))(np.array(points))) if points else 0.0
 
 
 def summarize(args, out: Path, log: Dict[str, dict]) -> dict:

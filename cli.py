@@ -738,17 +738,24 @@ def _deploy_summary(doc, out) -> str:
 @click.option("--baseline", "baselines", multiple=True, type=click.FloatRange(min=0, min_open=True),
               help="MobileNetV2 width multipliers to compare with (repeatable; default 0.25 and 0.5).")
 @click.option("--no-baselines", is_flag=True, help="Skip the MobileNetV2 baselines.")
+@click.option("--estimator", type=click.Choice(["auto", "bench", "supernet"]),
+              help="Accuracy estimate of the search: the benchmark of trained architectures edgenas ships for the "
+                   "space and dataset, or a SPOS supernet trained here (default auto: the benchmark where one ships).")
+@click.option("--seed", type=click.IntRange(0), help="Seed of the supernet, the search and the final trainings (0).")
 @click.option("--threads", type=click.IntRange(1), help="Torch threads for training (default 1).")
 @click.option("--jobs", type=click.IntRange(1),
               help="Final trainings at a time in the export stage (default: 2 on two or more cores).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def quickstart(out, fast, table_path, dataset, epochs, models, baselines, no_baselines, threads, jobs, quiet):
-    """Profile this CPU, train a supernet, search with NSGA-II, export the Pareto set and report, in one go."""
+def quickstart(out, fast, table_path, dataset, epochs, models, baselines, no_baselines, estimator, seed, threads, jobs,
+               quiet):
+    """Profile this CPU, estimate accuracy (shipped benchmark or a supernet), search with NSGA-II, export the Pareto
+    set and report, in one go."""
     from edgenas.progress import progress_bar
     from edgenas.quickstart import QuickstartConfig, fast_config, run_quickstart
 
     over = {k: v for k, v in {"table": table_path, "dataset": dataset, "epochs": epochs, "models": models,
-                              "threads": threads, "train_jobs": jobs}.items() if v is not None}
+                              "estimator": estimator, "seed": seed, "threads": threads,
+                              "train_jobs": jobs}.items() if v is not None}
     if baselines or no_baselines:
         over["baselines"] = () if no_baselines else tuple(baselines)
     cfg = fast_config(out, **over) if fast else QuickstartConfig(out=out, **over)

@@ -6,7 +6,9 @@ rerun with another configuration is refused (``quickstart.json`` holds the
 one that made the folder), so stages of two configurations never mix:
 
 1. ``table.json``  — profile this CPU for the space (onnxruntime, 1 thread, a short protocol);
-2. ``supernet/``   — train a SPOS supernet (:mod:`edgenas.train.spos`);
+2. the accuracy estimator: the benchmark of trained architectures that edgenas ships for the space, when
+   it was trained on the run's dataset (:mod:`edgenas.bench`; nothing to train), else ``supernet/``, a
+   SPOS supernet trained here (:mod:`edgenas.train.spos`);
 3. ``search/``     — NSGA-II under a latency budget placed between the fastest and slowest
    architecture of the table (:mod:`edgenas.search.setup`);
 4. ``deploy/``     — final training, export and measurement of the Pareto set and of MobileNetV2
@@ -55,8 +57,9 @@ class QuickstartConfig:
     supernet_anchor_warmup: float = 0.2  # edgenas.train.spos: anchor warm-up in shape-changing layers (1 = plain SPOS)
     supernet_sandwich: str = "distill"   # edgenas.train.spos: also train the largest path, the sampled one learns from it
     supernet_max_batches: Optional[int] = None
-    pop: int = 24
-    gens: int = 10
+    estimator: str = "auto"              # "bench", "supernet", or "auto": bench where one ships for space + dataset
+    pop: Optional[int] = None            # NSGA-II; None: 24 x 10 over a supernet, NSGA-II's defaults over the bench
+    gens: Optional[int] = None
     bn_batches: int = 4
     eval_batches: Optional[int] = None
     budget_fraction: float = 0.5         # budget = fastest + fraction · (slowest − fastest)
@@ -128,7 +131,41 @@ def _profile(cfg: QuickstartConfig, out: Path, progress: Progress, log):
     return path, space
 
 
-def _supernet(cfg: QuickstartConfig, space, out: Path, progress: Progress, log) -> Path:
+def shipped_benchmark(space, dataset: str) -> Optional[Path]:
+    """The benchmark edgenas ships for ``space`` if its architectures were trained on ``dataset``, else None."""
+    from .bench.benchfile import Benchmark, BenchError
+    from .bench.query import shipped
+
+    try:
+        path = shipped(space)
+    except BenchError:
+        return None
+    return path if Benchmark.load(path, space).header["recipe"]["dataset"] == dataset else None
+
+
+def _choose_estimator(cfg: QuickstartConfig, space) -> str:
+    """``"bench"`` or ``"supernet"``; checked before any stage runs, so a wrong choice costs nothing."""
+    from .errors import ConfigError
+
+    if cfg.estimator not in ("auto", "bench", "supernet"):
+        raise ConfigError(f"quickstart estimator must be auto, bench or supernet, got {cfg.estimator!r}")
+    if cfg.estimator == "supernet":
+        return "supernet"
+    if shipped_benchmark(space, cfg.dataset) is not None:
+        return "bench"
+    if cfg.estimator == "bench":
+        raise ConfigError(f"edgenas ships no benchmark of space {space.name!r} trained on {cfg.dataset!r}; "
+                          f"use --estimator supernet")
+    return "supernet"
+
+
+def _estimator(cfg: QuickstartConfig, kind: str, space, out: Path, progress: Progress, log) -> str:
+    """Stage 2: the ``--estimator`` text of the search."""
+    if kind == "bench":
+        path = shipped_benchmark(space, cfg.dataset)
+        log(f"2/4 estimator: {path.name}, architectures of {space.name} trained from scratch on {cfg.dataset} "
+            f"(tabular where trained, its surrogate elsewhere); no supernet to train")
+        return "bench"
     from .train.spos import train_spos
     from .train.loop import TrainConfig
 
@@ -138,10 +175,11 @@ def _supernet(cfg: QuickstartConfig, space, out: Path, progress: Progress, log) 
                                                      lr=cfg.supernet_lr, seed=cfg.seed),
                max_batches=cfg.supernet_max_batches, anchor_warmup=cfg.supernet_anchor_warmup,
                sandwich=cfg.supernet_sandwich, progress=progress)
-    return path
+    return f"supernet:{path}"
 
 
-def _search(cfg: QuickstartConfig, table: Path, space, supernet: Path, out: Path, progress: Progress, log) -> Path:
+def _search(cfg: QuickstartConfig, table: Path, space, estimator: str, out: Path, progress: Progress,
+            log) -> Path:
     from .search.result import RESULT
     from .search.setup import search
     from .tables.cost import CostModel
@@ -153,12 +191,16 @@ def _search(cfg: QuickstartConfig, table: Path, space, supernet: Path, out: Path
         return path
     budget, fastest, slowest = latency_budget(CostModel(space, LatencyTable.load(table, space=space)),
                                               cfg.budget_fraction)
-    log(f"3/4 search: NSGA-II, {cfg.pop} x {cfg.gens} generations, budget {budget:.4g} ms "
-        f"(table: fastest {fastest:.4g} ms, slowest {slowest:.4g} ms)")
-    search("nsga2", [table], path, config={"pop": cfg.pop, "gens": cfg.gens}, max_latency_ms=[budget],
-           estimator=f"supernet:{supernet}", seed=cfg.seed,
-           estimator_options={"bn_batches": cfg.bn_batches, "eval_batches": cfg.eval_batches,
-                              "threads": cfg.threads},
+    # a supernet scores an architecture in about a second: a small search; the benchmark in about a millisecond
+    sizes = {"pop": 24, "gens": 10} if estimator.startswith("supernet") else {}
+    sizes.update({k: v for k, v in (("pop", cfg.pop), ("gens", cfg.gens)) if v is not None})
+    options = ({"bn_batches": cfg.bn_batches, "eval_batches": cfg.eval_batches, "threads": cfg.threads}
+               if estimator.startswith("supernet") else {})
+    shape = f"{sizes['pop']} x {sizes['gens']} generations" if sizes else "its default population and generations"
+    log(f"3/4 search: NSGA-II, {shape}, budget {budget:.4g} ms (table: fastest {fastest:.4g} ms, "
+        f"slowest {slowest:.4g} ms)")
+    search("nsga2", [table], path, config=sizes, max_latency_ms=[budget], estimator=estimator, seed=cfg.seed,
+           dataset=cfg.dataset, estimator_options=options,
            progress=lambda phase, g, n, **metrics: progress("search generations", g, n, **metrics))
     return path
 
@@ -169,20 +211,23 @@ def run_quickstart(cfg: QuickstartConfig, progress: Optional[Progress] = None,
 
     The folder is locked while the stages run; one holding a quickstart run of another configuration is
     refused (:class:`RunError` naming the settings that changed)."""
+    from .arch.space import get_space
+
     progress = progress or quiet
     log = log or (lambda line: None)
     out = Path(cfg.out)
     started = time.perf_counter()
     formats = _usable_formats(cfg.formats)
+    kind = _choose_estimator(cfg, get_space(cfg.space))   # before the folder is made: a wrong choice writes nothing
     # quickstart.json holds the configuration itself; a rerun with another one is refused
     with RunFolder.open(out, KIND, {**cfg.to_json(), "formats_used": formats}, config_file=CONFIG, flat=True,
                         ignore=RESUME_NEUTRAL):
-        doc = _run_stages(cfg, out, formats, progress, log)
+        doc = _run_stages(cfg, kind, out, formats, progress, log)
     doc["quickstart_wall_s_this_session"] = time.perf_counter() - started
     return doc
 
 
-def _run_stages(cfg: QuickstartConfig, out: Path, formats: list, progress: Progress, log) -> dict:
+def _run_stages(cfg: QuickstartConfig, kind: str, out: Path, formats: list, progress: Progress, log) -> dict:
     from .deploy.pipeline import ExportOptions, deploy_models
     import torch
 
@@ -191,8 +236,8 @@ def _run_stages(cfg: QuickstartConfig, out: Path, formats: list, progress: Progr
         torch.set_num_threads(cfg.threads)
     try:
         table, space = _profile(cfg, out, progress, log)
-        supernet = _supernet(cfg, space, out, progress, log)
-        search = _search(cfg, table, space, supernet, out, progress, log)
+        estimator = _estimator(cfg, kind, space, out, progress, log)
+        search = _search(cfg, table, space, estimator, out, progress, log)
         log(f"4/4 export: train {cfg.models} Pareto models and {len(cfg.baselines)} MobileNetV2 baselines for "
             f"{cfg.epochs} epochs each, export to {', '.join(formats)}, measure, report")
         doc = deploy_models(ExportOptions(run=str(search), out=str(out / "deploy"), formats=formats,

@@ -199,9 +199,27 @@ def test_quickstart_fast_smoke_and_resume(tmp_path, capsys, search_run):
     assert code == 0, out.err
     doc = json.loads((tmp_path / "q" / "deploy" / "deploy.json").read_text())
     assert len(doc["models"]) == 1 and (tmp_path / "q" / "deploy" / "report.md").is_file()
-    assert "1/4" in out.out and "4/4" in out.out
+    assert "1/4" in out.out and "2/4 supernet" in out.out and "4/4" in out.out   # no benchmark of digits ships
     code, out = run_main(capsys, args)
     assert code == 0 and "skipped" in out.out
+
+
+def test_quickstart_searches_over_the_shipped_benchmark_of_its_dataset(tmp_path, capsys, search_run):
+    _, table = search_run
+    code, out = run_main(capsys, ["quickstart", "--fast", "--dataset", "mnist5k", "--table", str(table), "--out",
+                                  str(tmp_path / "q"), "--models", "1", "--no-baselines", "--quiet"])
+    assert code == 0, out.err
+    assert "2/4 estimator: fbnet-small.mnist5k.json" in out.out and not (tmp_path / "q" / "supernet").exists()
+    sources = json.loads((tmp_path / "q" / "search" / "result.json").read_text())["sources"]
+    assert sources["estimator"]["kind"] == "benchmark" and sources["dataset"] == "mnist5k"
+
+
+def test_quickstart_bench_estimator_without_a_benchmark_of_the_dataset_is_refused(tmp_path, capsys, search_run):
+    _, table = search_run
+    code, out = run_main(capsys, ["quickstart", "--fast", "--estimator", "bench", "--table", str(table), "--out",
+                                  str(tmp_path / "q"), "--quiet"])
+    one_line_error(code, out, "no benchmark of space 'fbnet-small' trained on 'digits'", "--estimator supernet")
+    assert not (tmp_path / "q").exists()
 
 
 def test_quickstart_rerun_with_another_configuration_is_refused(tmp_path, capsys, search_run):

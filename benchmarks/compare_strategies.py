@@ -280,7 +280,7 @@ def plot(path: Path, problems: List[cp.Problem], summary: dict, checkpoints: Seq
         for i, (metric, label) in enumerate((("hv_share", "hypervolume / reference front's"),
                                              ("best_accuracy", "best accuracy within the budget"))):
             ax = axes[i, j]
-            for s, c in summary[p.name].items():
+            for s, c in summary.get(p.name, {}).items():
                 st = c[metric]
                 style = "--" if s in PEERS else "-"
                 color = COLORS.get(s)

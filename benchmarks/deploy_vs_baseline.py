@@ -87,7 +87,7 @@ def main() -> None:
     ap.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "deploy_vs_baseline.json"))
     args = ap.parse_args()
 
-    cfg = QuickstartConfig(out=args.out, table=args.table, supernet_epochs=args.supernet_epochs,
+    cfg = QuickstartConfig(out=args.out, table=args.table, estimator="supernet", supernet_epochs=args.supernet_epochs,
                            supernet_sandwich=args.sandwich, pop=args.pop,
                            gens=args.gens, models=args.models, epochs=args.epochs, baselines=tuple(args.widths),
                            budget_fraction=args.budget_fraction, formats=("onnx",))

@@ -143,27 +143,24 @@ def shipped_benchmark(space, dataset: str) -> Optional[Path]:
     return path if Benchmark.load(path, space).header["recipe"]["dataset"] == dataset else None
 
 
-def _choose_estimator(cfg: QuickstartConfig, space) -> str:
-    """``"bench"`` or ``"supernet"``; checked before any stage runs, so a wrong choice costs nothing."""
+def _choose_benchmark(cfg: QuickstartConfig, space) -> Optional[Path]:
+    """The shipped benchmark the search will read, or None for a supernet; checked before any stage runs, so a
+    wrong choice costs nothing."""
     from .errors import ConfigError
 
     if cfg.estimator not in ("auto", "bench", "supernet"):
         raise ConfigError(f"quickstart estimator must be auto, bench or supernet, got {cfg.estimator!r}")
-    if cfg.estimator == "supernet":
-        return "supernet"
-    if shipped_benchmark(space, cfg.dataset) is not None:
-        return "bench"
-    if cfg.estimator == "bench":
+    bench = None if cfg.estimator == "supernet" else shipped_benchmark(space, cfg.dataset)
+    if bench is None and cfg.estimator == "bench":
         raise ConfigError(f"edgenas ships no benchmark of space {space.name!r} trained on {cfg.dataset!r}; "
                           f"use --estimator supernet")
-    return "supernet"
+    return bench
 
 
-def _estimator(cfg: QuickstartConfig, kind: str, space, out: Path, progress: Progress, log) -> str:
+def _estimator(cfg: QuickstartConfig, bench: Optional[Path], space, out: Path, progress: Progress, log) -> str:
     """Stage 2: the ``--estimator`` text of the search."""
-    if kind == "bench":
-        path = shipped_benchmark(space, cfg.dataset)
-        log(f"2/4 estimator: {path.name}, architectures of {space.name} trained from scratch on {cfg.dataset} "
+    if bench is not None:
+        log(f"2/4 estimator: {bench.name}, architectures of {space.name} trained from scratch on {cfg.dataset} "
             f"(tabular where trained, its surrogate elsewhere); no supernet to train")
         return "bench"
     from .train.spos import train_spos
@@ -218,16 +215,16 @@ def run_quickstart(cfg: QuickstartConfig, progress: Optional[Progress] = None,
     out = Path(cfg.out)
     started = time.perf_counter()
     formats = _usable_formats(cfg.formats)
-    kind = _choose_estimator(cfg, get_space(cfg.space))   # before the folder is made: a wrong choice writes nothing
+    bench = _choose_benchmark(cfg, get_space(cfg.space))   # before the folder is made: a wrong choice writes nothing
     # quickstart.json holds the configuration itself; a rerun with another one is refused
     with RunFolder.open(out, KIND, {**cfg.to_json(), "formats_used": formats}, config_file=CONFIG, flat=True,
                         ignore=RESUME_NEUTRAL):
-        doc = _run_stages(cfg, kind, out, formats, progress, log)
+        doc = _run_stages(cfg, bench, out, formats, progress, log)
     doc["quickstart_wall_s_this_session"] = time.perf_counter() - started
     return doc
 
 
-def _run_stages(cfg: QuickstartConfig, kind: str, out: Path, formats: list, progress: Progress, log) -> dict:
+def _run_stages(cfg: QuickstartConfig, bench: Optional[Path], out: Path, formats: list, progress: Progress, log) -> dict:
     from .deploy.pipeline import ExportOptions, deploy_models
     import torch
 
@@ -236,7 +233,7 @@ def _run_stages(cfg: QuickstartConfig, kind: str, out: Path, formats: list, prog
         torch.set_num_threads(cfg.threads)
     try:
         table, space = _profile(cfg, out, progress, log)
-        estimator = _estimator(cfg, kind, space, out, progress, log)
+        estimator = _estimator(cfg, bench, space, out, progress, log)
         search = _search(cfg, table, space, estimator, out, progress, log)
         log(f"4/4 export: train {cfg.models} Pareto models and {len(cfg.baselines)} MobileNetV2 baselines for "
             f"{cfg.epochs} epochs each, export to {', '.join(formats)}, measure, report")

@@ -30,13 +30,14 @@ REFERENCE_OPTION = click.option(
     help="Time every op and network in alternating chunks with a fixed reference network and scale it to the "
          "reference's latency, which cancels the drift of a shared machine's (or a warming phone's) speed.")
 
-# The values of edgenas.tables.table.OP_LATENCIES, repeated here so that the CLI starts without importing torch.
+# The values of edgenas.profiling.profile.OP_LATENCY_CHOICES, repeated here so that the CLI starts without torch.
 OP_LATENCY_OPTION = click.option(
-    "--op-latency", type=click.Choice(["in-network", "alone"]), default="in-network", show_default=True,
+    "--op-latency", type=click.Choice(["auto", "in-network", "alone"]), default="auto", show_default=True,
     callback=lambda ctx, param, value: value.replace("-", "_"),
     help="in-network: also time each layer's candidates swapped into a network, and predict from those "
          "(a network runs ops in its own memory layout, which an op timed alone misses); alone: predict from "
-         "the ops timed on their own (every table of schema 1).")
+         "the ops timed on their own (every table of schema 1); auto: in-network unless a few timings of the "
+         "base network say the probes would be noise on this device ('table show' says which and why).")
 
 
 class BackendChoice(click.Choice):

@@ -69,7 +69,7 @@ def group_by_host(targets: Sequence[Target]) -> "OrderedDict[str, List[Target]]"
 
 def profile_many(space: SearchSpace, targets: Sequence, out_dir, *, threads: int = 1,
                  protocol: TimingProtocol = TimingProtocol(), restart: bool = False, calibration_networks: int = 24,
-                 op_latency: str = "in_network", ray: Optional[str] = "local") -> List[TargetResult]:
+                 op_latency: str = "auto", ray: Optional[str] = "local") -> List[TargetResult]:
     """Profile ``space`` on every target (specs or :class:`Target`); one table per target under ``out_dir``.
 
     ``ray``: ``"local"`` starts a local Ray cluster with one CPU per host group,

@@ -2,10 +2,11 @@
 
 The table file is the journal: it is rewritten atomically after every
 measured entry, so a killed profile loses at most the entry in flight and a
-rerun measures only what is missing. After the ops, each layer's candidates are
-measured inside a network (:mod:`edgenas.tables.in_network`, unless the table reads ops
-alone), then a few whole networks to fit the whole-network calibration the cost
-model applies.
+rerun measures only what is missing. After the ops come a few whole networks, which
+fit the whole-network calibration the cost model applies, then each layer's candidates
+measured inside a network (:mod:`edgenas.tables.in_network`), unless the table reads ops
+alone; ``auto`` first times the base a few times and reads the ops alone where the
+probes would be noise.
 """
 from __future__ import annotations
 
@@ -18,13 +19,13 @@ from typing import Optional
 import numpy as np
 
 from ..arch.analysis import analyse
-from ..tables.cost import CostModel
-from ..errors import TableMismatchError
+from ..tables.cost import CostModel, apply_calibration
+from ..errors import TableError, TableMismatchError
 from ..fileio import PathLike, check_writable
-from ..tables.in_network import InNetwork, probe_arch
+from ..tables.in_network import BASE_READINGS, PROBE_NOISE_MARGIN, InNetwork, probe_arch, probe_noise_pct
 from ..arch.model import build_network, build_op
 from .prefetch import Prefetcher
-from .reference import attach_reference
+from .reference import attach_reference, reference_arch
 from ..arch.sampling import spread_sample
 from ..arch.space import SearchSpace
 from ..tables.table import Calibration, LatencyTable, TableEntry
@@ -32,16 +33,15 @@ from ..progress import Progress, quiet, steps
 
 
 # Window of each timing, as a share of the protocol's (``min_time_s``), by what the timing is for.
-# In an in-network table the ops alone only choose the base network and give the latency of its own op at
-# each layer, a constant in every sum the calibration absorbs; every other cell is read from a probe. So they
-# could be timed in a fifth of the window, the probes (whole networks; the cell is their excess over the base)
-# in 0.4 of it, and the calibration networks, which fit the whole-network correction, in the whole window:
-# fbnet-224, 110 ops and 198 probe and base timings, 214 s before, about 110 s estimated (BENCHMARKS.md).
-# Neither the time nor the fidelity at those shares is measured yet (the machine was loaded 10-20x), so the
-# shares stay 1 (every timing in the whole window, as before) until benchmarks/table_fidelity.py says 0.2/0.4
-# keep 30 of 30 held-out networks within ±10 %.
-OP_SHARE_IN_NETWORK = 1.0
+# Unless the table reads ops alone, the ops only choose the base network and give the latency of its own op at each
+# layer, a constant in every sum the calibration absorbs, and every other cell is read from a probe; an ``auto``
+# profile that then reads the ops alone (fbnet-224 here) needs them no more precise than that either: a fifth of the
+# window held 30 of 30 held-out fbnet-224 networks within ±10 % read alone (MAPE 2.7 %; BENCHMARKS.md, issue 18).
+# The probes and calibration networks keep the whole window: the probes' precision is what an in-network table
+# stands on, and a probe share of 0.4 was not shown to keep it.
+OP_SHARE_IN_NETWORK = 0.2
 PROBE_SHARE = 1.0
+OP_LATENCY_CHOICES = ("auto", "in_network", "alone")
 
 
 @contextmanager
@@ -56,16 +56,20 @@ def _window(profiler, share: float):
 
 
 def open_table(space: SearchSpace, profiler, out: PathLike, restart: bool = False,
-               op_latency: str = "in_network") -> LatencyTable:
-    """A new table for ``space``/``profiler``, or the partial one at ``out`` when its settings match."""
+               op_latency: str = "auto") -> LatencyTable:
+    """A new table for ``space``/``profiler``, or the partial one at ``out`` when its settings match (``auto``
+    matches either way of reading the ops)."""
+    if op_latency not in OP_LATENCY_CHOICES:
+        raise TableError(f"op latency {op_latency!r} is not one of {', '.join(OP_LATENCY_CHOICES)}")
     fresh = LatencyTable.new(space, profiler.name, profiler.runtime_info(), profiler.device_info(),
-                             profiler.protocol.to_json(), op_latency)
+                             profiler.protocol.to_json(), "in_network" if op_latency == "auto" else op_latency)
     path = Path(out)
     if restart or not path.exists():
         return fresh
     old = LatencyTable.load(path)
-    if old.settings() != fresh.settings():
-        changed = sorted(k for k, v in fresh.settings().items() if old.settings().get(k) != v)
+    ignored = {"op_latency"} if op_latency == "auto" else set()
+    if any(old.settings().get(k) != v for k, v in fresh.settings().items() if k not in ignored):
+        changed = sorted(k for k, v in fresh.settings().items() if old.settings().get(k) != v and k not in ignored)
         raise TableMismatchError(f"{path} was measured with other settings ({', '.join(changed)} differ); "
                                  f"choose another output file or pass --restart to overwrite it")
     return old
@@ -108,6 +112,24 @@ def fit_calibration(points: list) -> Calibration:
     return Calibration(["sum"], [ratio], points)
 
 
+def with_op_sums(space: SearchSpace, uncalibrated: CostModel, points: list) -> list:
+    """Calibration ``points`` with their op sums as ``uncalibrated`` reads them."""
+    return [{**p, "op_sum_ms": float(uncalibrated.predict(space.parse(p["arch"])).op_sum_ms[0])} for p in points]
+
+
+def fit_error_pct(points: list) -> float:
+    """Root mean square of the relative error (%) of :func:`fit_calibration`, each point left out of its own fit;
+    infinite below three points (no error to estimate: ``auto`` then keeps the probes)."""
+    if len(points) < 3:
+        return float("inf")
+    errors = []
+    for i, point in enumerate(points):
+        cal = fit_calibration(points[:i] + points[i + 1:])
+        predicted = float(apply_calibration(cal, np.asarray([point["op_sum_ms"]]), np)[0])
+        errors.append(predicted / point["measured_ms"] - 1.0)
+    return float(100.0 * np.sqrt(np.mean(np.square(errors))))
+
+
 def _prepare_op(job) -> tuple:
     """Worker side of one entry: the backend's artifact (an exported op) and the op's costs (fvcore)."""
     profiler, key = job
@@ -118,6 +140,39 @@ def _prepare_op(job) -> tuple:
 def _prepare_network(job) -> object:
     profiler, space, arch = job
     return profiler.artifact(build_network(space, arch).eval(), space.input_shape)
+
+
+def _choose_op_latency(space: SearchSpace, profiler, table: LatencyTable, out: PathLike, pool) -> float:
+    """``auto``: read the ops in a network unless the probes would be clearly less precise than the ops alone.
+
+    The base network is timed :data:`BASE_READINGS` times: their scatter is the error the probes would add
+    (:func:`probe_noise_pct`); the ops alone err by their calibration's fit error on the calibration networks
+    (:func:`fit_error_pct`, leave-one-out), which the probes could at best remove. The probes are dropped when
+    their noise exceeds that by more than :data:`PROBE_NOISE_MARGIN`. The readings, both errors and the choice
+    go into the table's header (``op_latency_choice``); kept, the readings are the base's first. Returns the
+    seconds timed."""
+    alone = CostModel(space, table, calibrated=False, in_network=False)
+    base = alone.fastest()[0]
+    (_, artifact), = pool.map(_prepare_network, [(profiler, space, base)])
+    readings, timed = [], 0.0
+    with _window(profiler, PROBE_SHARE):
+        for _ in range(BASE_READINGS):
+            t = profiler.measure_artifact(artifact, space.input_shape)
+            timed += t.timed_s
+            readings.append(table.normalized(t))
+    typical_ms = float(alone.predict(reference_arch(space)).op_sum_ms[0])  # a seeded uniform network
+    noise = probe_noise_pct(readings, space.num_layers, typical_ms)
+    alone_error = fit_error_pct(with_op_sums(space, alone, table.calibration.points))
+    chosen = "in_network" if noise <= PROBE_NOISE_MARGIN * alone_error else "alone"
+    table.header["op_latency_choice"] = {
+        "requested": "auto", "chosen": chosen, "base": space.format(base), "base_readings_ms": readings,
+        "typical_ms": typical_ms, "probe_noise_pct": noise, "alone_fit_error_pct": alone_error,
+        "margin": PROBE_NOISE_MARGIN}
+    table.set_op_latency(chosen)
+    if chosen == "in_network":
+        table.in_network = InNetwork(space.format(base), base_ms=list(readings))
+    table.save(out)
+    return timed
 
 
 def _measure_in_network(space: SearchSpace, profiler, table: LatencyTable, out: PathLike, pool,
@@ -155,12 +210,13 @@ def _measure_in_network(space: SearchSpace, profiler, table: LatencyTable, out: 
 
 
 def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool = False,
-                  calibration_networks: int = 20, seed: int = 0, op_latency: str = "in_network",
+                  calibration_networks: int = 20, seed: int = 0, op_latency: str = "auto",
                   progress: Optional[Progress] = None, workers: Optional[int] = None) -> LatencyTable:
     """Measure every op of ``space`` missing from the table at ``out``, then calibrate; return the table.
 
     ``op_latency`` ``in_network`` also measures each layer's candidates inside a network, which the cost
-    model then reads (:mod:`edgenas.tables.in_network`); ``alone`` reads every op as timed on its own.
+    model then reads (:mod:`edgenas.tables.in_network`); ``alone`` reads every op as timed on its own; ``auto``
+    (the default) decides after the ops, from a few readings of the base network (:func:`_choose_op_latency`).
 
     For backends that allow it (``profiler.prefetch``), exports and FLOP counts run a few entries ahead in
     a worker process (``workers``: default one when a core is spare beside the profiler's threads, see
@@ -187,7 +243,7 @@ def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool 
         phases[name] = round(now - since, 3)
         return now
 
-    op_share = OP_SHARE_IN_NETWORK if table.op_latency == "in_network" else 1.0
+    op_share = 1.0 if table.op_latency == "alone" else OP_SHARE_IN_NETWORK
     with Prefetcher(workers, timing_threads=profiler.threads) as pool:
         # Submitted now, so the worker exports the first ops while the overheads are timed.
         ops = pool.map(_prepare_op, [(profiler, key) for key in todo])
@@ -211,26 +267,29 @@ def profile_space(space: SearchSpace, profiler, out: PathLike, *, restart: bool 
                 progress("ops", i + 1, len(todo))
         since = phase("ops", since)
 
-        if table.op_latency == "in_network":
-            timed += _measure_in_network(space, profiler, table, out, pool, progress)
-        since = phase("in-network", since)
-
-        if len(cal.points) < calibration_networks or not cal.coef:
-            uncalibrated = CostModel(space, table, strict=True, calibrated=False)
-            archs = spread_sample(space, uncalibrated.fastest()[0], calibration_networks, seed)
+        # The calibration networks come before any probe: with the ops alone, their fit error is what the probes
+        # have to beat (auto); the fit itself waits for the final reading of the ops.
+        if len(cal.points) < calibration_networks:
+            alone = CostModel(space, table, strict=True, calibrated=False, in_network=False)
+            archs = spread_sample(space, alone.fastest()[0], calibration_networks, seed)
             networks = pool.map(_prepare_network, [(profiler, space, arch) for arch in archs[len(cal.points):]])
             for i, ((_, _, arch), artifact) in enumerate(networks, start=len(cal.points)):
                 progress("calibration", i, len(archs))
                 t = profiler.measure_artifact(artifact, space.input_shape)
                 timed += t.timed_s
-                cal.points.append({"arch": space.format(arch),
-                                   "op_sum_ms": float(uncalibrated.predict(arch).op_sum_ms[0]),
+                cal.points.append({"arch": space.format(arch), "op_sum_ms": float(alone.predict(arch).op_sum_ms[0]),
                                    "measured_ms": table.normalized(t), "spread": t.spread})
                 table.calibration = cal
                 table.save(out)
-            cal = fit_calibration(cal.points)
             progress("calibration", len(archs), len(archs))
-        phase("calibration", since)
+        since = phase("calibration", since)
+
+        if op_latency == "auto" and table.op_latency == "in_network" and table.in_network is None:
+            timed += _choose_op_latency(space, profiler, table, out, pool)
+        if table.op_latency == "in_network":
+            timed += _measure_in_network(space, profiler, table, out, pool, progress)
+        phase("in-network", since)
+        cal = fit_calibration(with_op_sums(space, CostModel(space, table, strict=True, calibrated=False), cal.points))
         export_workers = pool.workers
 
     wall = time.perf_counter() - started

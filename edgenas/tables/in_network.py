@@ -13,9 +13,15 @@ set to ``c``. Cell ``(l, c)`` of the cost model is then what ``c`` adds to a rea
 ``l``: the base op's own latency plus the probe's excess over the base. The base is measured again
 before each layer's probes and its median is used, because its error would enter every cell at once.
 The whole-network calibration is then fitted on sums of these cells.
+
+A cell is read from a network timing, so it carries that timing's noise, and a network's prediction the
+noise of all its layers' cells: the probes only help where timing a whole network is precise against
+the few µs of layout they measure. :func:`probe_noise_pct` estimates that noise from a few readings of
+the base; an ``auto`` profile reads the ops alone where it exceeds the ops-alone reading's own error.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Dict, List, Sequence, Tuple
 
@@ -32,6 +38,25 @@ def probe_arch(base: Sequence[int], layer: int, candidate: int) -> tuple:
     arch = list(base)
     arch[layer] = candidate
     return tuple(arch)
+
+
+# An ``auto`` profile times the base this many times before any probe (see probe_noise_pct), and drops the
+# probes only where their noise exceeds the ops-alone reading's error by more than PROBE_NOISE_MARGIN: a standard
+# deviation from five readings is itself uncertain by about a third (1 / √(2 · 4)), and the probes are the
+# default that fixed fbnet-small's grouped layers (BENCHMARKS.md), so a near tie keeps them.
+BASE_READINGS = 5
+PROBE_NOISE_MARGIN = 1.5
+
+
+def probe_noise_pct(base_readings_ms: Sequence[float], layers: int, typical_ms: float) -> float:
+    """The error (%, one standard deviation) the probes' own noise adds to the prediction of a network of
+    ``typical_ms``: each cell carries one probe timing's error (the base's is a median of many readings), as
+    large as one reading of the base scatters, and a network sums ``layers`` of them.
+    """
+    readings = np.asarray(base_readings_ms, dtype=np.float64)
+    if readings.size < 2 or typical_ms <= 0:
+        raise ValueError("probe noise needs two or more base readings and a positive typical latency")
+    return float(100.0 * math.sqrt(layers) * readings.std(ddof=1) / typical_ms)
 
 
 @dataclass

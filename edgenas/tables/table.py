@@ -102,23 +102,31 @@ class LatencyTable:
     def new(cls, space: SearchSpace, backend: str, runtime: dict, device: dict, protocol: dict,
             op_latency: str = "in_network") -> "LatencyTable":
         """An empty table; ``op_latency`` is ``in_network`` or ``alone`` (see :mod:`edgenas.tables.in_network`)."""
-        if op_latency not in OP_LATENCIES:
-            raise TableError(f"op latency {op_latency!r} is not one of {', '.join(OP_LATENCIES)}")
         header = {
             "format": FORMAT, "schema_version": SCHEMA_VERSION, "edgenas_version": __version__,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "space": {"name": space.name, "fingerprint": space.fingerprint, "declaration": space.declaration},
             "backend": backend, "runtime": runtime, "device": device,
             "precision": runtime.get("precision", "fp32"), "batch": space.input_shape[0],
-            "protocol": protocol, "op_latency": op_latency,
-            "latency": f"median of timed runs minus the run overhead of "
-                       f"{runtime.get('overhead_model', 'an identity model')} on the same input"
-                       + ("; each timing paired with the reference network in alternating chunks and scaled "
-                          "to its unit_ms (see 'reference')" if protocol.get("reference") else "")
-                       + ("; the cost model reads each layer's candidates in a network instead (see 'in_network')"
-                          if op_latency == "in_network" else ""),
+            "protocol": protocol,
         }
-        return cls(header=header)
+        table = cls(header=header)
+        table.set_op_latency(op_latency)
+        return table
+
+    def set_op_latency(self, op_latency: str) -> None:
+        """Read the ops ``in_network`` or ``alone`` (an ``auto`` profile settles it after the ops, see
+        :func:`edgenas.profiling.profile.profile_space`); the header's description of a latency follows."""
+        if op_latency not in OP_LATENCIES:
+            raise TableError(f"op latency {op_latency!r} is not one of {', '.join(OP_LATENCIES)}")
+        h = self.header
+        h["op_latency"] = op_latency
+        h["latency"] = (f"median of timed runs minus the run overhead of "
+                        f"{h['runtime'].get('overhead_model', 'an identity model')} on the same input"
+                        + ("; each timing paired with the reference network in alternating chunks and scaled "
+                           "to its unit_ms (see 'reference')" if h["protocol"].get("reference") else "")
+                        + ("; the cost model reads each layer's candidates in a network instead (see 'in_network')"
+                           if op_latency == "in_network" else ""))
 
     # ---- identity of the table --------------------------------------------
     @property

@@ -88,7 +88,8 @@ def test_adb_drop_mid_profile_then_resume(fake_adb, tmp_path, tiny_space, fast_p
     out = tmp_path / "phone.json"
     monkeypatch.setenv("FAKE_ADB_DROP_AFTER", "30")
     with pytest.raises(DeviceError, match="not connected.*rerun to resume"):
-        profile_space(tiny_space, _adb_profiler(adb, tmp_path, fast_protocol), out, calibration_networks=2)
+        profile_space(tiny_space, _adb_profiler(adb, tmp_path, fast_protocol), out, calibration_networks=2,
+                      op_latency="in_network")
     partial = LatencyTable.load(out)
     kept = dict(partial.entries)
     assert partial.overheads and 0 < len(kept) < len(tiny_space.op_keys())
@@ -96,8 +97,10 @@ def test_adb_drop_mid_profile_then_resume(fake_adb, tmp_path, tiny_space, fast_p
     calls_before = len(adb_calls(log))
     prof = _adb_profiler(adb, tmp_path, fast_protocol, cooldown_s=0.01)
     with pytest.raises(TableMismatchError, match="runtime"):  # another cooldown is another setting: no resume
-        profile_space(tiny_space, prof, out, calibration_networks=2)
-    table = profile_space(tiny_space, _adb_profiler(adb, tmp_path, fast_protocol), out, calibration_networks=2)
+        profile_space(tiny_space, prof, out, calibration_networks=2,
+                      op_latency="in_network")
+    table = profile_space(tiny_space, _adb_profiler(adb, tmp_path, fast_protocol), out, calibration_networks=2,
+                      op_latency="in_network")
     assert not table.missing(tiny_space)
     assert all(table.entries[k] == e for k, e in kept.items())
     model_pushes = sum(c[2] == "push" and c[3].endswith(".onnx") for c in adb_calls(log)[calls_before:])

@@ -10,6 +10,7 @@ import pytest
 
 from edgenas.errors import OutputPathError, TableMismatchError
 from edgenas.profiling.profile import profile_space
+from edgenas.profiling.report import format_table_summary
 from edgenas.tables.table import LatencyTable
 from profilers import get_profiler
 from profilers.onnxruntime_cpu import OnnxRuntimeCPUProfiler
@@ -54,10 +55,42 @@ def test_each_timing_gets_the_window_share_of_what_it_is_for(tiny_space, tmp_pat
     n_ops = len(tiny_space.op_keys())
     probes = 0 if op_latency == "alone" else len(table.in_network.cells(tiny_space)) + tiny_space.num_layers
     ops_share = OP_SHARE_IN_NETWORK if op_latency == "in_network" else 1.0
-    assert prof.windows == pytest.approx([0.01 * ops_share] * n_ops + [0.01 * PROBE_SHARE] * probes + [0.01] * 4)
+    assert prof.windows == pytest.approx([0.01 * ops_share] * n_ops + [0.01] * 4 + [0.01 * PROBE_SHARE] * probes)
     assert prof.protocol == protocol  # the profiler keeps its own protocol
     assert set(table.stats["last_run_phases_s"]) == {"reference and overheads", "ops", "in-network", "calibration"}
     assert table.stats["window_shares"]["ops"] == ops_share
+
+
+@pytest.mark.parametrize("alone_error, chosen", [(-1.0, "alone"), (1e9, "in_network")])
+def test_auto_reads_the_ops_alone_where_the_probes_would_be_noise(tiny_space, tmp_path, fast_protocol, monkeypatch,
+                                                                  alone_error, chosen):
+    from dataclasses import replace
+
+    from edgenas.profiling import profile as profile_module
+    from edgenas.tables.in_network import BASE_READINGS
+
+    monkeypatch.setattr(profile_module, "fit_error_pct", lambda points: alone_error)  # forced either way
+    protocol = replace(fast_protocol, min_time_s=0.01)
+    prof, out = WindowProfiler(protocol=protocol), tmp_path / "t.json"
+    table = profile_space(tiny_space, prof, out, calibration_networks=4, workers=0)
+    choice = table.header["op_latency_choice"]
+    assert table.op_latency == choice["chosen"] == chosen
+    assert len(choice["base_readings_ms"]) == BASE_READINGS and choice["probe_noise_pct"] >= 0
+    probes = 0 if chosen == "alone" else len(table.in_network.cells(tiny_space)) + tiny_space.num_layers
+    assert len(prof.windows) == len(tiny_space.op_keys()) + BASE_READINGS + probes + 4
+    if chosen == "alone":
+        assert table.in_network is None and "in a network" not in table.header["latency"]
+    else:  # the readings that chose are the base's first
+        assert table.in_network.base_ms[:BASE_READINGS] == choice["base_readings_ms"]
+    assert "% error of the ops alone" in format_table_summary(LatencyTable.load(out))
+
+    before, again = out.read_bytes(), WindowProfiler(protocol=protocol)
+    profile_space(tiny_space, again, out, calibration_networks=4, workers=0)  # auto again: a finished table
+    assert again.windows == [] and out.read_bytes() == before
+    other = "in_network" if chosen == "alone" else "alone"
+    with pytest.raises(TableMismatchError, match="op_latency"):
+        profile_space(tiny_space, WindowProfiler(protocol=protocol), out, calibration_networks=4, op_latency=other)
+    assert out.read_bytes() == before
 
 
 def test_profile_measures_every_op(tiny_space, tiny_table):
@@ -109,7 +142,8 @@ def test_sigkill_then_resume_loses_nothing_and_measures_nothing_twice(tiny_decl,
     space_file.write_text(json.dumps(tiny_decl))
     out = tmp_path / "table.json"
     cmd = [sys.executable, str(ROOT / "cli.py"), "profile", "--space", str(space_file), "-o", str(out),
-           "--min-time", "0.15", "--min-runs", "3", "--calibration-networks", "2", "--quiet"]
+           "--min-time", "0.15", "--min-runs", "3", "--calibration-networks", "2", "--op-latency", "in-network",
+           "--quiet"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -125,7 +159,7 @@ def test_sigkill_then_resume_loses_nothing_and_measures_nothing_twice(tiny_decl,
     from edgenas.profiling.measure import TimingProtocol
 
     prof = CountingProfiler(protocol=TimingProtocol.from_json(partial.header["protocol"]))
-    resumed = profile_space(space, prof, out, calibration_networks=2)
+    resumed = profile_space(space, prof, out, calibration_networks=2, op_latency="in_network")
     probes = len(resumed.in_network.cells(space)) + space.num_layers  # each layer's swaps and its base
     assert len(prof.measured) == len(space.op_keys()) - len(done) + probes + 2
     assert all(resumed.entries[k] == e for k, e in done.items())
@@ -236,3 +270,14 @@ def test_a_profiler_with_a_paired_protocol_needs_its_reference(tiny_space, fast_
     prof = get_profiler("onnxruntime", protocol=replace(fast_protocol, reference=True))
     with pytest.raises(TypeError, match="use_reference"):
         prof.measure(nn.ReLU(), tiny_space.input_shape)
+
+
+def test_fit_error_leaves_each_network_out_of_its_own_fit():
+    from edgenas.profiling.profile import fit_error_pct
+
+    exact = [{"arch": str(i), "op_sum_ms": s, "measured_ms": 2.0 * s ** 0.9} for i, s in enumerate([1, 2, 3, 5, 8])]
+    assert fit_error_pct(exact) == pytest.approx(0.0, abs=1e-9)
+    off = [dict(p) for p in exact]
+    off[2]["measured_ms"] *= 1.2  # one network 20 % slow: its own fit cannot absorb it
+    assert fit_error_pct(off) > 20 / 5 ** 0.5 - 1
+    assert fit_error_pct(exact[:2]) == float("inf")  # nothing to leave out: auto keeps the probes

@@ -5,7 +5,7 @@ import torch.nn as nn
 
 from edgenas.tables.cost import CostModel
 from edgenas.errors import TableError, TableMismatchError
-from edgenas.tables.in_network import InNetwork, probe_arch
+from edgenas.tables.in_network import InNetwork, probe_arch, probe_noise_pct
 from edgenas.profiling.measure import Timing, TimingProtocol
 from edgenas.arch.model import build_network
 from edgenas.arch.ops import ChannelShuffle, Head
@@ -91,7 +91,7 @@ def test_a_cell_is_the_base_op_plus_the_probes_excess(tiny_space):
 
 def test_a_killed_profile_resumes_the_probes_it_lacks(tiny_space, tmp_path):
     path = tmp_path / "t.json"
-    table = profile_space(tiny_space, LayoutProfiler(), path, calibration_networks=4)
+    table = profile_space(tiny_space, LayoutProfiler(), path, calibration_networks=4, op_latency="in_network")
     dropped = list(table.in_network.probes)[-3:]
     for cell in dropped:
         del table.in_network.probes[cell]
@@ -103,7 +103,7 @@ def test_a_killed_profile_resumes_the_probes_it_lacks(tiny_space, tmp_path):
     assert not CostModel(tiny_space, LatencyTable.load(path), strict=False).in_network  # falls back to ops alone
 
     again = LayoutProfiler()
-    resumed = profile_space(tiny_space, again, path, calibration_networks=4)
+    resumed = profile_space(tiny_space, again, path, calibration_networks=4, op_latency="in_network")
     layers = {layer for layer, _ in dropped}
     # the missing probes, the base once before each of their layers, the 4 calibration networks; no op again
     assert again.measured == ["network"] * (len(dropped) + len(layers) + 4)
@@ -113,7 +113,7 @@ def test_a_killed_profile_resumes_the_probes_it_lacks(tiny_space, tmp_path):
 
 def test_the_table_keeps_its_probes_and_refuses_to_resume_another_way(tiny_space, tmp_path):
     path = tmp_path / "t.json"
-    table = profile_space(tiny_space, LayoutProfiler(), path, calibration_networks=4)
+    table = profile_space(tiny_space, LayoutProfiler(), path, calibration_networks=4, op_latency="in_network")
     loaded = LatencyTable.load(path)
     assert loaded.op_latency == "in_network" and loaded.in_network == table.in_network
     before = path.read_bytes()
@@ -135,3 +135,11 @@ def test_a_schema_1_table_reads_its_ops_alone(tiny_space, tiny_table):
     model = CostModel(tiny_space, old)
     alone = CostModel(tiny_space, old, in_network=False)
     np.testing.assert_array_equal(model.matrix["latency_ms"], alone.matrix["latency_ms"])
+
+
+def test_probe_noise_is_one_readings_scatter_summed_over_the_layers():
+    # one reading's sd 0.1 ms, so one cell's; sixteen layers √16 times that: 0.4 ms of a 4 ms network
+    assert probe_noise_pct([0.9, 1.0, 1.1], layers=16, typical_ms=4.0) == pytest.approx(10.0)
+    assert probe_noise_pct([1.0, 1.0, 1.0], layers=8, typical_ms=4.0) == 0.0
+    with pytest.raises(ValueError, match="two or more"):
+        probe_noise_pct([1.0], layers=8, typical_ms=4.0)

@@ -11,7 +11,9 @@ here).
 - optuna 5 (NSGAIISampler, TPESampler): ask/tell, one categorical parameter per layer, objectives (error,
   latency), the budget as ``constraints_func``.
 - NNI 3.0 (RegularizedEvolution, PolicyBasedRL): benchmarks/nni_worker.py in NNI's own venv; its models come here
-  over a pipe and are answered with a reward.
+  over a pipe and are answered with a reward. The venv (``EDGENAS_NNI_PYTHON``, default /work/nni-venv):
+  ``pip install torch==2.13.0 nni==3.0 'pytorch-lightning<2.1' 'setuptools<81' 'tianshou<0.6' gym`` — PolicyBasedRL
+  needs the last two.
 """
 from __future__ import annotations
 

@@ -101,7 +101,10 @@ class BenchmarkOracle:
         return self.accuracy(archs, "train_s")[0]
 
     def describe(self) -> dict:
-        return {"kind": "benchmark", "path": str(self.path.resolve()), "surrogate_trees": self.trees,
+        # A shipped benchmark by its name: a run folder then resumes under another install or clone of edgenas.
+        path = self.path.resolve()
+        where = f"shipped:{path.name}" if path.parent == DATA else str(path)
+        return {"kind": "benchmark", "path": where, "surrogate_trees": self.trees,
                 "recipe_fingerprint": self.bench.header["recipe_fingerprint"],
                 "trained": len(self.bench.trained()), "metric": "val_acc"}
 

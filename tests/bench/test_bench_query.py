@@ -152,3 +152,11 @@ def test_the_surrogate_fit_is_cached_and_predicts_as_scikit_learn(bench_file, tm
     theirs = ExtraTreesRegressor(7, min_samples_leaf=2, random_state=3).fit(x, y)
     expected = np.stack([t.predict(probe.astype(np.float32)) for t in theirs.estimators_])
     assert np.array_equal(ours.predict_members(probe), expected)
+
+def test_a_shipped_benchmark_is_named_not_located(bench_file):
+    from edgenas.bench.query import shipped
+
+    # a run folder records its estimator's description and resumes only when it matches: a shipped benchmark's
+    # must not depend on where this clone of edgenas lives
+    assert BenchmarkOracle(shipped(SPACE), trees=5).describe()["path"] == f"shipped:{shipped(SPACE).name}"
+    assert BenchmarkOracle(bench_file, trees=5).describe()["path"] == str(Path(bench_file).resolve())

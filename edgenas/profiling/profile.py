@@ -166,7 +166,8 @@ def _choose_op_latency(space: SearchSpace, profiler, table: LatencyTable, out: P
     chosen = "in_network" if noise <= PROBE_NOISE_MARGIN * alone_error else "alone"
     table.header["op_latency_choice"] = {
         "requested": "auto", "chosen": chosen, "base": space.format(base), "base_readings_ms": readings,
-        "typical_ms": typical_ms, "probe_noise_pct": noise, "alone_fit_error_pct": alone_error,
+        "typical_ms": typical_ms, "probe_noise_pct": noise,
+        "alone_fit_error_pct": alone_error if np.isfinite(alone_error) else None,  # a table holds finite numbers
         "margin": PROBE_NOISE_MARGIN}
     table.set_op_latency(chosen)
     if chosen == "in_network":

@@ -71,10 +71,12 @@ def format_table_summary(table: LatencyTable, entries: bool = False) -> str:
         lines.append(f"op latency {table.op_latency}: each op timed as a model of its own")
     choice = h.get("op_latency_choice")
     if choice:
+        alone = choice["alone_fit_error_pct"]
+        against = (f"against {alone:.1f} % error of the ops alone on the calibration networks; probes kept up to "
+                   f"{choice['margin']:g}x that" if alone is not None
+                   else "too few calibration networks to estimate the ops alone's error: probes kept")
         lines.append(f"  (auto: {len(choice['base_readings_ms'])} readings of the base put the probes' noise at "
-                     f"{choice['probe_noise_pct']:.1f} % of a typical network, against {choice['alone_fit_error_pct']:.1f} "
-                     f"% error of the ops alone on the calibration networks; probes kept up to "
-                     f"{choice['margin']:g}x that)")
+                     f"{choice['probe_noise_pct']:.1f} % of a typical network, {against})")
     if table.reference:
         lines.append(f"reference {table.reference['arch']}: {table.unit_ms:.4g} ms when profiled; every timing "
                      f"paired with it and scaled to that")

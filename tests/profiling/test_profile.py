@@ -237,6 +237,7 @@ def test_a_paired_profile_stores_its_reference_and_resumes_in_the_same_unit(tiny
     out = tmp_path / "paired.json"
     last = {}  # phase -> its last (done, total)
     t = profile_space(tiny_space, get_profiler("onnxruntime", protocol=paired), out, calibration_networks=4,
+                      op_latency="in_network",  # every phase; auto's choice would depend on the machine's noise
                       progress=lambda phase, done, total, **m: last.__setitem__(phase, (done, total)))
     assert set(last) == {"overhead", "ops", "in-network", "calibration"}
     assert all(done == total for done, total in last.values())  # every bar ends at its total
@@ -281,3 +282,11 @@ def test_fit_error_leaves_each_network_out_of_its_own_fit():
     off[2]["measured_ms"] *= 1.2  # one network 20 % slow: its own fit cannot absorb it
     assert fit_error_pct(off) > 20 / 5 ** 0.5 - 1
     assert fit_error_pct(exact[:2]) == float("inf")  # nothing to leave out: auto keeps the probes
+
+
+def test_auto_with_too_few_calibration_networks_keeps_the_probes(tiny_space, tmp_path, fast_protocol):
+    out = tmp_path / "t.json"
+    table = profile_space(tiny_space, get_profiler("onnxruntime", protocol=fast_protocol), out, calibration_networks=2,
+                          workers=0)
+    assert table.op_latency == "in_network" and table.header["op_latency_choice"]["alone_fit_error_pct"] is None
+    assert "too few calibration networks" in format_table_summary(LatencyTable.load(out))  # a valid table

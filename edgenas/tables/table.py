@@ -115,8 +115,8 @@ class LatencyTable:
         return table
 
     def set_op_latency(self, op_latency: str) -> None:
-        """Read the ops ``in_network`` or ``alone`` (an ``auto`` profile settles it after the ops, see
-        :func:`edgenas.profiling.profile.profile_space`); the header's description of a latency follows."""
+        """Read the ops ``in_network`` or ``alone`` (an ``auto`` profile settles it after its calibration networks,
+        see :func:`edgenas.profiling.profile.profile_space`); the header's description of a latency follows."""
         if op_latency not in OP_LATENCIES:
             raise TableError(f"op latency {op_latency!r} is not one of {', '.join(OP_LATENCIES)}")
         h = self.header

@@ -68,8 +68,8 @@ def open_table(space: SearchSpace, profiler, out: PathLike, restart: bool = Fals
         return fresh
     old = LatencyTable.load(path)
     ignored = {"op_latency"} if op_latency == "auto" else set()
-    if any(old.settings().get(k) != v for k, v in fresh.settings().items() if k not in ignored):
-        changed = sorted(k for k, v in fresh.settings().items() if old.settings().get(k) != v and k not in ignored)
+    changed = sorted(k for k, v in fresh.settings().items() if old.settings().get(k) != v and k not in ignored)
+    if changed:
         raise TableMismatchError(f"{path} was measured with other settings ({', '.join(changed)} differ); "
                                  f"choose another output file or pass --restart to overwrite it")
     return old

@@ -81,6 +81,10 @@ class Benchmark:
     def get(self, arch: str) -> Optional[BenchRecord]:
         return self._index.get(arch)
 
+    def extend(self, records: List[BenchRecord]) -> None:
+        self.records += records
+        self._index.update((r.arch, r) for r in records)
+
     def to_json(self) -> dict:
         return {"format": FORMAT, "schema_version": SCHEMA_VERSION, **self.header,
                 "records": [r.to_json() for r in self.records]}

@@ -73,18 +73,20 @@ def features(space: SearchSpace, archs: np.ndarray, tables: Sequence[Tuple[str, 
 
 
 def plan(space: SearchSpace, recipe: Recipe, archs: int, three_seed: int, sample_seed: int,
-         tables_dir: PathLike) -> Benchmark:
+         tables_dir: PathLike, slow: int = 0) -> Benchmark:
     """A new benchmark: header, the sample and its features, no runs yet."""
-    if archs < 1 or not 0 <= three_seed <= archs:
-        raise ConfigError(f"archs must be >= 1 and three_seed between 0 and archs (got {archs}, {three_seed})")
+    if archs < 1 or not 0 <= three_seed <= archs or slow < 0:
+        raise ConfigError(f"archs must be >= 1, three_seed between 0 and archs and slow >= 0 (got {archs}, "
+                          f"{three_seed}, {slow})")
     tables = space_tables(space, tables_dir)
+    if slow and not tables:
+        raise ConfigError(f"a slow stratum needs a table of {space.name} in {tables_dir} (it names the slowest "
+                          f"candidates); profile one, or pass --slow 0")
     fastest = (CostModel(space, tables[0][1]).fastest()[0] if tables
                else (space.candidate_names.index("skip"),) * space.num_layers if "skip" in space.candidate_names
                else (0,) * space.num_layers)
-    sample = stratified_sample(space, fastest, archs, sample_seed)
-    feats = features(space, np.array([a for a, _ in sample], dtype=np.int64), tables)
-    records = [BenchRecord(space.format(a), stratum, list(SEEDS if i < three_seed else SEEDS[:1]), f)
-               for i, ((a, stratum), f) in enumerate(zip(sample, feats))]
+    slowest = CostModel(space, tables[0][1]).slowest()[0] if tables else None
+    sample = stratified_sample(space, fastest, archs, sample_seed, slowest, slow)
     from profilers.base import host_device_info
 
     splits = make_bench_splits(recipe)
@@ -98,7 +100,15 @@ def plan(space: SearchSpace, recipe: Recipe, archs: int, three_seed: int, sample
         "versions": {"edgenas": __version__, "torch": torch.__version__, "numpy": np.__version__},
         "created": _now(), "updated": _now(),
     }
-    return Benchmark(header, records)
+    if slow:
+        header["sample"].update(slow=slow, slowest=space.format(slowest))
+    return Benchmark(header, _records(space, sample, three_seed, tables))
+
+
+def _records(space: SearchSpace, sample, three_seed: int, tables) -> List[BenchRecord]:
+    feats = features(space, np.array([a for a, _ in sample], dtype=np.int64), tables)
+    return [BenchRecord(space.format(a), stratum, list(SEEDS if i < three_seed else SEEDS[:1]), f)
+            for i, ((a, stratum), f) in enumerate(zip(sample, feats))]
 
 
 def _now() -> str:
@@ -106,25 +116,50 @@ def _now() -> str:
 
 
 def plan_or_resume(path: PathLike, space: SearchSpace, recipe: Recipe, archs: int, three_seed: int,
-                   sample_seed: int, tables_dir: PathLike) -> Benchmark:
-    """The benchmark at ``path`` (resumed), or a new plan written there. A file of other settings is refused."""
+                   sample_seed: int, tables_dir: PathLike, slow: int = 0) -> Benchmark:
+    """The benchmark at ``path`` (resumed; grown by the slow stratum when ``slow`` asks for more of it than it
+    holds), or a new plan written there. A file of other settings is refused."""
     path = Path(path)
     if path.exists():
         bench = Benchmark.load(path)
+        sample = bench.header["sample"]
         want = {"space": space.fingerprint, "recipe": recipe.to_json(), "archs": archs, "three_seed": three_seed,
                 "sample_seed": sample_seed}
         have = {"space": bench.header["space"]["fingerprint"], "recipe": bench.header["recipe"],
-                "archs": bench.header["sample"]["archs"], "three_seed": bench.header["sample"]["three_seed"],
-                "sample_seed": bench.header["sample"]["seed"]}
+                "archs": sample["archs"], "three_seed": sample["three_seed"], "sample_seed": sample["seed"]}
         changes = config_changes(have, want)
+        if slow < sample.get("slow", 0):
+            changes.append(f"slow: {sample.get('slow', 0)} -> {slow} (a stratum is grown, never shrunk)")
         if changes:
             raise BenchError(f"{path} holds a benchmark of other settings ({'; '.join(changes)}); rerun with its "
                              f"settings to resume, or write to another file")
+        if slow > sample.get("slow", 0):
+            _grow_slow(bench, space, slow, tables_dir)
+            bench.save(path)
         return bench
     check_writable(path)
-    bench = plan(space, recipe, archs, three_seed, sample_seed, tables_dir)
+    bench = plan(space, recipe, archs, three_seed, sample_seed, tables_dir, slow)
     bench.save(path)
     return bench
+
+
+def _grow_slow(bench: Benchmark, space: SearchSpace, slow: int, tables_dir: PathLike) -> None:
+    """Append the slow stratum's new architectures to ``bench``: the same sample a plan with ``slow`` would
+    draw, with features from the tables the benchmark was planned with (a table missing since is refused)."""
+    sample = bench.header["sample"]
+    by_name = dict(space_tables(space, tables_dir))
+    missing = [n for n in sample["tables"] if n not in by_name]
+    if missing:
+        raise ConfigError(f"growing the benchmark needs the tables it was planned with; {', '.join(missing)} not in "
+                          f"{tables_dir}")
+    tables = [(n, by_name[n]) for n in sample["tables"]]
+    slowest = CostModel(space, tables[0][1]).slowest()[0]
+    drawn = stratified_sample(space, space.parse(sample["fastest"]), sample["archs"], sample["seed"], slowest, slow)
+    known = [r.arch for r in bench.records]
+    if [space.format(a) for a, _ in drawn[:len(known)]] != known:
+        raise BenchError("the benchmark's architectures are not the sample its settings draw; it cannot be grown")
+    bench.extend(_records(space, drawn[len(known):], 0, tables))
+    sample.update(slow=slow, slowest=space.format(slowest))
 
 
 def pending(bench: Benchmark) -> List[Tuple[str, int]]:
@@ -148,16 +183,17 @@ def _train_in_worker(arch: str, seed: int) -> dict:
 
 def build(path: PathLike, space: SearchSpace, recipe: Recipe = Recipe(), *, archs: int = 500, three_seed: int = 100,
           sample_seed: int = 0, tables_dir: PathLike = "latency_tables", workers: int = 1, use_ray: bool = False,
-          limit: Optional[int] = None, progress: Optional[Progress] = None) -> Benchmark:
-    """Plan or resume the benchmark at ``path`` and train what is missing (at most ``limit`` trainings)."""
+          limit: Optional[int] = None, progress: Optional[Progress] = None, slow: int = 0) -> Benchmark:
+    """Plan or resume the benchmark at ``path`` and train what is missing (at most ``limit`` trainings);
+    ``slow`` architectures spread toward the slow end are appended to the sample (an existing file grows)."""
     with bench_lock(path):
         return _build(path, space, recipe, archs, three_seed, sample_seed, tables_dir, workers, use_ray, limit,
-                      progress)
+                      progress, slow)
 
 
 def _build(path, space, recipe, archs, three_seed, sample_seed, tables_dir, workers, use_ray, limit,
-           progress) -> Benchmark:
-    bench = plan_or_resume(path, space, recipe, archs, three_seed, sample_seed, tables_dir)
+           progress, slow) -> Benchmark:
+    bench = plan_or_resume(path, space, recipe, archs, three_seed, sample_seed, tables_dir, slow)
     todo = pending(bench)[:limit] if limit is not None else pending(bench)
     total = sum(len(r.seeds) for r in bench.records)
     done = total - len(pending(bench))

@@ -57,7 +57,8 @@ def plot(bench: Benchmark, out: PathLike, table: str = "") -> Path:
 
     table = table or (bench.header["sample"]["tables"] or [""])[-1]
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for stratum, colour in (("uniform", "tab:blue"), ("fast", "tab:orange"), ("extreme", "tab:red")):
+    for stratum, colour in (("uniform", "tab:blue"), ("fast", "tab:orange"), ("slow", "tab:green"),
+                            ("extreme", "tab:red")):
         recs = [r for r in bench.trained() if r.stratum == stratum]
         if not recs:
             continue

@@ -36,6 +36,36 @@ def test_sample_is_distinct_stratified_and_starts_with_the_extremes(space):
     assert stratified_sample(space, fastest, 60, seed=0) == sample
 
 
+def test_slow_stratum_is_appended_toward_the_slow_end_leaving_the_sample_before_it_unchanged(space):
+    fastest, slowest = (8,) * space.num_layers, (7,) * space.num_layers
+    base = stratified_sample(space, fastest, 60, seed=0)
+    grown = stratified_sample(space, fastest, 60, seed=0, slowest=slowest, n_slow=20)
+    assert grown[:60] == base
+    slow = [a for a, s in grown[60:] if s == "slow"]
+    assert len(slow) == 20 and len(set(a for a, _ in grown)) == 80
+    share = lambda archs, c: sum(a.count(c) for a in archs) / (len(archs) * space.num_layers)  # noqa: E731
+    uniform = [a for a, s in base if s == "uniform"]
+    assert share(slow, 7) > share(uniform, 7) + 0.3   # the slowest candidate taken 30-95 % of the time
+
+
+def test_an_existing_benchmark_grows_by_the_slow_stratum_keeping_its_runs(space, tmp_path):
+    path = tmp_path / "b.json"
+    build(path, space, TINY, archs=2, three_seed=0, tables_dir=TABLES, limit=1)
+    trained = Benchmark.load(path).records[0]
+    grown = build(path, space, TINY, archs=2, three_seed=0, tables_dir=TABLES, slow=2, limit=0)
+    planned = build(tmp_path / "fresh.json", space, TINY, archs=2, three_seed=0, tables_dir=TABLES, slow=2, limit=0)
+    assert [(r.arch, r.stratum, r.seeds) for r in grown.records] == \
+        [(r.arch, r.stratum, r.seeds) for r in planned.records]
+    assert [r.stratum for r in grown.records[2:]] == ["slow", "slow"]
+    loaded = Benchmark.load(path)
+    assert loaded.records[0].runs == trained.runs and loaded.header["sample"]["slow"] == 2
+    assert loaded.records[3].features == planned.records[3].features
+    before = path.read_bytes()
+    with pytest.raises(BenchError, match="slow: 2 -> 1"):
+        build(path, space, TINY, archs=2, three_seed=0, tables_dir=TABLES, slow=1)
+    assert path.read_bytes() == before
+
+
 def test_build_plans_trains_and_records_everything(space, tmp_path):
     path = tmp_path / "b.json"
     bench = build(path, space, TINY, archs=5, three_seed=2, tables_dir=TABLES)

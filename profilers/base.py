@@ -142,7 +142,7 @@ class ExportedModelProfiler(Profiler):
     def measure_artifact(self, artifact: bytes, input_shape: Tuple[int, ...]) -> Timing:
         return self.time(self.load(artifact, input_shape))
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -159,6 +159,6 @@ def host_device_info(threads: int) -> dict:
         affinity = sorted(os.sched_getaffinity(0))
     except AttributeError:
         affinity = []
-    return {"kind": "host-cpu", "cpu": _cpu_model(), "machine": platform.machine(),
+    return {"kind": "host-cpu", "cpu": cpu_model(), "machine": platform.machine(),
             "cores": os.cpu_count(), "affinity": affinity, "threads": threads,
             "os": f"{platform.system()} {platform.release()}", "python": platform.python_version()}

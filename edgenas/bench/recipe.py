@@ -102,8 +102,13 @@ def train_and_score(space: SearchSpace, arch: Sequence[int], recipe: Recipe, see
     """Train ``arch`` from scratch with ``recipe`` and ``seed``; return validation and test accuracy.
 
     Deterministic for one machine, seed and thread count: initialisation from
-    ``seed``, batch order and shifts from ``(seed, epoch)``.
+    ``seed``, batch order and shifts from ``(seed, epoch)``. Another CPU model
+    gives other floats (fbnet-small's first record: 95.00 % test on an AMD EPYC
+    against 94.93 % on the Intel Xeon that built the shipped file), so the run
+    records the CPU it trained on.
     """
+    from profilers.base import cpu_model
+
     splits = splits or make_bench_splits(recipe)
     threads_before = torch.get_num_threads()
     torch.set_num_threads(recipe.threads)
@@ -122,7 +127,7 @@ def train_and_score(space: SearchSpace, arch: Sequence[int], recipe: Recipe, see
     finally:
         torch.set_num_threads(threads_before)
     return {"seed": seed, "val_acc": val.accuracy, "test_acc": test.accuracy, "train_loss": tr.loss,
-            "train_acc": tr.accuracy, "train_s": round(train_s, 3)}
+            "train_acc": tr.accuracy, "train_s": round(train_s, 3), "cpu": cpu_model()}
 
 
 def _eval_batches(ds: TensorDataset, batch_size: int = 500):

@@ -1,6 +1,7 @@
 """A benchmark for people: a text summary (progress, noise, ceiling, surrogate) and a plot."""
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import List
 
@@ -25,6 +26,9 @@ def summary(bench: Benchmark, with_surrogate: bool = True, trees: int = 300) -> 
              f"{h['split']['test']} test images, {r['epochs']} epochs, batch {r['batch_size']}, SGD lr {r['lr']} "
              f"cosine, shift ±{r['shift']} px, {r['threads']} thread",
              f"machine: {h['machine'].get('cpu')}; edgenas {h['versions']['edgenas']}, torch {h['versions']['torch']}"]
+    cpus = Counter(run.get("cpu", h["machine"].get("cpu")) for rec in bench.records for run in rec.runs.values())
+    if len(cpus) > 1:   # another CPU model trains to other floats: say where each training ran
+        lines.append("trained on: " + ", ".join(f"{cpu} ({n})" for cpu, n in cpus.most_common()))
     for stratum in (None, "uniform"):
         s = signal_to_noise(bench, "test_acc", stratum)
         if s["architectures"] > 1:

@@ -111,6 +111,17 @@ def test_cli_query_and_show(bench_file, capsys, tmp_path):
     assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_show_says_where_each_training_ran_when_cpus_differ(bench_file):
+    from edgenas.bench.report import summary
+
+    b = Benchmark.load(bench_file)
+    assert not any(line.startswith("trained on") for line in summary(b, with_surrogate=False))
+    for r in b.records[:5]:
+        r.runs[0]["cpu"] = "Another CPU"
+    own = b.header["machine"]["cpu"]
+    assert f"trained on: {own} (155), Another CPU (5)" in summary(b, with_surrogate=False)
+
+
 @pytest.mark.parametrize("make, args, message", [
     (lambda p: p.write_text("{nope"), ["show"], "corrupt or truncated"),
     (lambda p: p.write_text(json.dumps({"format": "edgenas-latency-table"})), ["show"], "not an edgenas benchmark"),

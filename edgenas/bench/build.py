@@ -82,10 +82,11 @@ def plan(space: SearchSpace, recipe: Recipe, archs: int, three_seed: int, sample
     if slow and not tables:
         raise ConfigError(f"a slow stratum needs a table of {space.name} in {tables_dir} (it names the slowest "
                           f"candidates); profile one, or pass --slow 0")
-    fastest = (CostModel(space, tables[0][1]).fastest()[0] if tables
+    first = CostModel(space, tables[0][1]) if tables else None
+    fastest = (first.fastest()[0] if first
                else (space.candidate_names.index("skip"),) * space.num_layers if "skip" in space.candidate_names
                else (0,) * space.num_layers)
-    slowest = CostModel(space, tables[0][1]).slowest()[0] if tables else None
+    slowest = first.slowest()[0] if first else None
     sample = stratified_sample(space, fastest, archs, sample_seed, slowest, slow)
     from profilers.base import host_device_info
 

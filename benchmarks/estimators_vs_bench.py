@@ -5,8 +5,10 @@ architectures: FLOPs and parameters (naive proxies), the synthetic oracle, two z
 untrained networks (SynFlow, NASWOT; ``edgenas.bench.proxies``), a SPOS supernet when ``--supernet`` is
 given (trained here with the quickstart's settings if the folder does not exist yet; it resumes), and the
 benchmark's learned predictor (the surrogate's forest) fitted on N trained architectures and scored
-on the others, over ``--splits`` random splits, with and without the supernet's score as a feature.
-Beside them, the seed-to-seed ceiling: how well one training ranks the architectures against another.
+on the others, over ``--splits`` random splits, with and without the supernet's score as a feature, and
+the search's default estimator (that surrogate fitted on all folds but the architecture's own). Beside them,
+the seed-to-seed ceiling (how well one training ranks the architectures against another) and what a perfect
+estimator could reach against these noisy means.
 
     PYTHONPATH=. python benchmarks/estimators_vs_bench.py --supernet runs/est-spos
 """
@@ -27,7 +29,8 @@ from edgenas.bench.benchfile import Benchmark  # noqa: E402
 from edgenas.bench.proxies import PROXIES  # noqa: E402
 from edgenas.bench.query import shipped  # noqa: E402
 from edgenas.bench.recipe import Recipe, make_bench_splits  # noqa: E402
-from edgenas.bench.stats import noise_ceiling, rank_scores  # noqa: E402
+from edgenas.bench.stats import (noise_ceiling, perfect_estimator_ceiling, rank_scores,  # noqa: E402
+                                 surrogate_cv_predictions)
 from edgenas.bench.surrogate import ForestRegressor, design_matrix, link  # noqa: E402
 from edgenas.arch.space import get_space  # noqa: E402
 from edgenas.search.estimators import SupernetEstimator, SyntheticOracle  # noqa: E402
@@ -103,6 +106,8 @@ def main() -> None:
     timed("oracle (synthetic)", lambda: 1.0 - SyntheticOracle(space, flops).evaluate(archs))
     for name, proxy in PROXIES.items():
         timed(name, lambda: [proxy(space, a, images) for a in archs])
+    timed("benchmark surrogate, 5-fold held out (the search's default)",
+          lambda: surrogate_cv_predictions(bench, "test_acc"))
     if args.supernet:
         timed("supernet (SPOS)", lambda: supernet_scores(space, archs, Path(args.supernet), recipe.dataset))
 
@@ -117,17 +122,19 @@ def main() -> None:
                 rows[f"predictor N={n} + supernet"] = learned(space, archs, feats, truth, n, args.splits,
                                                               scores["supernet (SPOS)"])
     ceiling = noise_ceiling(bench, "test_acc")
+    perfect = perfect_estimator_ceiling(bench, "test_acc")
     for name, r in rows.items():
         print(f"{name:>28}: τ {r['kendall_tau']:+.3f}  ρ {r['spearman']:+.3f}  top-10 % {r['top_precision']:.2f}"
               + (f"  uniform τ {r['uniform_tau']:+.3f}" if "uniform_tau" in r else f"  (held out: {r['n']})"))
     print(f"{'seed-to-seed ceiling':>28}: τ {ceiling:.3f}  ({len(recs)} trained architectures)")
+    print(f"{'a perfect estimator':>28}: τ at most {perfect:.3f}")
     out = {"bench": str(args.bench or shipped(space).name), "architectures": len(recs), "ceiling_tau": ceiling,
-           "estimators": rows}
+           "perfect_estimator_tau": perfect, "estimators": rows}
     Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
-    plot(rows, ceiling, Path(args.json).with_suffix(".png"), len(recs))
+    plot(rows, ceiling, perfect, Path(args.json).with_suffix(".png"), len(recs))
 
 
-def plot(rows: dict, ceiling: float, path: Path, n: int) -> None:
+def plot(rows: dict, ceiling: float, perfect: float, path: Path, n: int) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -136,6 +143,7 @@ def plot(rows: dict, ceiling: float, path: Path, n: int) -> None:
     fig, ax = plt.subplots(figsize=(7, 0.4 * len(names) + 1.2))
     ax.barh(names, [rows[k]["kendall_tau"] for k in names], color="tab:blue")
     ax.axvline(ceiling, color="tab:red", ls="--", label=f"seed-to-seed ceiling {ceiling:.2f}")
+    ax.axvline(perfect, color="tab:green", ls=":", label=f"a perfect estimator, at most {perfect:.2f}")
     ax.set_xlabel(f"Kendall τ against trained test accuracy ({n} architectures)")
     ax.invert_yaxis()
     ax.legend(loc="lower right")

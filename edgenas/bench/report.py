@@ -10,7 +10,7 @@ import numpy as np
 from ..fileio import PathLike, atomic_write_figure
 from .benchfile import Benchmark
 from .measure import measured_vs_predicted
-from .stats import noise_ceiling, signal_to_noise, surrogate_cv
+from .stats import noise_ceiling, perfect_estimator_ceiling, signal_to_noise, surrogate_cv
 
 MIN_FOR_SURROGATE = 20
 
@@ -43,6 +43,8 @@ def summary(bench: Benchmark, with_surrogate: bool = True, trees: int = 300) -> 
     ceiling = noise_ceiling(bench)
     if not np.isnan(ceiling):
         lines.append(f"seed-to-seed Kendall τ (the ceiling for ranking against one training): {ceiling:.3f}")
+        lines.append(f"a perfect estimator against these means (seed noise simulated): Kendall τ at most "
+                     f"{perfect_estimator_ceiling(bench):.3f}")
     if with_surrogate and len(bench.trained()) >= MIN_FOR_SURROGATE:
         cv = surrogate_cv(bench, trees=trees)
         lines.append(f"surrogate ({trees} trees), 5-fold held out ({cv['n']} archs): Kendall τ {cv['kendall_tau']:.3f}, Spearman "

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.stats import kendalltau
 
 from cli_helpers import run_main
 from edgenas.arch.space import get_space
@@ -13,7 +14,7 @@ from edgenas.bench.benchfile import BenchError, Benchmark
 from edgenas.bench.build import plan, space_tables
 from edgenas.bench.query import BenchmarkOracle
 from edgenas.bench.recipe import Recipe
-from edgenas.bench.stats import noise_ceiling, signal_to_noise, surrogate_cv
+from edgenas.bench.stats import noise_ceiling, perfect_estimator_ceiling, signal_to_noise, surrogate_cv
 
 TABLES = Path(__file__).resolve().parents[2] / "latency_tables"
 TINY = Recipe(dataset="digits", train_images=200, val_images=200, epochs=1, batch_size=50)
@@ -48,6 +49,24 @@ def test_noise_statistics(bench_file):
     assert s["seed_noise"] == pytest.approx(0.002, rel=0.35)  # the test accuracy noise drawn above
     assert s["spread"] > 0.02 and s["ratio"] < 0.2
     assert noise_ceiling(b) > 0.8   # the noise is small against the differences between the 20
+
+
+@pytest.mark.parametrize("noise", [0.05, 0.3])
+def test_the_perfect_estimator_ceiling_matches_the_tau_of_the_truth(noise):
+    """Recorded accuracies = a known truth plus logit-scale seed noise: the simulated ceiling must come close to
+    the τ between that truth and the recorded means (it is an upper bound, so a little above)."""
+    b = plan(SPACE, TINY, archs=300, three_seed=60, sample_seed=1, tables_dir=TABLES)
+    rng = np.random.default_rng(1)
+    truth = rng.uniform(1.0, 4.0, len(b.records))      # logits: 73-98 % accuracy
+    for r, t in zip(b.records, truth):
+        for s in r.seeds:
+            r.runs[s] = {"seed": s, "test_acc": float(1 / (1 + np.exp(-(t + rng.normal(0, noise))))),
+                         "val_acc": 0.9, "train_s": 1.0}
+    recorded = [r.mean("test_acc") for r in b.records]
+    actual = kendalltau(truth, recorded)[0]
+    ceiling = perfect_estimator_ceiling(b, draws=50)
+    assert actual - 0.02 < ceiling < actual + 0.06
+    assert (ceiling > 0.9) == (noise == 0.05)
 
 
 def test_the_surrogate_ranks_held_out_architectures(bench_file):

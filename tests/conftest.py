@@ -1,6 +1,7 @@
 """Shared fixtures: a tiny search space and a fast timing protocol keep the suite quick."""
 from __future__ import annotations
 
+import atexit
 import copy
 import os
 import shutil
@@ -8,8 +9,10 @@ import tempfile
 
 import pytest
 
-# fitted surrogates are cached between processes (edgenas.bench.surrogate); the tests keep theirs to themselves
+# fitted surrogates are cached between processes (edgenas.bench.surrogate); the tests keep theirs to themselves,
+# and remove them at the end
 os.environ["EDGENAS_CACHE"] = tempfile.mkdtemp(prefix="edgenas-test-cache-")
+atexit.register(shutil.rmtree, os.environ["EDGENAS_CACHE"], ignore_errors=True)
 
 from edgenas.profiling.measure import TimingProtocol
 from edgenas.arch.space import FBNET_CANDIDATES, SearchSpace
@@ -25,6 +28,13 @@ TINY_DECLARATION = {
 
 FAST = TimingProtocol(warmup_runs=1, warmup_s=0.0, min_runs=3, min_time_s=0.0, max_runs=20, max_time_s=0.5,
                       max_spread=10.0, retries=0)
+
+
+@pytest.fixture(autouse=True)
+def _no_pause_between_state_retries(monkeypatch):
+    """A network timed in another machine state is retaken after a pause (edgenas.profiling.network): the
+    retries stay, the seconds of waiting go, so a loaded test machine does not slow the suite."""
+    monkeypatch.setattr("edgenas.profiling.network.STATE_PAUSE_S", 0.0)
 
 
 @pytest.fixture

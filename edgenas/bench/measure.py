@@ -51,7 +51,7 @@ def measure(path: PathLike, table_path: PathLike, *, limit: Optional[int] = None
             timing = measure_network(build_network(space, space.parse(r.arch)), shape, profiler, table)
             r.measured[name] = {"latency_ms": timing["latency_ms"], "median_ms": timing["median_ms"],
                                 "spread": timing["spread"], "runs": timing["runs"], "stable": timing["stable"],
-                                "table_created": profile}
+                                "table_created": profile, **({"state": timing["state"]} if "state" in timing else {})}
             bench.save(path)
             done += 1
             report("measure", done, total)

@@ -15,6 +15,7 @@ from typing import List, Optional
 import numpy as np
 
 from ..fileio import PathLike, atomic_write_bytes, atomic_write_figure
+from ..profiling.measure import STATE_TOLERANCE, in_profile_state
 
 __all__ = ["prediction_stats", "versus_baselines", "format_markdown", "plot_deployment", "write_report"]
 
@@ -125,6 +126,16 @@ def format_markdown(doc: dict, png_name: Optional[str] = "report.png") -> str:
                       f"(column *machine*). About that much of each error is the machine's move since the profile, "
                       f"not the table's. Adjusted for it: {100 * adj['within_10pct']:.0f} % within ±{WITHIN:g} %, "
                       f"mean absolute error {adj['mape_pct']:.1f} %, bias {adj['bias_pct']:+.1f} %."]
+    states = [(m["id"], m["measured"]["timing"]["state"]) for m in doc["models"] + doc["baselines"]
+              if ((m.get("measured") or {}).get("timing") or {}).get("state")]
+    if states:
+        other = [f"{i} (reference ×{st['reference_ratio']:.2f} after {st['tries']} tries)" for i, st in states
+                 if not in_profile_state(st["reference_ratio"])]
+        lines += ["", f"Machine state: {sum(st['tries'] > 1 for _, st in states)} of {len(states)} measurements were "
+                      f"retaken because the reference network ran more than {100 * STATE_TOLERANCE:.0f} % off its "
+                      f"speed during the profile"
+                      + (f"; still off: {', '.join(other)} — their errors mix the "
+                         f"machine's change of state with the table's." if other else ".")]
     if doc.get("not_measured"):
         lines += ["", f"Prediction error not computed: the models were not measured, since the table's backend "
                       f"{doc.get('table_backend')!r} cannot run here; they are never timed by another backend, "

@@ -1,5 +1,6 @@
 """Control networks: the table's calibration networks measured again beside exported models."""
 import numpy as np
+import torch
 import pytest
 
 from edgenas.deploy.controls import ControlNetworks, adjusted_error_pct, pick_controls
@@ -50,13 +51,77 @@ def test_a_machine_running_slower_moves_the_prediction_by_the_controls_change():
     assert prediction_stats([_measured(0.1, 0.112)])["control_adjusted"]["n"] == 0  # measured before controls
 
 
-def test_the_report_gives_each_models_control_change_and_the_adjusted_errors():
-    models = [_measured(0.1, 0.112, 10.0), _measured(0.1, 0.105, 4.0)]
+def _report(models):
     doc = {"run": "r", "strategy": "nsga2", "space": "s", "dataset": "d", "table": "t.json",
            "table_backend": "onnxruntime", "device": {}, "measured_as": "ort", "init": "scratch", "formats": ["onnx"],
            "train": {"epochs": 1, "batch_size": 8, "lr": 0.1}, "models": models, "baselines": [],
            "prediction": prediction_stats(models), "versus_baselines": []}
-    md = format_markdown(doc, None)
+    return format_markdown(doc, None)
+
+
+def test_the_report_gives_each_models_control_change_and_the_adjusted_errors():
+    models = [_measured(0.1, 0.112, 10.0), _measured(0.1, 0.105, 4.0)]
+    md = _report(models)
     assert "| -10.7 % | +10.0 % |" in md and "+4.0 … +10.0 % against the profile" in md
     assert "Control networks (3 of the table's calibration networks" in md
     assert "Adjusted for it: 100 % within ±10 %" in md
+
+
+class _ScriptedProfiler:
+    """Times every network at 1 ms, its reference at the next of ``reference_ms`` (the machine's state)."""
+
+    def __init__(self, reference_ms):
+        self.reference_ms, self.released = list(reference_ms), False
+
+    def prepare(self, module, shape):
+        return "run"
+
+    def time(self, run):
+        from edgenas.profiling.measure import Timing
+        return Timing(1.0, 0.9, 1.1, 1.0, 0.01, 0.2, 100, 0.1, 3, 0.01, 1, True,
+                      reference_ms=self.reference_ms.pop(0) if self.reference_ms[0] is not None else None)
+
+    def release(self, run):
+        self.released = True
+
+
+class _UnitTable:
+    unit_ms = 0.1
+
+    def normalized(self, timing):
+        return timing.normalized(self.unit_ms)
+
+
+@pytest.mark.parametrize("references, tries, kept", [
+    ([0.1], 1, 0.1),                       # the profile's state: measured once
+    ([0.05, 0.055, 0.11], 3, 0.11),        # twice as fast, then back within 25 %: retaken until it is
+    ([0.05, 0.06, 0.055, 0.052], 4, 0.06),  # never back: three retries, the nearest state kept
+])
+def test_a_network_measured_in_another_machine_state_is_retaken(references, tries, kept):
+    from edgenas.profiling.network import measure_network
+
+    pauses = []
+    prof = _ScriptedProfiler(references)
+    m = measure_network(torch.nn.Identity(), (1, 1, 4, 4), prof, _UnitTable(), retries=3, pause_s=7.0,
+                        sleep=pauses.append)
+    assert m["state"] == {"reference_ratio": pytest.approx(kept / 0.1), "tries": tries}
+    assert pauses == [7.0] * (tries - 1) and prof.released
+    assert m["reference_ms"] == kept and m["latency_ms"] == pytest.approx(1.0 * 0.1 / kept)
+
+
+def test_an_unpaired_timing_is_taken_once_and_says_nothing_of_the_state():
+    from edgenas.profiling.network import measure_network
+
+    m = measure_network(torch.nn.Identity(), (1, 1, 4, 4), _ScriptedProfiler([None]), _UnitTable(),
+                        sleep=lambda s: pytest.fail("no pause expected"))
+    assert "state" not in m and m["latency_ms"] == 1.0
+
+
+def test_the_report_names_measurements_left_in_another_state():
+    models = [_measured(0.1, 0.105), _measured(0.1, 0.1)]
+    models[0]["measured"]["timing"] = {"state": {"reference_ratio": 1.1, "tries": 2}}
+    models[1]["measured"]["timing"] = {"state": {"reference_ratio": 0.52, "tries": 4}}
+    models[1]["id"] = "p9"
+    md = _report(models)
+    assert "Machine state: 2 of 2 measurements were retaken" in md
+    assert "still off: p9 (reference ×0.52 after 4 tries)" in md and "p (reference" not in md

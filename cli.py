@@ -551,6 +551,8 @@ def _recipe_options(f):
 @click.option("--slow", default=100, show_default=True, type=click.IntRange(0),
               help="Then N more spread toward the first table's slow end, one seed each (an existing file of "
                    "fewer grows by them).")
+@click.option("--seeds", "min_seeds", default=1, show_default=True, type=click.IntRange(1, 3),
+              help="Every architecture trained with at least N seeds (0, 1, 2; an existing file of fewer grows).")
 @click.option("--sample-seed", default=0, show_default=True)
 @click.option("--tables", "tables_dir", default="latency_tables", show_default=True, type=click.Path(file_okay=False),
               help="Folder whose tables of the space give each architecture's predicted latency.")
@@ -560,8 +562,8 @@ def _recipe_options(f):
 @click.option("--limit", type=click.IntRange(0), help="Stop after this many trainings (continue later).")
 @_recipe_options
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def bench_build(space_name, out, archs, three_seed, slow, sample_seed, tables_dir, workers, use_ray, limit, quiet,
-                **recipe):
+def bench_build(space_name, out, archs, three_seed, slow, min_seeds, sample_seed, tables_dir, workers, use_ray, limit,
+                quiet, **recipe):
     """Train a stratified sample of a space's architectures from scratch with one fixed recipe."""
     from edgenas.arch.space import get_space
     from edgenas.bench.build import build
@@ -571,7 +573,7 @@ def bench_build(space_name, out, archs, three_seed, slow, sample_seed, tables_di
 
     with progress_bar("bench", not quiet) as bar:
         b = build(out, get_space(space_name), Recipe(**recipe), archs=archs, three_seed=three_seed, slow=slow,
-                  sample_seed=sample_seed, tables_dir=tables_dir, workers=workers, use_ray=use_ray, limit=limit,
+                  min_seeds=min_seeds, sample_seed=sample_seed, tables_dir=tables_dir, workers=workers, use_ray=use_ray, limit=limit,
                   progress=bar)
     click.echo("\n".join(summary(b, with_surrogate=False)))
 

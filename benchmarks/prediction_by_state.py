@@ -30,8 +30,9 @@ def rows(run: Path) -> list:
             continue
         pred, ms = m["predicted"]["latency_ms"], measured["latency_ms"]
         timing = measured["timing"]
+        tries = (timing.get("state") or {}).get("tries", 1)
         out.append({"run": str(run), "id": m["id"], "arch": m["arch"], "error_pct": 100 * (pred - ms) / ms,
-                    "reference_ratio": timing["reference_ms"] / unit, "tries": (timing.get("state") or {}).get("tries", 1)})
+                    "reference_ratio": timing["reference_ms"] / unit, "tries": tries})
     return out
 
 

@@ -73,11 +73,11 @@ def features(space: SearchSpace, archs: np.ndarray, tables: Sequence[Tuple[str, 
 
 
 def plan(space: SearchSpace, recipe: Recipe, archs: int, three_seed: int, sample_seed: int,
-         tables_dir: PathLike, slow: int = 0) -> Benchmark:
+         tables_dir: PathLike, slow: int = 0, min_seeds: int = 1) -> Benchmark:
     """A new benchmark: header, the sample and its features, no runs yet."""
-    if archs < 1 or not 0 <= three_seed <= archs or slow < 0:
-        raise ConfigError(f"archs must be >= 1, three_seed between 0 and archs and slow >= 0 (got {archs}, "
-                          f"{three_seed}, {slow})")
+    if archs < 1 or not 0 <= three_seed <= archs or slow < 0 or not 1 <= min_seeds <= len(SEEDS):
+        raise ConfigError(f"archs must be >= 1, three_seed between 0 and archs, slow >= 0 and seeds between 1 and "
+                          f"{len(SEEDS)} (got {archs}, {three_seed}, {slow}, {min_seeds})")
     tables = space_tables(space, tables_dir)
     if slow and not tables:
         raise ConfigError(f"a slow stratum needs a table of {space.name} in {tables_dir} (it names the slowest "
@@ -103,7 +103,9 @@ def plan(space: SearchSpace, recipe: Recipe, archs: int, three_seed: int, sample
     }
     if slow:
         header["sample"].update(slow=slow, slowest=space.format(slowest))
-    return Benchmark(header, _records(space, sample, three_seed, tables))
+    bench = Benchmark(header, _records(space, sample, three_seed, tables))
+    _grow_seeds(bench, min_seeds)
+    return bench
 
 
 def _records(space: SearchSpace, sample, three_seed: int, tables) -> List[BenchRecord]:
@@ -117,9 +119,10 @@ def _now() -> str:
 
 
 def plan_or_resume(path: PathLike, space: SearchSpace, recipe: Recipe, archs: int, three_seed: int,
-                   sample_seed: int, tables_dir: PathLike, slow: int = 0) -> Benchmark:
+                   sample_seed: int, tables_dir: PathLike, slow: int = 0, min_seeds: int = 1) -> Benchmark:
     """The benchmark at ``path`` (resumed; grown by the slow stratum when ``slow`` asks for more of it than it
-    holds), or a new plan written there. A file of other settings is refused."""
+    holds, and by seeds when ``min_seeds`` asks for more of them), or a new plan written there. A file of other
+    settings is refused."""
     path = Path(path)
     if path.exists():
         bench = Benchmark.load(path)
@@ -131,15 +134,19 @@ def plan_or_resume(path: PathLike, space: SearchSpace, recipe: Recipe, archs: in
         changes = config_changes(have, want)
         if slow < sample.get("slow", 0):
             changes.append(f"slow: {sample.get('slow', 0)} -> {slow} (a stratum is grown, never shrunk)")
+        if min_seeds < sample.get("min_seeds", 1):
+            changes.append(f"seeds: {sample.get('min_seeds', 1)} -> {min_seeds} (seeds are added, never dropped)")
         if changes:
             raise BenchError(f"{path} holds a benchmark of other settings ({'; '.join(changes)}); rerun with its "
                              f"settings to resume, or write to another file")
-        if slow > sample.get("slow", 0):
-            _grow_slow(bench, space, slow, tables_dir)
+        if slow > sample.get("slow", 0) or min_seeds > sample.get("min_seeds", 1):
+            if slow > sample.get("slow", 0):
+                _grow_slow(bench, space, slow, tables_dir)
+            _grow_seeds(bench, max(min_seeds, sample.get("min_seeds", 1)))
             bench.save(path)
         return bench
     check_writable(path)
-    bench = plan(space, recipe, archs, three_seed, sample_seed, tables_dir, slow)
+    bench = plan(space, recipe, archs, three_seed, sample_seed, tables_dir, slow, min_seeds)
     bench.save(path)
     return bench
 
@@ -163,6 +170,15 @@ def _grow_slow(bench: Benchmark, space: SearchSpace, slow: int, tables_dir: Path
     sample.update(slow=slow, slowest=space.format(slowest))
 
 
+def _grow_seeds(bench: Benchmark, min_seeds: int) -> None:
+    """Plan every architecture with at least ``min_seeds`` seeds (those it has, then the next of :data:`SEEDS`):
+    fewer seeds per architecture leave the benchmark's truth too noisy to score a good estimator against."""
+    if min_seeds > 1:
+        for r in bench.records:
+            r.seeds += [s for s in SEEDS[:min_seeds] if s not in r.seeds]
+        bench.header["sample"]["min_seeds"] = min_seeds
+
+
 def pending(bench: Benchmark) -> List[Tuple[str, int]]:
     """The (architecture, seed) trainings still missing, in build order."""
     return [(r.arch, s) for r in bench.records for s in r.seeds if s not in r.runs]
@@ -184,17 +200,19 @@ def _train_in_worker(arch: str, seed: int) -> dict:
 
 def build(path: PathLike, space: SearchSpace, recipe: Recipe = Recipe(), *, archs: int = 500, three_seed: int = 100,
           sample_seed: int = 0, tables_dir: PathLike = "latency_tables", workers: int = 1, use_ray: bool = False,
-          limit: Optional[int] = None, progress: Optional[Progress] = None, slow: int = 0) -> Benchmark:
+          limit: Optional[int] = None, progress: Optional[Progress] = None, slow: int = 0,
+          min_seeds: int = 1) -> Benchmark:
     """Plan or resume the benchmark at ``path`` and train what is missing (at most ``limit`` trainings);
-    ``slow`` architectures spread toward the slow end are appended to the sample (an existing file grows)."""
+    ``slow`` architectures spread toward the slow end are appended to the sample, and every architecture gets
+    at least ``min_seeds`` seeds (an existing file grows by both)."""
     with bench_lock(path):
         return _build(path, space, recipe, archs, three_seed, sample_seed, tables_dir, workers, use_ray, limit,
-                      progress, slow)
+                      progress, slow, min_seeds)
 
 
 def _build(path, space, recipe, archs, three_seed, sample_seed, tables_dir, workers, use_ray, limit,
-           progress, slow) -> Benchmark:
-    bench = plan_or_resume(path, space, recipe, archs, three_seed, sample_seed, tables_dir, slow)
+           progress, slow, min_seeds) -> Benchmark:
+    bench = plan_or_resume(path, space, recipe, archs, three_seed, sample_seed, tables_dir, slow, min_seeds)
     todo = pending(bench)[:limit] if limit is not None else pending(bench)
     total = sum(len(r.seeds) for r in bench.records)
     done = total - len(pending(bench))

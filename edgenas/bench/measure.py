@@ -51,7 +51,9 @@ def measure(path: PathLike, table_path: PathLike, *, limit: Optional[int] = None
             timing = measure_network(build_network(space, space.parse(r.arch)), shape, profiler, table)
             r.measured[name] = {"latency_ms": timing["latency_ms"], "median_ms": timing["median_ms"],
                                 "spread": timing["spread"], "runs": timing["runs"], "stable": timing["stable"],
-                                "table_created": profile, **({"state": timing["state"]} if "state" in timing else {})}
+                                "table_created": profile}
+            if "state" in timing:   # retaken in the profile's machine state (edgenas.profiling.network)
+                r.measured[name]["state"] = timing["state"]
             bench.save(path)
             done += 1
             report("measure", done, total)

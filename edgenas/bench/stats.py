@@ -44,8 +44,9 @@ def perfect_estimator_ceiling(bench: Benchmark, metric: str = "test_acc", draws:
     each architecture's seeds again. Seed noise is modelled on the logit scale, where it is about constant
     (fbnet-small on MNIST-5k: 0.08-0.12 in every band of at least 9 architectures from 34 % to 96.5 %, while in
     points it is three times larger for networks that barely learn than for good ones), pooled over the
-    architectures trained with several seeds. The recorded means stand in for the true ones; their spread includes the noise, so the figure is
-    an upper bound: no estimator scored against this benchmark can expect more."""
+    architectures trained with several seeds. The recorded means stand in for the true ones; their spread
+    includes the noise, so the figure is an upper bound: no estimator scored against this benchmark can expect
+    more."""
     from .surrogate import link
 
     recs = bench.trained()
@@ -58,8 +59,8 @@ def perfect_estimator_ceiling(bench: Benchmark, metric: str = "test_acc", draws:
     truth = np.array([r.mean(metric) for r in recs])
     sd_of_mean = sd / np.sqrt([len(r.runs) for r in recs])
     rng = np.random.default_rng(seed)
-    return float(np.mean([kendalltau(truth, inverse(forward(truth) + sd_of_mean * rng.standard_normal(len(truth))))[0]
-                          for _ in range(draws)]))
+    redrawn = (inverse(forward(truth) + sd_of_mean * rng.standard_normal(len(truth))) for _ in range(draws))
+    return float(np.mean([kendalltau(truth, r)[0] for r in redrawn]))
 
 
 def rank_scores(truth: np.ndarray, estimate: np.ndarray, top: float = 0.1) -> Dict[str, float]:

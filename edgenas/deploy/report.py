@@ -131,8 +131,8 @@ def format_markdown(doc: dict, png_name: Optional[str] = "report.png") -> str:
     if states:
         other = [f"{i} (reference ×{st['reference_ratio']:.2f} after {st['tries']} tries)" for i, st in states
                  if not in_profile_state(st["reference_ratio"])]
-        lines += ["", f"Machine state: {sum(st['tries'] > 1 for _, st in states)} of {len(states)} measurements were "
-                      f"retaken because the reference network ran more than {100 * STATE_TOLERANCE:.0f} % off its "
+        retaken = sum(st["tries"] > 1 for _, st in states)
+        lines += ["", f"Machine state: {retaken} of {len(states)} measurements were retaken because the reference network ran more than {100 * STATE_TOLERANCE:.0f} % off its "
                       f"speed during the profile"
                       + (f"; still off: {', '.join(other)} — their errors mix the "
                          f"machine's change of state with the table's." if other else ".")]

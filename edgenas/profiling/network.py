@@ -39,8 +39,8 @@ def measure_network(module: torch.nn.Module, input_shape: Sequence[int], profile
     Returns the timing's fields plus ``latency_ms``: the median, in the table's terms (scaled to its reference
     unit when the timing was paired with the reference network). A paired timing taken in another machine
     state than the profile's (:func:`~edgenas.profiling.measure.in_profile_state`) is retaken up to ``retries``
-    times (default :data:`STATE_RETRIES`), ``pause_s`` apart, and the one nearest that state kept; ``state`` records its ``reference_ratio``
-    (the reference's median now over the table's unit) and the ``tries``.
+    times (default ``STATE_RETRIES``), ``pause_s`` apart, and the one nearest that state kept; ``state``
+    records its ``reference_ratio`` (the reference's median now over the table's unit) and the ``tries``.
     """
     retries = STATE_RETRIES if retries is None else retries
     pause_s = STATE_PAUSE_S if pause_s is None else pause_s

@@ -66,6 +66,25 @@ def test_an_existing_benchmark_grows_by_the_slow_stratum_keeping_its_runs(space,
     assert path.read_bytes() == before
 
 
+def test_an_existing_benchmark_grows_by_seeds_keeping_its_runs(space, tmp_path):
+    path = tmp_path / "b.json"
+    build(path, space, TINY, archs=3, three_seed=1, tables_dir=TABLES, slow=1)     # 3 + 1 + 1 + 1 trainings
+    before = Benchmark.load(path)
+    grown = build(path, space, TINY, archs=3, three_seed=1, tables_dir=TABLES, slow=1, min_seeds=2, limit=0)
+    planned = build(tmp_path / "fresh.json", space, TINY, archs=3, three_seed=1, tables_dir=TABLES, slow=1,
+                    min_seeds=2, limit=0)
+    assert [r.seeds for r in grown.records] == [r.seeds for r in planned.records] == [[0, 1, 2], [0, 1], [0, 1],
+                                                                                       [0, 1]]
+    loaded = Benchmark.load(path)
+    assert [r.runs for r in loaded.records] == [r.runs for r in before.records]
+    assert loaded.header["sample"]["min_seeds"] == 2
+    assert pending(loaded) == [(r.arch, 1) for r in loaded.records[1:]]    # the new seed of each, in build order
+    kept = path.read_bytes()
+    with pytest.raises(BenchError, match="seeds: 2 -> 1"):
+        build(path, space, TINY, archs=3, three_seed=1, tables_dir=TABLES, slow=1)
+    assert path.read_bytes() == kept
+
+
 def test_build_plans_trains_and_records_everything(space, tmp_path):
     path = tmp_path / "b.json"
     bench = build(path, space, TINY, archs=5, three_seed=2, tables_dir=TABLES)

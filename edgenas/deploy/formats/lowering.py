@@ -124,12 +124,15 @@ def lower_to_pte(module: nn.Module, input_shape: Sequence[int]) -> Tuple[bytes, 
     """Serialise ``module`` to an ExecuTorch program lowered to XNNPACK: ``(bytes, delegated call count)``."""
     to_edge_transform_and_lower, XnnpackPartitioner = executorch_modules()
     x = torch.zeros(tuple(input_shape))
-    with torch.no_grad():
-        exported = torch.export.export(module.eval(), (x,))
-    edge = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()])
-    graph = edge.exported_program().graph_module.graph
-    delegated = sum(1 for n in graph.nodes if n.op == "call_function" and "call_delegate" in str(n.target))
-    return edge.to_executorch().buffer, delegated
+    with warnings.catch_warnings():
+        # torch's own pytree code trips its LeafSpec deprecation a few times per export: not the user's to fix
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
+        with torch.no_grad():
+            exported = torch.export.export(module.eval(), (x,))
+        edge = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()])
+        graph = edge.exported_program().graph_module.graph
+        delegated = sum(1 for n in graph.nodes if n.op == "call_function" and "call_delegate" in str(n.target))
+        return edge.to_executorch().buffer, delegated
 
 
 def executorch_version() -> str:

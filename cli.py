@@ -573,8 +573,8 @@ def bench_build(space_name, out, archs, three_seed, slow, min_seeds, sample_seed
 
     with progress_bar("bench", not quiet) as bar:
         b = build(out, get_space(space_name), Recipe(**recipe), archs=archs, three_seed=three_seed, slow=slow,
-                  min_seeds=min_seeds, sample_seed=sample_seed, tables_dir=tables_dir, workers=workers, use_ray=use_ray, limit=limit,
-                  progress=bar)
+                  min_seeds=min_seeds, sample_seed=sample_seed, tables_dir=tables_dir, workers=workers,
+                  use_ray=use_ray, limit=limit, progress=bar)
     click.echo("\n".join(summary(b, with_surrogate=False)))
 
 

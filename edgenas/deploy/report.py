@@ -132,10 +132,10 @@ def format_markdown(doc: dict, png_name: Optional[str] = "report.png") -> str:
         other = [f"{i} (reference ×{st['reference_ratio']:.2f} after {st['tries']} tries)" for i, st in states
                  if not in_profile_state(st["reference_ratio"])]
         retaken = sum(st["tries"] > 1 for _, st in states)
-        lines += ["", f"Machine state: {retaken} of {len(states)} measurements were retaken because the reference network ran more than {100 * STATE_TOLERANCE:.0f} % off its "
-                      f"speed during the profile"
-                      + (f"; still off: {', '.join(other)} — their errors mix the "
-                         f"machine's change of state with the table's." if other else ".")]
+        lines += ["", f"Machine state: {retaken} of {len(states)} measurements were retaken because the reference "
+                      f"network ran more than {100 * STATE_TOLERANCE:.0f} % off its speed during the profile"
+                      + (f"; still off: {', '.join(other)} — their errors mix the machine's change of state with "
+                         f"the table's." if other else ".")]
     if doc.get("not_measured"):
         lines += ["", f"Prediction error not computed: the models were not measured, since the table's backend "
                       f"{doc.get('table_backend')!r} cannot run here; they are never timed by another backend, "

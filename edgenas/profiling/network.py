@@ -23,7 +23,6 @@ from .table_profiler import table_profiler
 __all__ = ["network_profiler", "measure_network"]
 
 
-
 def network_profiler(table: LatencyTable, protocol: Optional[TimingProtocol] = None):
     """The table's profiler (``protocol`` replaces the table's), holding its reference network when it pairs."""
     profiler = table_profiler(table, protocol)

@@ -38,6 +38,17 @@ def _no_pause_between_state_retries(monkeypatch):
 
 
 @pytest.fixture
+def one_torch_thread():
+    """Small convolutions on a loaded machine run far faster on one thread than on two that wait for each other."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def tiny_decl():
     return copy.deepcopy(TINY_DECLARATION)
 

@@ -10,15 +10,7 @@ from edgenas.errors import ArchitectureError
 
 SPACE = get_space("fbnet-small")   # residual layers (0, 2, 4, 6) and layers changing channels or stride (1, 3, 5, 7)
 NAMES = SPACE.candidate_names
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small convolutions on a loaded machine run far faster on one thread than on two that wait for each other."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def trained_like(space, arch, seed=0):

@@ -2,42 +2,17 @@
 children picked where the population is sparse, exact resume."""
 import numpy as np
 import pytest
-import torch
 
 from edgenas.errors import ConfigError
 from edgenas.search import morph_run
 from edgenas.search.setup import search
 from edgenas.search.strategies.lemonade import inverse_density
-from edgenas.tables.cost import CostModel
-from edgenas.tables.table import LatencyTable
 
-from _synthetic_table import synthetic_table
-from test_nash import SPACE
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 FAST = {"generations": 3, "proposals": 4, "accepted": 2, "morphisms": 1, "epochs": 1, "start_epochs": 3,
         "batch_size": 64, "max_batches": 12, "threads": 1}
-
-
-@pytest.fixture(scope="module")
-def table(tmp_path_factory):
-    path = tmp_path_factory.mktemp("table") / "tiny28.json"
-    synthetic_table(SPACE, path)
-    return str(path)
-
-
-@pytest.fixture(scope="module")
-def budget(table):
-    cost = CostModel(SPACE, LatencyTable.load(table, space=SPACE))
-    slow = tuple(int(c) for c in np.nanargmax(cost.matrix["latency_ms"], 1))
-    return (cost.fastest()[1] + float(cost.predict(slow).latency_ms[0])) / 2
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def run(out, table, budget, **config):
@@ -53,8 +28,8 @@ def test_inverse_density_favours_the_sparse_region():
     assert one[1] > one[0]   # a population of one still has a width
 
 
-def test_the_population_is_the_pareto_set_of_trained_children_within_the_budget(tmp_path, table, budget):
-    doc = run(tmp_path / "run", table, budget)
+def test_the_population_is_the_pareto_set_of_trained_children_within_the_budget(tmp_path, tiny28_table, tiny28_budget):
+    doc = run(tmp_path / "run", tiny28_table, tiny28_budget)
     hist = doc["history"]
     assert len(hist) == 1 + FAST["generations"] and doc["details"]["stopped_by"] == "generations"
     members = doc["details"]["members"]
@@ -62,14 +37,14 @@ def test_the_population_is_the_pareto_set_of_trained_children_within_the_budget(
     for h in hist[1:]:
         assert 1 <= len(h["trained"]) <= FAST["accepted"] <= h["proposed"]
         assert all(t["parent"] in ids for t in h["trained"])   # every child starts from a trained network
-    assert all(r["latency_ms"]["tiny28"] <= budget for r in doc["front"])
+    assert all(r["latency_ms"]["tiny28"] <= tiny28_budget for r in doc["front"])
     assert {r["arch"] for r in doc["front"]} == {p["arch"] for p in hist[-1]["population"]}
     assert len(doc["front"]) >= 2 and doc["evaluated"] == len(members)
     assert (tmp_path / "run" / "search.png").stat().st_size > 10_000   # the front over the generations
 
 
-def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path, table, budget, monkeypatch):
-    whole = run(tmp_path / "whole", table, budget)
+def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path, tiny28_table, tiny28_budget, monkeypatch):
+    whole = run(tmp_path / "whole", tiny28_table, tiny28_budget)
     calls = {"n": 0}
     real = morph_run.train_briefly
 
@@ -81,16 +56,16 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path, table, budge
 
     monkeypatch.setattr(morph_run, "train_briefly", dies_after_three)
     with pytest.raises(KeyboardInterrupt):
-        run(tmp_path / "cut", table, budget)
+        run(tmp_path / "cut", tiny28_table, tiny28_budget)
     calls["n"] = -100
-    resumed = run(tmp_path / "cut", table, budget)
+    resumed = run(tmp_path / "cut", tiny28_table, tiny28_budget)
     assert calls["n"] == -100 + whole["evaluated"] - 3
     assert resumed["front"] == whole["front"] and resumed["evaluated"] == whole["evaluated"]
     strip = lambda h: [{k: v for k, v in r.items() if k != "train_s_total"} for r in h]  # noqa: E731
     assert strip(resumed["history"]) == strip(whole["history"])
 
 
-def test_bad_settings_are_refused(tmp_path, table, budget):
+def test_bad_settings_are_refused(tmp_path, tiny28_table, tiny28_budget):
     with pytest.raises(ConfigError, match="accepted must be in"):
-        run(tmp_path / "a", table, budget, accepted=9)
+        run(tmp_path / "a", tiny28_table, tiny28_budget, accepted=9)
     assert not (tmp_path / "a").exists()

@@ -7,29 +7,15 @@ from edgenas.errors import ConfigError
 from edgenas.search.members import MemberStore
 from edgenas.search.setup import search
 
-from test_nash import FAST as NASH_FAST, SPACE
+from morph_helpers import SPACE
+from test_nash import FAST as NASH_FAST
 from test_lemonade import FAST as LEMONADE_FAST
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 SMALL = {"start_epochs": 1, "max_batches": 2}   # what is compared is the mechanism, not the accuracy
 FAST = {"nash": {**NASH_FAST, "steps": 2, **SMALL}, "lemonade": {**LEMONADE_FAST, "generations": 2, **SMALL}}
 EXTRA = {"nash": {}, "lemonade": {"objectives": ["params"]}}
-
-
-@pytest.fixture(scope="module")
-def table(tmp_path_factory):
-    from _synthetic_table import synthetic_table
-
-    path = tmp_path_factory.mktemp("table") / "tiny28.json"
-    synthetic_table(SPACE, path)
-    return str(path)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def run(strategy, out, table, **config):
@@ -51,12 +37,12 @@ def same_run(a, b, out_a, out_b):
 
 
 @pytest.mark.parametrize("strategy", ["nash", pytest.param("lemonade", marks=pytest.mark.slow)])
-def test_workers_give_the_run_of_one_process_and_resume_it(strategy, tmp_path, table):
-    serial = run(strategy, tmp_path / "serial", table, threads=1)
+def test_workers_give_the_run_of_one_process_and_resume_it(strategy, tmp_path, tiny28_table):
+    serial = run(strategy, tmp_path / "serial", tiny28_table, threads=1)
     seen = []
-    parallel = search(strategy, [table], tmp_path / "workers", dataset="digits", max_latency_ms=[1e3], plot=False,
-                      config={**FAST[strategy], "threads": 1, "workers": 2}, progress=lambda *a, **k: seen.append(a),
-                      **EXTRA[strategy])
+    parallel = search(strategy, [tiny28_table], tmp_path / "workers", dataset="digits", max_latency_ms=[1e3],
+                      plot=False, config={**FAST[strategy], "threads": 1, "workers": 2},
+                      progress=lambda *a, **k: seen.append(a), **EXTRA[strategy])
     same_run(serial, parallel, tmp_path / "serial", tmp_path / "workers")
     assert ("children", 2, 2) in seen
     # as if killed during the last round: its children's checkpoints are missing; a rerun in workers (a changed
@@ -65,27 +51,27 @@ def test_workers_give_the_run_of_one_process_and_resume_it(strategy, tmp_path, t
     assert len(last) >= 2
     for m in last:
         (tmp_path / "workers" / "members" / f"{m['id']}.pt").unlink()
-    resumed = run(strategy, tmp_path / "workers", table, threads=1, workers=3)   # two still missing: two workers
+    resumed = run(strategy, tmp_path / "workers", tiny28_table, threads=1, workers=3)   # two still missing: two workers
     same_run(serial, resumed, tmp_path / "serial", tmp_path / "workers")
 
 
-def test_workers_and_ray_are_checked_before_anything_is_written(tmp_path, table):
+def test_workers_and_ray_are_checked_before_anything_is_written(tmp_path, tiny28_table):
     with pytest.raises(ConfigError, match="workers must be >= 1"):
-        run("nash", tmp_path / "a", table, workers=0)
+        run("nash", tmp_path / "a", tiny28_table, workers=0)
     with pytest.raises(ConfigError, match="no Ray path"):
-        search("dnas", [table], tmp_path / "b", dataset="digits", ray="local", plot=False)
+        search("dnas", [tiny28_table], tmp_path / "b", dataset="digits", ray="local", plot=False)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
 @pytest.mark.slow
-def test_ray_gives_the_run_of_one_process(tmp_path, table):
+def test_ray_gives_the_run_of_one_process(tmp_path, tiny28_table):
     pytest.importorskip("ray", reason="Ray is not installed: pip install ray (the test extra installs it)")
     import ray
 
-    serial = run("nash", tmp_path / "serial", table, threads=1, steps=1)
+    serial = run("nash", tmp_path / "serial", tiny28_table, threads=1, steps=1)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        on_ray = search("nash", [table], tmp_path / "ray", dataset="digits", max_latency_ms=[1e3], plot=False,
+        on_ray = search("nash", [tiny28_table], tmp_path / "ray", dataset="digits", max_latency_ms=[1e3], plot=False,
                         config={**FAST["nash"], "threads": 1, "steps": 1}, ray="local")
     finally:
         ray.shutdown()

@@ -2,65 +2,30 @@
 bad input refused; and the recovery training of an approximate morphism."""
 import json
 
-import numpy as np
 import pytest
 import torch
 
 from edgenas.arch.model import build_network
 from edgenas.arch.morphisms import apply_moves, move_between
-from edgenas.arch.space import FBNET_CANDIDATES, SearchSpace
+from edgenas.arch.space import SearchSpace
 from edgenas.errors import ArchitectureError, ConfigError, RunError
 from edgenas.search.members import MemberStore
 from edgenas.search.setup import search
 from edgenas.search import morph_run
-from edgenas.tables.cost import CostModel
-from edgenas.tables.table import LatencyTable
 from edgenas.train.brief import evaluate, train_briefly
 from edgenas.train.data import load_images, make_splits
 from edgenas.train.loop import TrainConfig, save_checkpoint
 
-from _synthetic_table import synthetic_table
+from morph_helpers import DECL, SPACE
 
-# the tiny space's layout at the digits' shape (28x28, 10 classes), with every FBNet candidate
-DECL = {"input": {"channels": 1, "size": 28}, "num_classes": 10, "stem": {"out_ch": 4, "kernel": 3, "stride": 2},
-        "stages": {"layers": [1, 2], "channels": [4, 8], "strides": [1, 2]}, "head": {"mid_ch": 16},
-        "candidates": FBNET_CANDIDATES}
-SPACE = SearchSpace.from_dict("tiny28", DECL)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 FAST = {"steps": 3, "children": 2, "morphisms": 2, "epochs": 1, "start_epochs": 2, "batch_size": 64,
         "max_batches": 6, "threads": 1}
 
 
 @pytest.fixture(scope="module")
-def table(tmp_path_factory):
-    path = tmp_path_factory.mktemp("table") / "tiny28.json"
-    synthetic_table(SPACE, path)
-    return str(path)
-
-
-@pytest.fixture(scope="module")
-def cost(table):
-    return CostModel(SPACE, LatencyTable.load(table, space=SPACE))
-
-
-@pytest.fixture(scope="module")
-def budget(cost):
-    """Halfway between the fastest and the slowest architecture: a budget that binds."""
-    slow = tuple(int(c) for c in np.nanargmax(cost.matrix["latency_ms"], 1))
-    return (cost.fastest()[1] + float(cost.predict(slow).latency_ms[0])) / 2
-
-
-@pytest.fixture(scope="module")
 def splits():
     return make_splits(load_images("digits"), seed=0)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small convolutions on a loaded machine run far faster on one thread than on two that wait for each other."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def run(out, table, budget, **config):
@@ -72,22 +37,23 @@ def latency(cost, arch):
     return float(cost.predict(SPACE.parse(arch)).latency_ms[0])
 
 
-def test_steps_keep_or_improve_the_validation_accuracy_and_every_child_meets_the_budget(tmp_path, table, budget, cost):
-    doc = run(tmp_path / "run", table, budget)
+def test_steps_keep_or_improve_the_validation_accuracy_and_every_child_meets_the_budget(tmp_path, tiny28_table,
+                                                                                         tiny28_budget, tiny28_cost):
+    doc = run(tmp_path / "run", tiny28_table, tiny28_budget)
     hist = doc["history"]
     assert len(hist) == 1 + FAST["steps"] and doc["details"]["stopped_by"] == "steps"
     accs = [h["val_acc"] for h in hist]
     assert all(b >= a for a, b in zip(accs, accs[1:]))
     assert accs[-1] > 0.1                                   # it learned something (10 classes)
     for prev, h in zip(hist, hist[1:]):
-        assert h["children"] and all(latency(cost, c["arch"]) <= budget for c in h["children"])
+        assert h["children"] and all(latency(tiny28_cost, c["arch"]) <= tiny28_budget for c in h["children"])
         assert h["val_acc"] == max([prev["val_acc"]] + [c["val_acc"] for c in h["children"]])
         assert h["parent"] in [prev["parent"]] + [c["arch"] for c in h["children"]]
     members = doc["details"]["members"]
     assert len({m["arch"] for m in members}) == len(members) == doc["evaluated"]
     for m in members[1:]:                                   # each child descends from the parent of its step
         assert m["parent"] == hist[int(m["id"][1:4]) - 1]["parent_id"] and m["moves"]
-    assert doc["front"] and all(r["latency_ms"]["tiny28"] <= budget for r in doc["front"])
+    assert doc["front"] and all(r["latency_ms"]["tiny28"] <= tiny28_budget for r in doc["front"])
     assert doc["selected"] in [r["arch"] for r in doc["front"]]
     for arch, rel in doc["sources"]["weights"].items():     # every member's weights, loadable for fine-tuning
         assert (tmp_path / "run" / rel).is_file()
@@ -96,8 +62,8 @@ def test_steps_keep_or_improve_the_validation_accuracy_and_every_child_meets_the
     assert (tmp_path / "run" / "search.png").stat().st_size > 10_000   # the climb over the steps
 
 
-def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path, table, budget, monkeypatch):
-    whole = run(tmp_path / "whole", table, budget)
+def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path, tiny28_table, tiny28_budget, monkeypatch):
+    whole = run(tmp_path / "whole", tiny28_table, tiny28_budget)
     calls = {"n": 0}
     real = morph_run.train_briefly
 
@@ -109,10 +75,10 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path, table, budge
 
     monkeypatch.setattr(morph_run, "train_briefly", dies_after_four)
     with pytest.raises(KeyboardInterrupt):
-        run(tmp_path / "cut", table, budget)
+        run(tmp_path / "cut", tiny28_table, tiny28_budget)
     assert len(list((tmp_path / "cut" / "members").glob("*.pt"))) == 4
     calls["n"] = -100   # the rerun may train again
-    resumed = run(tmp_path / "cut", table, budget)
+    resumed = run(tmp_path / "cut", tiny28_table, tiny28_budget)
     assert calls["n"] == -100 + whole["evaluated"] - 4      # only the networks not trained before
     for key in ("front", "selected", "evaluated"):
         assert resumed[key] == whole[key]
@@ -120,34 +86,35 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path, table, budge
     assert strip(resumed["history"]) == strip(whole["history"])
 
 
-def test_a_rerun_with_more_steps_continues_the_climb(tmp_path, table, budget):
-    short = run(tmp_path / "run", table, budget, steps=1)
-    longer = run(tmp_path / "run", table, budget, steps=3)
+def test_a_rerun_with_more_steps_continues_the_climb(tmp_path, tiny28_table, tiny28_budget):
+    short = run(tmp_path / "run", tiny28_table, tiny28_budget, steps=1)
+    longer = run(tmp_path / "run", tiny28_table, tiny28_budget, steps=3)
     assert longer["history"][:2] == short["history"][:2] and len(longer["history"]) == 4
 
 
-def test_a_time_budget_stops_before_a_step_and_without_shrink_every_child_is_an_exact_morph(tmp_path, table, budget):
+def test_a_time_budget_stops_before_a_step_and_without_shrink_every_child_is_an_exact_morph(tmp_path, tiny28_table,
+                                                                                           tiny28_budget):
     seen = []
-    doc = search("nash", [table], tmp_path / "t", dataset="digits", max_latency_ms=[budget], plot=False,
+    doc = search("nash", [tiny28_table], tmp_path / "t", dataset="digits", max_latency_ms=[tiny28_budget], plot=False,
                  config={**FAST, "max_minutes": 1e-9}, progress=lambda *a, **k: seen.append(a))
     assert doc["details"]["stopped_by"] == "time" and len(doc["history"]) == 1 and doc["evaluated"] == 1
     assert ("start", 1, 1) in seen and ("steps", 0, FAST["steps"]) in seen
-    doc = run(tmp_path / "grow", table, budget, shrink=False, steps=2)
+    doc = run(tmp_path / "grow", tiny28_table, tiny28_budget, shrink=False, steps=2)
     children = [c for h in doc["history"] for c in h["children"]]
     assert children and all(c["exact"] for c in children)
     assert all(m["moves"] and not any(mv.endswith("~") for mv in m["moves"]) for m in doc["details"]["members"][1:])
 
 
-def test_bad_settings_are_refused_before_anything_is_written(tmp_path, table, budget, cost):
+def test_bad_settings_are_refused_before_anything_is_written(tmp_path, tiny28_table, tiny28_budget, tiny28_cost):
     with pytest.raises(ConfigError, match="children must be >= 1"):
-        run(tmp_path / "a", table, budget, children=0)
+        run(tmp_path / "a", tiny28_table, tiny28_budget, children=0)
     with pytest.raises(ArchitectureError, match="unknown op"):
-        run(tmp_path / "b", table, budget, start="k3_e1-k9_e9-skip")
+        run(tmp_path / "b", tiny28_table, tiny28_budget, start="k3_e1-k9_e9-skip")
     slow = "-".join(["k5_e6"] * SPACE.num_layers)
     with pytest.raises(ConfigError, match="over the budget"):
-        run(tmp_path / "c", table, budget, start=slow)
+        run(tmp_path / "c", tiny28_table, tiny28_budget, start=slow)
     with pytest.raises(ConfigError, match="takes no estimator"):
-        search("nash", [table], tmp_path / "d", estimator="oracle", config=FAST, plot=False)
+        search("nash", [tiny28_table], tmp_path / "d", estimator="oracle", config=FAST, plot=False)
     assert not any((tmp_path / n).exists() for n in "abcd")
 
 
@@ -158,30 +125,30 @@ def _train_folder(path, space, arch, state):
     return str(path)
 
 
-def test_start_from_a_trained_run_and_refuse_a_foreign_or_corrupt_one(tmp_path, table, budget):
+def test_start_from_a_trained_run_and_refuse_a_foreign_or_corrupt_one(tmp_path, tiny28_table, tiny28_budget):
     arch = "k3_e1-skip-skip"
     torch.manual_seed(0)
     net = build_network(SPACE, SPACE.parse(arch))
     good = _train_folder(tmp_path / "good", SPACE, arch, net.state_dict())
-    doc = run(tmp_path / "run", table, budget, start=good, steps=1, start_epochs=0)
+    doc = run(tmp_path / "run", tiny28_table, tiny28_budget, start=good, steps=1, start_epochs=0)
     assert doc["details"]["members"][0]["arch"] == arch
     wide = SearchSpace.from_dict("wide", {**DECL, "head": {"mid_ch": 32}})
     foreign = _train_folder(tmp_path / "foreign", wide, arch, build_network(wide, wide.parse(arch)).state_dict())
     with pytest.raises(RunError, match="does not fit"):
-        run(tmp_path / "run2", table, budget, start=foreign)
+        run(tmp_path / "run2", tiny28_table, tiny28_budget, start=foreign)
     corrupt = _train_folder(tmp_path / "corrupt", SPACE, arch, net.state_dict())
     (tmp_path / "corrupt" / "model.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(RunError, match="corrupt"):
-        run(tmp_path / "run3", table, budget, start=corrupt)
+        run(tmp_path / "run3", tiny28_table, tiny28_budget, start=corrupt)
     assert not (tmp_path / "run2").exists() and not (tmp_path / "run3").exists()
 
 
-def test_a_corrupt_member_checkpoint_is_reported_and_kept(tmp_path, table, budget):
-    run(tmp_path / "run", table, budget, steps=1)
+def test_a_corrupt_member_checkpoint_is_reported_and_kept(tmp_path, tiny28_table, tiny28_budget):
+    run(tmp_path / "run", tiny28_table, tiny28_budget, steps=1)
     bad = tmp_path / "run" / "members" / "s001c00.pt"
     bad.write_bytes(b"garbage")
     with pytest.raises(RunError, match="corrupt"):
-        run(tmp_path / "run", table, budget, steps=1)
+        run(tmp_path / "run", tiny28_table, tiny28_budget, steps=1)
     assert bad.read_bytes() == b"garbage" and (tmp_path / "run" / "members" / "s000c00.pt").is_file()
 
 

@@ -63,14 +63,8 @@ def patch_nsga2(variants) -> None:
             super().__init__()
             self.history = set()
 
-        def _do(self, pop, other, is_duplicate):
-            seen = (set(self._keys(other)) if other is not None else set()) | self.history
-            for i, k in enumerate(self._keys(pop)):
-                if k in seen:
-                    is_duplicate[i] = True
-                else:
-                    seen.add(k)
-            return is_duplicate
+        def _seen(self, other):
+            return super()._seen(other) | self.history
 
         def do(self, pop, *args, **kwargs):
             out = super().do(pop, *args, **kwargs)

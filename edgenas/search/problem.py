@@ -239,8 +239,12 @@ class GenomeDuplicateElimination(DuplicateElimination):
         X = np.rint(np.asarray(pop.get("X"), dtype=np.float64)).astype(np.int64)
         return [row.tobytes() for row in X]
 
+    def _seen(self, other) -> set:
+        """The genomes a new one must differ from: those of ``other`` (a subclass may remember more)."""
+        return set(self._keys(other)) if other is not None else set()
+
     def _do(self, pop, other, is_duplicate):
-        seen = set(self._keys(other)) if other is not None else set()
+        seen = self._seen(other)
         for i, k in enumerate(self._keys(pop)):
             if k in seen:
                 is_duplicate[i] = True

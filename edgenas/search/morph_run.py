@@ -32,7 +32,7 @@ from ..train.brief import BriefResult, train_briefly
 from ..train.data import Splits, check_fits_space, load_images, make_splits
 from ..train.loop import TrainConfig
 from ..train.workers import TaskPool
-from .contract import SearchOutcome, SearchRequest, option
+from .contract import SearchOutcome, SearchRequest, Strategy, option
 from .members import Member, MemberStore, load_trained_run
 from .problem import ObjectiveSpec
 from .run import pareto_front, record_point
@@ -257,3 +257,15 @@ class MorphRun:
                              sources={"weights": {m.arch: self.store.relpath(m.id) for m in self.members},
                                       # the data the members trained on (its test part unseen)
                                       "dataset": self.dataset, "split_seed": self.request.seed})
+
+
+class MorphStrategy(Strategy):
+    """What NASH and LEMONADE share as strategies: no accuracy estimator (every candidate is a trained network),
+    children trained as Ray tasks with ``--ray``, and the start network checked before the run folder opens."""
+
+    uses_estimator = False
+    trains_on_ray = True
+
+    @classmethod
+    def check(cls, config: MorphTrainingConfig, space: SearchSpace, spec: ObjectiveSpec) -> None:
+        start_network(config.start, space, spec)

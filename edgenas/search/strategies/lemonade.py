@@ -30,12 +30,10 @@ from typing import List, Tuple
 import numpy as np
 
 from ...arch.morphisms import apply_moves, random_moves
-from ...arch.space import SearchSpace
 from ...errors import ConfigError
-from ..contract import SearchOutcome, SearchRequest, Strategy, option
+from ..contract import SearchOutcome, SearchRequest, option
 from ..members import Member
-from ..morph_run import RESUME_NEUTRAL, MorphRun, MorphTrainingConfig, network_seed, start_network
-from ..problem import ObjectiveSpec
+from ..morph_run import RESUME_NEUTRAL, MorphRun, MorphStrategy, MorphTrainingConfig, network_seed
 from ..run import pareto_front
 
 __all__ = ["LemonadeConfig", "Lemonade", "inverse_density"]
@@ -150,7 +148,7 @@ class _Evolution(MorphRun):
                 "train_s_total": self.spent}
 
 
-class Lemonade(Strategy):
+class Lemonade(MorphStrategy):
     """Multi-objective evolution of trained networks: children made by morphisms inherit their parents' weights,
     and a density estimate over the cheap objectives picks which children are trained. Rerunning the same
     command resumes from the networks already trained (members/)."""
@@ -158,12 +156,6 @@ class Lemonade(Strategy):
     name = "lemonade"
     summary = "LEMONADE: Lamarckian multi-objective evolution with network morphisms and a KDE over cheap objectives"
     Config = LemonadeConfig
-    uses_estimator = False
-    trains_on_ray = True
-
-    @classmethod
-    def check(cls, config: LemonadeConfig, space: SearchSpace, spec: ObjectiveSpec) -> None:
-        start_network(config.start, space, spec)
 
     def run(self, request: SearchRequest) -> SearchOutcome:
         evolution = _Evolution(request)

@@ -32,12 +32,11 @@ from typing import List, Tuple
 import numpy as np
 
 from ...arch.morphisms import apply_moves, random_moves
-from ...arch.space import Architecture, SearchSpace
+from ...arch.space import Architecture
 from ...errors import ConfigError
-from ..contract import SearchOutcome, SearchRequest, Strategy, option
+from ..contract import SearchOutcome, SearchRequest, option
 from ..members import Member
-from ..morph_run import RESUME_NEUTRAL, MorphRun, MorphTrainingConfig, network_seed, start_network
-from ..problem import ObjectiveSpec
+from ..morph_run import RESUME_NEUTRAL, MorphRun, MorphStrategy, MorphTrainingConfig, network_seed
 
 __all__ = ["NASHConfig", "NASH"]
 
@@ -120,7 +119,7 @@ class _Climb(MorphRun):
                 "train_s_total": self.spent}
 
 
-class NASH(Strategy):
+class NASH(MorphStrategy):
     """Hill climbing from a small trained network: each step trains a few children made by random morphisms
     (inheriting the parent's weights) briefly, and the best within the budgets becomes the next parent.
     Rerunning the same command resumes from the networks already trained (members/)."""
@@ -128,12 +127,6 @@ class NASH(Strategy):
     name = "nash"
     summary = "NASH: hill climbing with network morphisms, children inherit their parent's weights (Elsken et al.)"
     Config = NASHConfig
-    uses_estimator = False
-    trains_on_ray = True
-
-    @classmethod
-    def check(cls, config: NASHConfig, space: SearchSpace, spec: ObjectiveSpec) -> None:
-        start_network(config.start, space, spec)
 
     def run(self, request: SearchRequest) -> SearchOutcome:
         climb = _Climb(request)

@@ -643,8 +643,8 @@ def bench_query(arch, path, space_name, tables_dir, as_json):
 @click.argument("path", required=False, type=click.Path(dir_okay=False))
 @click.option("--space", "space_name", default="fbnet-small", show_default=True, help="Space of the shipped benchmark.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write accuracy against latency as a PNG.")
-@click.option("--trees", default=300, show_default=True, type=click.IntRange(1),
-              help="Trees in the surrogate scored by 5-fold cross-validation.")
+@click.option("--trees", default=400, show_default=True, type=click.IntRange(1),
+              help="Trees of each of the 5 boosted models of the surrogate scored by 5-fold cross-validation.")
 def bench_show(path, space_name, plot, trees):
     """Progress, seed noise against the spread between architectures, the surrogate's held-out ranking."""
     from edgenas.bench.benchfile import Benchmark

@@ -4,7 +4,7 @@ Truth: each trained architecture's test accuracy, averaged over its seeds. Score
 architectures: FLOPs and parameters (naive proxies), the synthetic oracle, two zero-cost proxies on
 untrained networks (SynFlow, NASWOT; ``edgenas.bench.proxies``), a SPOS supernet when ``--supernet`` is
 given (trained here with the quickstart's settings if the folder does not exist yet; it resumes), and the
-benchmark's learned predictor (the surrogate's forest) fitted on N trained architectures and scored
+benchmark's learned predictor (the surrogate's model) fitted on N trained architectures and scored
 on the others, over ``--splits`` random splits, with and without the supernet's score as a feature, and
 the search's default estimator (that surrogate fitted on all folds but the architecture's own). Beside them,
 the seed-to-seed ceiling (how well one training ranks the architectures against another) and what a perfect
@@ -31,7 +31,7 @@ from edgenas.bench.query import shipped  # noqa: E402
 from edgenas.bench.recipe import Recipe, make_bench_splits  # noqa: E402
 from edgenas.bench.stats import (noise_ceiling, perfect_estimator_ceiling, rank_scores,  # noqa: E402
                                  surrogate_cv_predictions)
-from edgenas.bench.surrogate import ForestRegressor, design_matrix, link  # noqa: E402
+from edgenas.bench.surrogate import BoostedTrees, design_matrix, link  # noqa: E402
 from edgenas.arch.space import get_space  # noqa: E402
 from edgenas.search.estimators import SupernetEstimator, SyntheticOracle  # noqa: E402
 from edgenas.tables.cost import CostModel  # noqa: E402
@@ -68,7 +68,7 @@ def learned(space, archs, feats, truth, n_train: int, splits: int, extra=None) -
     for s in range(splits):
         order = np.random.default_rng(s).permutation(len(truth))
         fit, held = order[:n_train], order[n_train:]
-        pred = inverse(ForestRegressor(seed=s).fit(x[fit], forward(truth[fit])).predict_members(x[held])).mean(0)
+        pred = inverse(BoostedTrees(seed=s).fit(x[fit], forward(truth[fit])).predict_members(x[held])).mean(0)
         rows.append(rank_scores(truth[held], pred))
     return {k: float(np.median([r[k] for r in rows])) for k in ("kendall_tau", "spearman", "top_precision")} | \
         {"n": int(len(truth) - n_train), "splits": splits}

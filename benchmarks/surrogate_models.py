@@ -4,9 +4,12 @@ Each candidate is fitted on 4/5 of the benchmark's trained architectures and sco
 (5 folds pooled, repeated over ``--repeats`` shuffles; medians reported): Kendall τ and MAE against
 the mean test accuracy over each architecture's seeds, and Kendall τ within the uniform stratum, where
 capacity alone does not separate the architectures. FLOPs alone is the baseline every model must beat.
-Candidates: the ensemble of five MLPs the surrogate used to be (one-hot + log FLOPs + log parameters),
-and gradient boosting, a random forest and extremely randomized trees, on the same inputs plus the
-depth (``edgenas.bench.surrogate.design_matrix``), fitted to the accuracy's logit.
+Candidates: the ensemble of five MLPs the surrogate was until 2026-11-30 (one-hot + log FLOPs + log
+parameters); gradient boosting, a random forest and extremely randomized trees (the surrogate until
+2026-12-01) on the same inputs plus the depth; and on each layer's candidate as numbers (kernel, expansion,
+groups, block: ``edgenas.bench.encoding.layer_args``) instead of one-hot, with the same three extra columns
+(``edgenas.bench.surrogate.design_matrix``): extremely randomized trees, one gradient-boosted model, and the
+surrogate, five boosted models. The tree models fit the accuracy's logit.
 
     PYTHONPATH=. python benchmarks/surrogate_models.py --bench edgenas/bench/data/fbnet-small.mnist5k.json
 """
@@ -28,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 from edgenas.bench.benchfile import Benchmark  # noqa: E402
 from edgenas.bench.query import shipped  # noqa: E402
 from edgenas.bench.stats import noise_ceiling  # noqa: E402
-from edgenas.bench.surrogate import ForestRegressor, design_matrix, link  # noqa: E402
+from edgenas.bench.encoding import one_hot  # noqa: E402
+from edgenas.bench.surrogate import BoostedTrees, design_matrix, link  # noqa: E402
 from edgenas.arch.space import get_space  # noqa: E402
 
 
@@ -54,23 +58,34 @@ class MlpEnsemble:
 
 
 def candidates():
-    """name -> (make a regressor with fit/predict, whether it fits the logit and reads the depth column)."""
-    from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
+    """name -> (make a regressor with fit/predict, inputs: "one-hot" (without the depth for the MLPs, which never
+    read it) or "layer args", whether it fits the logit)."""
+    from sklearn.ensemble import ExtraTreesRegressor, GradientBoostingRegressor, RandomForestRegressor
 
-    class Forest:   # the surrogate's own
+    class Surrogate:   # the surrogate's own model: the mean of its members
         def fit(self, x, y):
-            self.m = ForestRegressor().fit(x, y)
+            self.m = BoostedTrees().fit(x, y)
             return self
 
         def predict(self, x):
             return self.m.predict_members(x).mean(0)
 
+    def boosted():
+        return GradientBoostingRegressor(n_estimators=400, max_depth=3, learning_rate=0.03, subsample=0.8,
+                                         random_state=0)
+
+    def extra_trees():
+        return ExtraTreesRegressor(300, min_samples_leaf=2, random_state=0)
+
     return {
-        "MLP ensemble (the old surrogate)": (MlpEnsemble, False),
-        "gradient boosting": (lambda: GradientBoostingRegressor(n_estimators=300, max_depth=3, learning_rate=0.05,
-                                                                subsample=0.8, random_state=0), True),
-        "random forest": (lambda: RandomForestRegressor(300, min_samples_leaf=2, random_state=0), True),
-        "extremely randomized trees (the surrogate)": (Forest, True),
+        "MLP ensemble (the surrogate until 2026-11-30)": (MlpEnsemble, "one-hot", False),
+        "gradient boosting, one-hot": (boosted, "one-hot", True),
+        "random forest, one-hot": (lambda: RandomForestRegressor(300, min_samples_leaf=2, random_state=0),
+                                   "one-hot", True),
+        "extremely randomized trees, one-hot (until 2026-12-01)": (extra_trees, "one-hot", True),
+        "extremely randomized trees, layer args": (extra_trees, "layer args", True),
+        "gradient boosting, layer args": (boosted, "layer args", True),
+        "5 boosted models, layer args (the surrogate)": (Surrogate, "layer args", True),
     }
 
 
@@ -101,18 +116,19 @@ def main() -> None:
     recs = bench.trained()
     archs = np.array([space.parse(r.arch) for r in recs])
     x = design_matrix(space, archs, [r.features for r in recs])
+    inputs = {"layer args": x, "one-hot": np.hstack([one_hot(space, archs), x[:, -3:]])}
     y = np.array([r.mean("test_acc") for r in recs])
     uniform = np.array([r.stratum == "uniform" for r in recs])
     flops = x[:, -3]
     rows = {"FLOPs alone": {"kendall_tau": float(kendalltau(y, flops)[0]),
                             "uniform_tau": float(kendalltau(y[uniform], flops[uniform])[0]), "mae_points": None}}
     print(f"{len(recs)} trained architectures ({uniform.sum()} uniform)", flush=True)
-    for name, (make, logit) in candidates().items():
+    for name, (make, kind, logit) in candidates().items():
         t0 = time.perf_counter()
-        cols = x if logit else x[:, :-1]          # the old surrogate did not read the depth
+        cols = inputs[kind] if logit else inputs[kind][:, :-1]          # the MLPs did not read the depth
         rows[name] = cross_validate(make, cols, y, uniform, logit, args.repeats)
         rows[name]["seconds"] = time.perf_counter() - t0
-        print(f"{name:>44}: τ {rows[name]['kendall_tau']:.3f}  uniform τ {rows[name]['uniform_tau']:.3f}  "
+        print(f"{name:>56}: τ {rows[name]['kendall_tau']:.3f}  uniform τ {rows[name]['uniform_tau']:.3f}  "
               f"MAE {rows[name]['mae_points']:.2f} points  ({rows[name]['seconds']:.0f} s)", flush=True)
     out = {"bench": str(args.bench or shipped(space)), "architectures": len(recs), "repeats": args.repeats,
            "seed_to_seed_tau": noise_ceiling(bench, "test_acc"), "models": rows}

@@ -16,7 +16,7 @@ import numpy as np
 from ..arch.space import SearchSpace
 from ..errors import UnknownNameError
 
-__all__ = ["Encoding", "OneHotEncoding", "ENCODINGS", "encoder_for", "one_hot"]
+__all__ = ["Encoding", "OneHotEncoding", "ENCODINGS", "encoder_for", "one_hot", "layer_args"]
 
 
 class Encoding(abc.ABC):
@@ -77,3 +77,19 @@ def one_hot(space: SearchSpace, archs: np.ndarray) -> np.ndarray:
     cols = archs + np.arange(space.num_layers)[None, :] * space.num_candidates
     np.put_along_axis(out, cols, 1.0, axis=1)
     return out
+
+
+def layer_args(space: SearchSpace, archs: np.ndarray) -> np.ndarray:
+    """``(N, layers * (args + 1))``: each layer's candidate as its arguments' values (kernel, expansion, groups:
+    0 where a candidate has none, as ``skip``) and whether it is a block. Trees split on these as sizes ("a
+    kernel of at least 5"), which one-hot columns cannot say; the benchmark's surrogate ranks better on them."""
+    names = sorted({k for c in space.candidates for k, _ in c.args})
+    values = {k: sorted({str(dict(c.args)[k]) for c in space.candidates if k in dict(c.args)}) for k in names}
+
+    def number(k, v):   # a number as itself, anything else (an activation's name) by its rank among the values
+        return float(v) if isinstance(v, (int, float)) else 1.0 + values[k].index(str(v))
+
+    table = np.array([[number(k, dict(c.args)[k]) if k in dict(c.args) else 0.0 for k in names]
+                      + [float(c.op != "skip")] for c in space.candidates], dtype=np.float32)
+    archs = np.asarray(archs, dtype=np.int64).reshape(-1, space.num_layers)
+    return table[archs].reshape(len(archs), -1)

@@ -16,7 +16,7 @@ from ..fileio import PathLike
 from ..tables.table import LatencyTable
 from .benchfile import BenchError, Benchmark
 from .build import cost_models, features
-from .surrogate import Surrogate
+from .surrogate import SURROGATE_MODEL, Surrogate
 
 DATA = Path(__file__).resolve().parent / "data"
 TABLES = Path(__file__).resolve().parents[2] / "latency_tables"   # the project's measured tables (a checkout)
@@ -37,7 +37,7 @@ class BenchmarkOracle:
     architectures it did not train (FLOPs, parameters) and the latencies a query reports."""
 
     def __init__(self, path: PathLike, tables: Sequence[Tuple[str, LatencyTable]] = (),
-                 space: Optional[SearchSpace] = None, trees: int = 300):
+                 space: Optional[SearchSpace] = None, trees: int = 400):
         self.path = Path(path)
         self.bench = Benchmark.load(self.path, space)
         self.space = self.bench.space
@@ -45,7 +45,7 @@ class BenchmarkOracle:
             t.check_fits(self.space)
         self.tables = list(tables)
         self._cost_models = None                    # built on the first untrained query, then kept
-        self.trees = trees                          # of the surrogate's forest
+        self.trees = trees                          # of each of the surrogate's boosted models
         self._surrogates: Dict[str, Surrogate] = {}
 
     def surrogate(self, metric: str) -> Surrogate:
@@ -74,7 +74,7 @@ class BenchmarkOracle:
 
     def accuracy(self, archs: np.ndarray, metric: str = "val_acc") -> tuple:
         """(accuracy, std, source) per architecture: the seeds' mean and spread where trained, else the
-        surrogate's mean and its trees' spread (any metric of a run: ``train_s`` too)."""
+        surrogate's mean and its members' spread (any metric of a run: ``train_s`` too)."""
         archs = np.asarray(archs, dtype=np.int64).reshape(-1, self.space.num_layers)
         acc, std = np.empty(len(archs)), np.full(len(archs), np.nan)
         source: List[str] = []
@@ -104,7 +104,7 @@ class BenchmarkOracle:
         # A shipped benchmark by its name: a run folder then resumes under another install or clone of edgenas.
         path = self.path.resolve()
         where = f"shipped:{path.name}" if path.parent == DATA else str(path)
-        return {"kind": "benchmark", "path": where, "surrogate_trees": self.trees,
+        return {"kind": "benchmark", "path": where, "surrogate": SURROGATE_MODEL, "surrogate_trees": self.trees,
                 "recipe_fingerprint": self.bench.header["recipe_fingerprint"],
                 "trained": len(self.bench.trained()), "metric": "val_acc"}
 

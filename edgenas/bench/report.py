@@ -15,7 +15,7 @@ from .stats import noise_ceiling, perfect_estimator_ceiling, signal_to_noise, su
 MIN_FOR_SURROGATE = 20
 
 
-def summary(bench: Benchmark, with_surrogate: bool = True, trees: int = 300) -> List[str]:
+def summary(bench: Benchmark, with_surrogate: bool = True, trees: int = 400) -> List[str]:
     h = bench.header
     planned = sum(len(r.seeds) for r in bench.records)
     runs = sum(len(r.runs) for r in bench.records)
@@ -47,7 +47,7 @@ def summary(bench: Benchmark, with_surrogate: bool = True, trees: int = 300) -> 
                      f"{perfect_estimator_ceiling(bench):.3f}")
     if with_surrogate and len(bench.trained()) >= MIN_FOR_SURROGATE:
         cv = surrogate_cv(bench, trees=trees)
-        lines.append(f"surrogate ({trees} trees), 5-fold held out ({cv['n']} archs): Kendall τ {cv['kendall_tau']:.3f}, Spearman "
+        lines.append(f"surrogate (5 × {trees} boosted trees), 5-fold held out ({cv['n']} archs): Kendall τ {cv['kendall_tau']:.3f}, Spearman "
                      f"{cv['spearman']:.3f}, MAE {100 * cv['mae']:.2f} points, top-10 % precision "
                      f"{cv['top_precision']:.2f}; against one seed's training τ {cv['kendall_tau_one_seed']:.3f} "
                      f"(the seed-to-seed ceiling above)")

@@ -73,7 +73,7 @@ def rank_scores(truth: np.ndarray, estimate: np.ndarray, top: float = 0.1) -> Di
 
 
 def surrogate_cv_predictions(bench: Benchmark, metric: str = "test_acc", folds: int = 5, seed: int = 0,
-                             trees: int = 300) -> np.ndarray:
+                             trees: int = 400) -> np.ndarray:
     """The surrogate's prediction for each trained architecture (in ``bench.trained()`` order) by a model fitted
     on the other folds: what the search's default estimator says of an architecture it has not seen trained."""
     from .surrogate import Surrogate
@@ -91,7 +91,7 @@ def surrogate_cv_predictions(bench: Benchmark, metric: str = "test_acc", folds: 
 
 
 def surrogate_cv(bench: Benchmark, metric: str = "test_acc", folds: int = 5, seed: int = 0,
-                 trees: int = 300) -> Dict[str, float]:
+                 trees: int = 400) -> Dict[str, float]:
     """:func:`surrogate_cv_predictions` scored against the mean over each architecture's seeds, and
     (``kendall_tau_one_seed``) against its first seed alone, which is what :func:`noise_ceiling` bounds."""
     recs = bench.trained()

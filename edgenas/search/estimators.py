@@ -176,7 +176,7 @@ class BenchmarkEstimator(ErrorEstimator):
 
     chunk_size = 1 << 12
 
-    def __init__(self, path, tables, space: SearchSpace, trees: int = 300):
+    def __init__(self, path, tables, space: SearchSpace, trees: int = 400):
         from ..bench.query import BenchmarkOracle
 
         self.oracle = BenchmarkOracle(path, tables, space, trees=trees)
@@ -262,7 +262,7 @@ ESTIMATORS: Dict[str, Tuple[Callable[[str, EstimatorContext], ErrorEstimator], s
                                              "threads"),
     "bench": (_bench, "bench[:PATH]", "the benchmark of trained architectures (tabular where trained, surrogate "
                                       "elsewhere); without PATH the one edgenas ships for the space; option "
-                                      "trees (of the surrogate's forest, 300)"),
+                                      "trees (of each of the surrogate's 5 boosted models, 400)"),
     "oracle": (_oracle, "oracle", "a synthetic closed-form accuracy, for benchmarking the search itself"),
 }
 

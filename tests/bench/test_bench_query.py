@@ -70,7 +70,7 @@ def test_the_perfect_estimator_ceiling_matches_the_tau_of_the_truth(noise):
 
 
 def test_the_surrogate_ranks_held_out_architectures(bench_file):
-    cv = surrogate_cv(Benchmark.load(bench_file), "test_acc", trees=50)
+    cv = surrogate_cv(Benchmark.load(bench_file), "test_acc")
     assert cv["n"] == 120 and cv["kendall_tau"] > 0.8 and cv["mae"] < 0.01
 
 
@@ -126,7 +126,7 @@ def test_cli_query_and_show(bench_file, capsys, tmp_path):
     code, io = run_main(capsys, ["bench", "query", arch, "--bench", str(bench_file), "--tables", str(TABLES)])
     assert code == 0 and "trained, 3 seeds" in io.out and "fbnet-small.onnxruntime.cpu1.json" in io.out
     code, io = run_main(capsys, ["bench", "show", str(small), "--plot", str(tmp_path / "b.png"), "--trees", "20"])
-    assert code == 0 and "ratio" in io.out and "surrogate (20 trees), 5-fold" in io.out
+    assert code == 0 and "ratio" in io.out and "surrogate (5 × 20 boosted trees), 5-fold" in io.out
     assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -160,28 +160,29 @@ def test_cli_bad_input_is_one_line(bench_file, tmp_path, capsys, make, args, mes
 
 
 def test_the_surrogate_fit_is_cached_and_predicts_as_scikit_learn(bench_file, tmp_path, monkeypatch):
-    from sklearn.ensemble import ExtraTreesRegressor
+    from sklearn.ensemble import GradientBoostingRegressor
 
     from edgenas.bench import surrogate as surrogate_mod
 
     monkeypatch.setenv("EDGENAS_CACHE", str(tmp_path))
     bench = Benchmark.load(bench_file)
     fits = []
-    real_fit = surrogate_mod.ForestRegressor.fit
-    monkeypatch.setattr(surrogate_mod.ForestRegressor, "fit", lambda self, x, y: fits.append(1) or real_fit(self, x, y))
+    real_fit = surrogate_mod.BoostedTrees.fit
+    monkeypatch.setattr(surrogate_mod.BoostedTrees, "fit", lambda self, x, y: fits.append(1) or real_fit(self, x, y))
     archs = SPACE.sample(20, seed=3)
     feats = BenchmarkOracle(bench_file, space_tables(SPACE, TABLES)).features(archs)
     first = surrogate_mod.Surrogate(bench, "val_acc", trees=50).predict(archs, feats)
     again = surrogate_mod.Surrogate(bench, "val_acc", trees=50).predict(archs, feats)
     assert fits == [1] and len(list(tmp_path.glob("surrogate-*.npz"))) == 1
     assert np.array_equal(first[0], again[0]) and np.array_equal(first[1], again[1])
-    # the stored arrays predict what scikit-learn's own forest predicts, tree by tree
+    # the stored arrays predict what scikit-learn's own boosted models predict, member by member
     x, y = np.random.default_rng(0).random((60, 5)), np.random.default_rng(1).random(60)
     probe = np.random.default_rng(2).random((40, 5))
-    ours = surrogate_mod.ForestRegressor(trees=7, seed=3).fit(x, y)
-    theirs = ExtraTreesRegressor(7, min_samples_leaf=2, random_state=3).fit(x, y)
-    expected = np.stack([t.predict(probe.astype(np.float32)) for t in theirs.estimators_])
-    assert np.array_equal(ours.predict_members(probe), expected)
+    ours = surrogate_mod.BoostedTrees(trees=7, members=3, seed=3).fit(x, y)
+    theirs = [GradientBoostingRegressor(n_estimators=7, max_depth=3, learning_rate=0.03, subsample=0.8,
+                                        random_state=3 + m).fit(x, y) for m in range(3)]
+    expected = np.stack([m.predict(probe.astype(np.float32)) for m in theirs])
+    assert np.allclose(ours.predict_members(probe), expected, rtol=0, atol=1e-12)
 
 def test_a_shipped_benchmark_is_named_not_located(bench_file):
     from edgenas.bench.query import shipped

@@ -74,6 +74,26 @@ def test_the_surrogate_ranks_held_out_architectures(bench_file):
     assert cv["n"] == 120 and cv["kendall_tau"] > 0.8 and cv["mae"] < 0.01
 
 
+def test_the_surrogates_uncertainty_is_its_held_out_error():
+    """Seed noise as large as the real benchmark's (0.1 on the logit scale) on a learnable truth: fitted without a
+    fifth of the architectures, the surrogate's uncertainty covers their recorded means as a standard deviation
+    should. The spread of its members alone covered 25 % within ±1 and 41 % within ±2 of it."""
+    from edgenas.bench.surrogate import Surrogate
+
+    b = plan(SPACE, TINY, archs=400, three_seed=0, sample_seed=2, tables_dir=TABLES)
+    rng = np.random.default_rng(2)
+    for r in b.records:
+        logit = 20 * (true_accuracy(SPACE.parse(r.arch)) - 0.85)     # -1 .. 3: 27-95 %
+        for seed in r.seeds:
+            r.runs[seed] = {"seed": seed, "test_acc": float(1 / (1 + np.exp(-(logit + rng.normal(0, 0.1))))),
+                            "val_acc": 0.9, "train_s": 1.0}
+    held = b.records[::5]
+    surrogate = Surrogate(b, "test_acc", exclude=[r.arch for r in held])
+    mean, sd = surrogate.predict(np.array([SPACE.parse(r.arch) for r in held]), [r.features for r in held])
+    z = np.abs(np.array([r.mean("test_acc") for r in held]) - mean) / sd
+    assert 0.55 < np.mean(z < 1) < 0.9 and np.mean(z < 2) > 0.85     # 76 % and 98 % here
+
+
 def test_tabular_where_trained_surrogate_elsewhere(bench_file):
     oracle = BenchmarkOracle(bench_file, space_tables(SPACE, TABLES), trees=50)
     b = oracle.bench
@@ -81,7 +101,7 @@ def test_tabular_where_trained_surrogate_elsewhere(bench_file):
     untrained = next(a for a in SPACE.sample(500, seed=3) if b.get(SPACE.format(a)) is None)
     acc, std, source = oracle.accuracy(np.array([trained, untrained]), "val_acc")
     assert acc[0] == pytest.approx(b.records[0].mean("val_acc")) and source[0] == "trained, 3 seeds"
-    assert source[1] == "surrogate" and abs(acc[1] - true_accuracy(untrained)) < 0.03 and std[1] >= 0
+    assert source[1] == "surrogate" and abs(acc[1] - true_accuracy(untrained)) < 0.03 and std[1] > 0
     q = oracle.query(SPACE.format(untrained))
     assert q["val_acc"]["source"] == "surrogate" and q["runs"] == []
     assert set(q["features"]["latency_ms"]) == {p.name for p in TABLES.glob("fbnet-small.*.json")}
@@ -179,10 +199,16 @@ def test_the_surrogate_fit_is_cached_and_predicts_as_scikit_learn(bench_file, tm
     x, y = np.random.default_rng(0).random((60, 5)), np.random.default_rng(1).random(60)
     probe = np.random.default_rng(2).random((40, 5))
     ours = surrogate_mod.BoostedTrees(trees=7, members=3, seed=3).fit(x, y)
+    rows = ours.member_rows(len(y))
+    assert sorted(np.concatenate([held for _, held in rows]).tolist()) == list(range(60))   # each row left out once
     theirs = [GradientBoostingRegressor(n_estimators=7, max_depth=3, learning_rate=0.03, subsample=0.8,
-                                        random_state=3 + m).fit(x, y) for m in range(3)]
+                                        random_state=3 + m).fit(x[fit], y[fit]) for m, (fit, _) in enumerate(rows)]
     expected = np.stack([m.predict(probe.astype(np.float32)) for m in theirs])
     assert np.allclose(ours.predict_members(probe), expected, rtol=0, atol=1e-12)
+    out_of_fold = np.empty(60)
+    for m, (_, held) in zip(theirs, rows):
+        out_of_fold[held] = m.predict(x[held])
+    assert ours.error_sd == pytest.approx(np.std(y - out_of_fold))
 
 def test_a_shipped_benchmark_is_named_not_located(bench_file):
     from edgenas.bench.query import shipped

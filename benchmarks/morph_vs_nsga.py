@@ -64,7 +64,7 @@ def searches(args, out: Path, log: Dict[str, dict]) -> None:
     stage(out, "lemonade", out / "lemonade" / "result.json",
           edgenas("search", "lemonade", *common, *morph, "--generations", 10_000, "--out", out / "lemonade"), log)
     stage(out, "nash", out / "nash" / "result.json",
-          edgenas("search", "nash", *common, *morph, "--steps", 10_000, "--out", out / "nash"), log)
+          edgenas("search", "nash", *common, *morph, "--steps", 10_000, *args.nash_arg, "--out", out / "nash"), log)
     stage(out, "supernet", out / "supernet" / "checkpoint.pt",
           edgenas("supernet", "train", "--dataset", args.dataset, "--epochs", args.supernet_epochs,
                   "--seed", args.seed, "--quiet", "--out", out / "supernet"), log)
@@ -184,6 +184,8 @@ def main() -> None:
     ap.add_argument("--models", type=int, default=4, help="Models exported per arm.")
     ap.add_argument("--export-epochs", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--nash-arg", action="append", default=[], metavar="ARG",
+                    help="one more argument of the NASH arm's search, e.g. --nash-arg=--grow-first")
     args = ap.parse_args()
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,8 @@ The search starts from a small trained network: ``start`` is the first table's f
 (default), an architecture string, or an ``edgenas train`` run folder whose trained weights are used;
 it trains ``start_epochs`` briefly from there. Each step draws ``children`` children of the current
 network, each by ``morphisms`` random moves (:mod:`edgenas.arch.morphisms`; with ``shrink`` also the
-approximate shrinking ones, without it only the function-preserving ones, as NASH), keeping only
+approximate shrinking ones, without it only the function-preserving ones, as NASH; with ``grow_first``
+the shrinking ones only once no growing child is new and within the budgets), keeping only
 children that are new architectures predicted within every budget by the tables' cost models (a
 child over a budget is redrawn, never trained). Each child inherits its parent's weights and trains
 ``epochs`` epochs in one cosine cycle (SGDR, :func:`edgenas.train.brief.train_briefly`) on the
@@ -50,6 +51,9 @@ class NASHConfig(MorphTrainingConfig):
     morphisms: int = option(2, "Random morphisms per child (NASH: up to 5).")
     shrink: bool = option(True, "Also draw the approximate shrinking moves (smaller kernel or expansion, a block "
                                 "removed); NASH itself grows only, which a latency budget soon stops.")
+    grow_first: bool = option(False, "With shrink: draw growing (exact) moves first and shrinking ones only when "
+                                     "no growing child is new and within the budgets, so that the climb reaches "
+                                     "the budget before it trades capacity between layers.")
 
     RESUME_NEUTRAL = ("steps",) + RESUME_NEUTRAL   # a rerun may climb further, or on other threads and workers
 
@@ -70,9 +74,9 @@ class _Climb(MorphRun):
         parent_arch = self.space.parse(parent.arch)
         drawn: List[Tuple[Architecture, list]] = []
         for _ in range(self.cfg.children):
-            for _ in range(DRAWS_PER_CHILD):
-                arch, moves = random_moves(self.space, parent_arch, self.cfg.morphisms, rng,
-                                           exact_only=not self.cfg.shrink)
+            for attempt in range(DRAWS_PER_CHILD):
+                growing_only = not self.cfg.shrink or (self.cfg.grow_first and attempt < DRAWS_PER_CHILD // 2)
+                arch, moves = random_moves(self.space, parent_arch, self.cfg.morphisms, rng, exact_only=growing_only)
                 text = self.space.format(arch)
                 if text not in trained and all(text != self.space.format(a) for a, _ in drawn) \
                         and self.feasible(arch):

@@ -74,7 +74,7 @@ class BenchmarkOracle:
 
     def accuracy(self, archs: np.ndarray, metric: str = "val_acc") -> tuple:
         """(accuracy, std, source) per architecture: the seeds' mean and spread where trained, else the
-        surrogate's mean and its members' spread (any metric of a run: ``train_s`` too)."""
+        surrogate's mean and its held-out error (any metric of a run: ``train_s`` too)."""
         archs = np.asarray(archs, dtype=np.int64).reshape(-1, self.space.num_layers)
         acc, std = np.empty(len(archs)), np.full(len(archs), np.nan)
         source: List[str] = []

@@ -20,6 +20,11 @@ each front dominates, NASH's network against the best NSGA-II model within the b
 measured within ±10 % of the table. Every stage is a resumable command and is skipped once its output exists,
 so a rerun continues. Writes ``summary.json``, ``summary.md`` and ``summary.png`` under ``--out``.
 Needs a quiet machine: the wall-time budgets and the latencies are only comparable there.
+
+``--arms nash --nsga2-from SUMMARY`` runs one arm alone and scores it against the NSGA-II arm (and its baselines)
+of an earlier ``summary.json``: for a variant of one search (e.g. ``--nash-arg=--grow-first``) without training
+the others again. The earlier arm's budget is its own ``max_latency`` on its own table; give this run's
+``--max-latency`` at the same place on its table, and say so, since the two tables are not one.
 """
 from __future__ import annotations
 
@@ -61,16 +66,20 @@ def searches(args, out: Path, log: Dict[str, dict]) -> None:
               "--seed", args.seed, "--quiet"]
     morph = ["--workers", args.workers, "--max-minutes", args.train_minutes or args.minutes * args.workers,
              "--epochs", args.epochs]
-    stage(out, "lemonade", out / "lemonade" / "result.json",
-          edgenas("search", "lemonade", *common, *morph, "--generations", 10_000, "--out", out / "lemonade"), log)
-    stage(out, "nash", out / "nash" / "result.json",
-          edgenas("search", "nash", *common, *morph, "--steps", 10_000, *args.nash_arg, "--out", out / "nash"), log)
-    stage(out, "supernet", out / "supernet" / "checkpoint.pt",
-          edgenas("supernet", "train", "--dataset", args.dataset, "--epochs", args.supernet_epochs,
-                  "--seed", args.seed, "--quiet", "--out", out / "supernet"), log)
-    stage(out, "nsga2", out / "nsga2" / "result.json",
-          edgenas("search", "nsga2", *common, "--estimator", f"supernet:{out / 'supernet'}",
-                  "--pop", args.pop, "--gens", args.gens, "--out", out / "nsga2"), log)
+    if "lemonade" in args.arms:
+        stage(out, "lemonade", out / "lemonade" / "result.json",
+              edgenas("search", "lemonade", *common, *morph, "--generations", 10_000, "--out", out / "lemonade"), log)
+    if "nash" in args.arms:
+        stage(out, "nash", out / "nash" / "result.json",
+              edgenas("search", "nash", *common, *morph, "--steps", 10_000, *args.nash_arg, "--out", out / "nash"),
+              log)
+    if "nsga2" in args.arms:
+        stage(out, "supernet", out / "supernet" / "checkpoint.pt",
+              edgenas("supernet", "train", "--dataset", args.dataset, "--epochs", args.supernet_epochs,
+                      "--seed", args.seed, "--quiet", "--out", out / "supernet"), log)
+        stage(out, "nsga2", out / "nsga2" / "result.json",
+              edgenas("search", "nsga2", *common, "--estimator", f"supernet:{out / 'supernet'}",
+                      "--pop", args.pop, "--gens", args.gens, "--out", out / "nsga2"), log)
 
 
 def exports(args, out: Path, log: Dict[str, dict]) -> None:
@@ -79,6 +88,8 @@ def exports(args, out: Path, log: Dict[str, dict]) -> None:
     for arm, extra in [("nsga2", ["--baseline", 0.25, "--baseline", 0.5]), ("lemonade", []), ("nash", []),
                        ("lemonade-inherited", ["--init", "inherited"])]:
         run = out / arm.split("-")[0]
+        if run.name not in args.arms:
+            continue
         stage(out, f"export {arm}", out / f"export-{arm}" / "deploy.json",
               edgenas("export", run, *common, *extra, "--out", out / f"export-{arm}"), log)
 
@@ -93,33 +104,38 @@ def hypervolume(points: List[tuple], ref: tuple) -> float:
 
 def summarize(args, out: Path, log: Dict[str, dict]) -> dict:
     docs = {arm: json.loads((out / f"export-{arm}" / "deploy.json").read_text())
-            for arm in ("nsga2", "lemonade", "nash", "lemonade-inherited")}
-    baselines = docs["nsga2"]["baselines"]
+            for arm in ("nsga2", "lemonade", "nash", "lemonade-inherited") if arm.split("-")[0] in args.arms}
     models = {arm: [{"arch": m["arch"], "accuracy": m["accuracy"], "latency_ms": m["measured"]["latency_ms"],
                      "predicted_ms": m["predicted"]["latency_ms"]} for m in d["models"] if m.get("measured")]
               for arm, d in docs.items()}
-    slowest = max([m["latency_ms"] for ms in models.values() for m in ms] + [b["measured"]["latency_ms"]
-                                                                            for b in baselines])
+    if "nsga2" in docs:
+        baselines = [{"id": b["id"], "accuracy": b["accuracy"], "latency_ms": b["measured"]["latency_ms"]}
+                     for b in docs["nsga2"]["baselines"]]
+        nsga2_budget = args.max_latency
+    else:  # the NSGA-II arm and its baselines of an earlier run, under that run's own budget
+        earlier = json.loads(Path(args.nsga2_from).read_text())
+        baselines, models["nsga2"] = earlier["baselines"], earlier["arms"]["nsga2"]["models"]
+        nsga2_budget = earlier["settings"]["max_latency"]
+        log = {**log, **{k: earlier["stages"][k] for k in ("supernet", "nsga2")}}  # its wall, for the table
+    slowest = max([m["latency_ms"] for ms in models.values() for m in ms] + [b["latency_ms"] for b in baselines])
     ref = (REF_ERROR, REF_LATENCY_FACTOR * slowest)
     rows = {}
     for arm, ms in models.items():
         dominated = [b["id"] for b in baselines
-                     if any(m["accuracy"] >= b["accuracy"] and m["latency_ms"] <= b["measured"]["latency_ms"]
-                            for m in ms)]
+                     if any(m["accuracy"] >= b["accuracy"] and m["latency_ms"] <= b["latency_ms"] for m in ms)]
         within = [abs(m["latency_ms"] / m["predicted_ms"] - 1) <= 0.10 for m in ms]
         rows[arm] = {"models": ms, "hypervolume": hypervolume([(1 - m["accuracy"], m["latency_ms"]) for m in ms], ref),
                      "best_accuracy": max((m["accuracy"] for m in ms), default=None),
                      "dominates": dominated, "within_10pct": f"{sum(within)}/{len(within)}"}
-    under = [m["accuracy"] for m in models["nsga2"] if m["predicted_ms"] <= args.max_latency]
+    under = [m["accuracy"] for m in models["nsga2"] if m["predicted_ms"] <= nsga2_budget]
     # the issue's target: the network NASH returned (its result's ``selected``), after the same final training
-    returned = json.loads((out / "nash" / "result.json").read_text())["selected"]
-    nash_acc = next((m["accuracy"] for m in models["nash"] if m["arch"] == returned), None)
+    returned = (json.loads((out / "nash" / "result.json").read_text())["selected"] if "nash" in models
+                else None)
+    nash_acc = next((m["accuracy"] for m in models.get("nash", []) if m["arch"] == returned), None)
     summary = {"command": " ".join(sys.argv), "machine": platform.processor() or platform.machine(),
                "cores": os.cpu_count(), "load_at_end": os.getloadavg(), "written": time.strftime("%Y-%m-%d %H:%M"),
                "settings": vars(args), "stages": log, "reference_point": ref,
-               "baselines": [{"id": b["id"], "accuracy": b["accuracy"], "latency_ms": b["measured"]["latency_ms"]}
-                             for b in baselines],
-               "arms": rows,
+               "baselines": baselines, "nsga2_from": args.nsga2_from, "arms": rows,
                "nash_vs_nsga2": {"nash_returned": returned, "nash": nash_acc,
                                  "best_nsga2_within_budget": max(under, default=None),
                                  "met": nash_acc is not None and (not under or nash_acc >= max(under))}}
@@ -186,7 +202,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--nash-arg", action="append", default=[], metavar="ARG",
                     help="one more argument of the NASH arm's search, e.g. --nash-arg=--grow-first")
+    ap.add_argument("--arms", type=lambda s: s.split(","), default=list(ARMS),
+                    help="comma-separated arms to run (default: all three)")
+    ap.add_argument("--nsga2-from", metavar="SUMMARY",
+                    help="an earlier summary.json whose NSGA-II arm and baselines stand in when nsga2 is not run")
     args = ap.parse_args()
+    if set(args.arms) - set(ARMS) or not args.arms:
+        ap.error(f"--arms: choose among {', '.join(ARMS)}")
+    if "nsga2" not in args.arms and not args.nsga2_from:
+        ap.error("without the nsga2 arm, give --nsga2-from an earlier summary.json to score against")
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / "stages.json"

@@ -158,6 +158,9 @@ def markdown(s: dict) -> str:
     lines += ["", "baselines: " + ", ".join(f"{b['id']} {100 * b['accuracy']:.1f} % at {b['latency_ms']:.3f} ms"
                                            for b in s["baselines"]),
               f"NASH vs best NSGA-II model within the budget: {s['nash_vs_nsga2']}"]
+    if s.get("nsga2_from"):
+        lines.append(f"NSGA-II's arm and the baselines are those of {s['nsga2_from']}, measured then: latencies, "
+                     "HV and dominance compare across two states of the machine; accuracies do not depend on it.")
     return "\n".join(lines) + "\n"
 
 

@@ -110,15 +110,15 @@ def test_a_time_budget_stops_before_a_step_and_without_shrink_every_child_is_an_
 def test_grow_first_draws_shrinking_moves_only_where_no_growing_child_fits(tmp_path, tiny28_table, tiny28_budget,
                                                                            tiny28_cost):
     middle = "k3_e3-k3_e3-k3_e3"
-    free = run(tmp_path / "free", tiny28_table, 1e3, grow_first=True, start=middle, steps=1)
+    free = run(tmp_path / "free", tiny28_table, 1e3, start=middle, steps=1)     # grow_first is the default
     assert free["history"][1]["children"] and all(c["exact"] for c in free["history"][1]["children"])
-    mixed = run(tmp_path / "mixed", tiny28_table, 1e3, start=middle, steps=1)    # without grow_first: some shrink
+    mixed = run(tmp_path / "mixed", tiny28_table, 1e3, grow_first=False, start=middle, steps=1)  # some shrink
     assert not all(c["exact"] for c in mixed["history"][1]["children"])
     # the slowest architecture within the budget: every growing move goes over it, so only shrinking ones remain
     archs = np.array(list(itertools.product(range(SPACE.num_candidates), repeat=SPACE.num_layers)))
     latency = tiny28_cost.predict(archs).latency_ms
     edge = archs[np.argmax(np.where(latency <= tiny28_budget, latency, -np.inf))]
-    at_edge = run(tmp_path / "edge", tiny28_table, tiny28_budget, grow_first=True, start=SPACE.format(edge), steps=1)
+    at_edge = run(tmp_path / "edge", tiny28_table, tiny28_budget, start=SPACE.format(edge), steps=1)
     children = at_edge["history"][1]["children"]
     assert children and not any(c["exact"] for c in children)
 

@@ -51,9 +51,9 @@ class NASHConfig(MorphTrainingConfig):
     morphisms: int = option(2, "Random morphisms per child (NASH: up to 5).")
     shrink: bool = option(True, "Also draw the approximate shrinking moves (smaller kernel or expansion, a block "
                                 "removed); NASH itself grows only, which a latency budget soon stops.")
-    grow_first: bool = option(False, "With shrink: draw growing (exact) moves first and shrinking ones only when "
-                                     "no growing child is new and within the budgets, so that the climb reaches "
-                                     "the budget before it trades capacity between layers.")
+    grow_first: bool = option(True, "With shrink: draw growing (exact) moves first and shrinking ones only when "
+                                    "no growing child is new and within the budgets, so that the climb reaches "
+                                    "the budget before it trades capacity between layers (off: both alike).")
 
     RESUME_NEUTRAL = ("steps",) + RESUME_NEUTRAL   # a rerun may climb further, or on other threads and workers
 

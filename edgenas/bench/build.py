@@ -21,6 +21,7 @@ from ..arch.space import SearchSpace
 from ..errors import ConfigError, TableError
 from ..fileio import PathLike, check_writable
 from ..progress import Progress, quiet
+from ..ray_address import check_reachable
 from ..runfolder import config_changes
 from ..tables.cost import CostModel
 from ..tables.table import LatencyTable
@@ -205,6 +206,8 @@ def build(path: PathLike, space: SearchSpace, recipe: Recipe = Recipe(), *, arch
     """Plan or resume the benchmark at ``path`` and train what is missing (at most ``limit`` trainings);
     ``slow`` architectures spread toward the slow end are appended to the sample, and every architecture gets
     at least ``min_seeds`` seeds (an existing file grows by both)."""
+    if use_ray:  # before the lock and the plan: a cluster that is not there leaves no file behind
+        check_reachable(None)
     with bench_lock(path):
         return _build(path, space, recipe, archs, three_seed, sample_seed, tables_dir, workers, use_ray, limit,
                       progress, slow, min_seeds)

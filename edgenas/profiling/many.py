@@ -21,6 +21,7 @@ from ..arch.space import SearchSpace
 from ..errors import BackendUnavailableError, ConfigError, EdgeNASError
 from ..fileio import ensure_folder
 from ..lifeline import Sweeper
+from ..ray_address import check_reachable
 from .measure import TimingProtocol
 
 
@@ -82,6 +83,8 @@ def profile_many(space: SearchSpace, targets: Sequence, out_dir, *, threads: int
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ConfigError(f"target names must differ (each names a table file): {', '.join(dupes)}")
+    if ray is not None:
+        check_reachable(None if ray == "local" else ray)  # before the folder: a cluster not there writes nothing
     ensure_folder(out_dir)
     groups = group_by_host(targets)
     args = (space.name, space.declaration)

@@ -9,7 +9,6 @@ millisecond evaluations).
 """
 from __future__ import annotations
 
-import socket
 import sys
 from typing import Iterator, Optional, Tuple
 
@@ -17,6 +16,7 @@ import numpy as np
 
 from ..errors import BackendUnavailableError
 from ..lifeline import Sweeper
+from ..ray_address import check_reachable
 
 __all__ = ["InProcessRunner", "RayRunner", "make_runner"]
 
@@ -48,18 +48,6 @@ def _evaluate_remote(estimator, archs):
     return estimator.evaluate(archs)
 
 
-def _check_reachable(address: str, timeout: float = 5.0) -> None:
-    hostport = address.split("://", 1)[-1]
-    host, _, port = hostport.rpartition(":")
-    if not host or not port.isdigit():
-        raise BackendUnavailableError(f"Ray address {address!r} is not HOST:PORT (or ray://HOST:PORT)")
-    try:
-        socket.create_connection((host, int(port)), timeout=timeout).close()
-    except OSError as e:
-        raise BackendUnavailableError(f"Ray cluster at {address} is not reachable ({e.strerror or e}); start it "
-                                      f"with 'ray start --head' or drop the address to use a local cluster") from None
-
-
 class RayRunner:
     """Evaluates chunks as Ray tasks on a local cluster (``address=None``) or an existing one.
 
@@ -76,8 +64,7 @@ class RayRunner:
         except ImportError:
             raise BackendUnavailableError("Ray was asked for but is not installed: pip install 'edgenas[ray]' "
                                           "(or pip install ray)") from None
-        if address and address != "auto":
-            _check_reachable(address)
+        check_reachable(address)
         self.ray, self.address = ray, address
         self._owns = not ray.is_initialized()
         self._sweeper = Sweeper() if self._owns and not address else None  # a local cluster dies with us

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..fileio import PathLike
+from ..ray_address import check_reachable
 from ..runfolder import RunFolder
 from ..tables.cost import CostModel
 from ..train.data import check_source
@@ -116,6 +117,8 @@ def prepare(strategy: str, tables: Sequence[PathLike], out: PathLike, *, config:
         raise ConfigError(f"strategy {strategy!r} estimates accuracy itself; it takes no estimator")
     elif ray is not None and not cls.trains_on_ray:
         raise ConfigError(f"strategy {strategy!r} has no Ray path; drop ray")
+    elif ray is not None:  # it trains on Ray: an unreachable cluster is said before the folder is opened
+        check_reachable(None if ray == "local" else ray)
     neutral = set(getattr(cls.Config, "RESUME_NEUTRAL", ()))
     settings = {"strategy": strategy, "space": {"name": space.name, "fingerprint": space.fingerprint},
                 "tables": [{"name": t.name, "digest": r.digest, "objective": t.objective,

@@ -27,6 +27,7 @@ from typing import Any, Callable, Dict, Iterator, Optional, Sequence, Tuple
 
 from ..errors import BackendUnavailableError, ConfigError
 from ..lifeline import Sweeper, pool_initializer
+from ..ray_address import check_reachable
 
 __all__ = ["TaskPool"]
 
@@ -76,6 +77,7 @@ class TaskPool:
                                           "(or pip install ray)") from None
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:
+            check_reachable(None if address == "local" else address)
             if address == "local" and not os.environ.get("RAY_ADDRESS"):
                 self._sweeper = Sweeper()   # a cluster started here dies with this process, even by kill -9
             try:

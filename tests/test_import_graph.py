@@ -27,7 +27,7 @@ PROFILERS_MAY_IMPORT = {
 # Stage -> the stages and top-level modules it may import (besides itself). A stage's package is
 # ``edgenas.<stage>``; top-level modules are named by their module name.
 CROSS_CUTTING = {"edgenas.errors", "edgenas.fileio", "edgenas.units", "edgenas.version", "edgenas.progress",
-                 "edgenas.runfolder", "edgenas.lifeline"}
+                 "edgenas.runfolder", "edgenas.lifeline", "edgenas.ray_address"}
 STAGES_MAY_IMPORT = {
     "arch": set(),
     # the table header stores the timing protocol's value types (measure imports nothing of edgenas)

@@ -16,9 +16,9 @@ __all__ = ["check_reachable"]
 
 def check_reachable(address: Optional[str], timeout: float = 5.0) -> None:
     """Raise :class:`BackendUnavailableError` unless something accepts connections at ``address``
-    (``HOST:PORT`` or ``ray://HOST:PORT``; None: the ``RAY_ADDRESS`` that ``ray.init`` would join, if set).
-    ``auto`` is left to Ray."""
-    address = address or os.environ.get("RAY_ADDRESS")
+    (``HOST:PORT`` or ``ray://HOST:PORT``; None or ``local``, edgenas's word for a local cluster: the
+    ``RAY_ADDRESS`` that ``ray.init`` would join, if set). ``auto`` is left to Ray."""
+    address = address if address not in (None, "local") else os.environ.get("RAY_ADDRESS")
     if not address or address == "auto":
         return
     hostport = address.split("://", 1)[-1]

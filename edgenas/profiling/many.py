@@ -84,7 +84,7 @@ def profile_many(space: SearchSpace, targets: Sequence, out_dir, *, threads: int
     if dupes:
         raise ConfigError(f"target names must differ (each names a table file): {', '.join(dupes)}")
     if ray is not None:
-        check_reachable(None if ray == "local" else ray)  # before the folder: a cluster not there writes nothing
+        check_reachable(ray)  # before the folder: a cluster not there writes nothing
     ensure_folder(out_dir)
     groups = group_by_host(targets)
     args = (space.name, space.declaration)

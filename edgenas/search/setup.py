@@ -118,7 +118,7 @@ def prepare(strategy: str, tables: Sequence[PathLike], out: PathLike, *, config:
     elif ray is not None and not cls.trains_on_ray:
         raise ConfigError(f"strategy {strategy!r} has no Ray path; drop ray")
     elif ray is not None:  # it trains on Ray: an unreachable cluster is said before the folder is opened
-        check_reachable(None if ray == "local" else ray)
+        check_reachable(ray)
     neutral = set(getattr(cls.Config, "RESUME_NEUTRAL", ()))
     settings = {"strategy": strategy, "space": {"name": space.name, "fingerprint": space.fingerprint},
                 "tables": [{"name": t.name, "digest": r.digest, "objective": t.objective,

@@ -77,7 +77,7 @@ class TaskPool:
                                           "(or pip install ray)") from None
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:
-            check_reachable(None if address == "local" else address)
+            check_reachable(address)
             if address == "local" and not os.environ.get("RAY_ADDRESS"):
                 self._sweeper = Sweeper()   # a cluster started here dies with this process, even by kill -9
             try:

@@ -6,7 +6,7 @@ import pytest
 from edgenas.errors import ConfigError
 from edgenas.search import morph_run
 from edgenas.search.setup import search
-from edgenas.search.strategies.lemonade import inverse_density
+from edgenas.search.strategies.lemonade import inverse_density, tolerant_front
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -28,8 +28,16 @@ def test_inverse_density_favours_the_sparse_region():
     assert one[1] > one[0]   # a population of one still has a width
 
 
+def test_the_population_keeps_what_the_validation_noise_cannot_tell_from_the_front():
+    cheap = np.log(np.array([[1.0], [2.0], [3.0], [4.0]]))
+    error = np.array([0.10, 0.03, 0.036, 0.06])   # on 800 images one standard error at 3-4 % is ~0.65 points
+    assert tolerant_front(cheap, error, 0.0, 800) == [0, 1]             # strict: the slower, less accurate go
+    assert tolerant_front(cheap, error, 1.0, 800) == [0, 1, 2]          # 0.6 points behind: kept
+    assert tolerant_front(cheap, error, 1.0, 20) == [0, 1, 2, 3]        # on 20 images 3 points are noise too
+
+
 def test_the_population_is_the_pareto_set_of_trained_children_within_the_budget(tmp_path, tiny28_table, tiny28_budget):
-    doc = run(tmp_path / "run", tiny28_table, tiny28_budget)
+    doc = run(tmp_path / "run", tiny28_table, tiny28_budget, tolerance=0.0)
     hist = doc["history"]
     assert len(hist) == 1 + FAST["generations"] and doc["details"]["stopped_by"] == "generations"
     members = doc["details"]["members"]
@@ -68,4 +76,7 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path, tiny28_table
 def test_bad_settings_are_refused(tmp_path, tiny28_table, tiny28_budget):
     with pytest.raises(ConfigError, match="accepted must be in"):
         run(tmp_path / "a", tiny28_table, tiny28_budget, accepted=9)
+    assert not (tmp_path / "a").exists()
+    with pytest.raises(ConfigError, match="tolerance must be >= 0"):
+        run(tmp_path / "a", tiny28_table, tiny28_budget, tolerance=-1)
     assert not (tmp_path / "a").exists()

@@ -2,8 +2,13 @@
 registered as ``lemonade``.
 
 The population is the Pareto set of every network trained so far over the search's objectives (error
-and the latency of each objective table, plus ``--objective`` extras such as params or memory); it
-starts from the start network (see :mod:`edgenas.search.morph_run`). Each generation
+and the latency of each objective table, plus ``--objective`` extras such as params or memory), read with
+the validation's noise: a network leaves it only when another one, costlier on no cheap objective, is more
+accurate by more than ``tolerance`` standard errors of its validation accuracy (0: the strict Pareto set of
+the paper). With a few hundred validation images the accurate end of a strict front is the luckiest
+network; children of a larger size, as accurate within the noise, would drop out and the front would
+stall short of the budget (measured: BENCHMARKS.md, issue 16). It starts from the start network (see
+:mod:`edgenas.search.morph_run`). Each generation
 
 1. fits a kernel density estimate over the population's *cheap* objectives (every objective but the
    error, predicted by the tables: no training needed) in log space, a Gaussian kernel per dimension
@@ -19,7 +24,7 @@ starts from the start network (see :mod:`edgenas.search.morph_run`). Each genera
 It stops after ``generations``, before a generation once ``max_minutes`` of training is spent, or when
 no new child can be drawn. Journal, seeds and resume are NASH's: every network is a checkpoint in
 ``members/``, all decisions come from generators seeded by ``(seed, generation)``, so a rerun loads what
-was trained and ends as an uninterrupted run. The result is the Pareto set of every trained network.
+was trained and ends as an uninterrupted run. The result is the (strict) Pareto set of every trained network.
 """
 from __future__ import annotations
 
@@ -34,9 +39,8 @@ from ...errors import ConfigError
 from ..contract import SearchOutcome, SearchRequest, option
 from ..members import Member
 from ..morph_run import RESUME_NEUTRAL, MorphRun, MorphStrategy, MorphTrainingConfig, network_seed
-from ..run import pareto_front
 
-__all__ = ["LemonadeConfig", "Lemonade", "inverse_density"]
+__all__ = ["LemonadeConfig", "Lemonade", "inverse_density", "tolerant_front"]
 
 DRAWS_PER_CHILD = 50
 MIN_BANDWIDTH = 0.05   # in log units: cheap objectives 5 % apart still count as neighbours
@@ -46,8 +50,12 @@ MIN_BANDWIDTH = 0.05   # in log units: cheap objectives 5 % apart still count as
 class LemonadeConfig(MorphTrainingConfig):
     generations: int = option(5, "Generations.")
     proposals: int = option(8, "Children proposed per generation (cheap: no training).")
-    accepted: int = option(3, "Children trained per generation, picked where the population is sparse.")
+    accepted: int = option(4, "Children trained per generation, picked where the population is sparse (a "
+                              "multiple of --workers keeps every worker busy).")
     morphisms: int = option(1, "Random morphisms per child.")
+    tolerance: float = option(1.0, "A network stays in the population unless another, costlier on no cheap "
+                                   "objective, is more accurate by more than this many standard errors of its "
+                                   "validation accuracy (0: the strict Pareto set).")
 
     RESUME_NEUTRAL = ("generations",) + RESUME_NEUTRAL
 
@@ -56,7 +64,8 @@ class LemonadeConfig(MorphTrainingConfig):
                         (self.proposals >= 1, f"proposals must be >= 1, got {self.proposals}"),
                         (1 <= self.accepted <= self.proposals,
                          f"accepted must be in [1, proposals], got {self.accepted} with proposals {self.proposals}"),
-                        (self.morphisms >= 1, f"morphisms must be >= 1, got {self.morphisms}")] + self.checks():
+                        (self.morphisms >= 1, f"morphisms must be >= 1, got {self.morphisms}"),
+                        (self.tolerance >= 0, f"tolerance must be >= 0, got {self.tolerance}")] + self.checks():
             if not ok:
                 raise ConfigError(msg)
 
@@ -73,6 +82,25 @@ def inverse_density(population: np.ndarray, points: np.ndarray) -> np.ndarray:
     return weights / weights.sum()
 
 
+def tolerant_front(cheap: np.ndarray, error: np.ndarray, tolerance: float, n_val: int) -> List[int]:
+    """Indices of the points no other point dominates by more than ``tolerance`` standard errors of the
+    dominated point's validation error (measured on ``n_val`` images): costlier on no cheap objective, and
+    lower in error by more than that margin (or by anything and cheaper somewhere, when the margin is 0: then
+    this is the strict Pareto set)."""
+    margin = tolerance * np.sqrt(error * (1 - error) / n_val)
+    keep = []
+    for i in range(len(error)):
+        no_costlier = np.all(cheap <= cheap[i], axis=1)
+        better = error < error[i] - margin[i]
+        at_least_as = error <= error[i] - margin[i]
+        cheaper = np.any(cheap < cheap[i], axis=1)
+        beaten = no_costlier & (better | (at_least_as & cheaper))
+        beaten[i] = False
+        if not beaten.any():
+            keep.append(i)
+    return keep
+
+
 class _Evolution(MorphRun):
     """One LEMONADE run."""
 
@@ -81,8 +109,12 @@ class _Evolution(MorphRun):
         return np.log(np.array([max(costs[k], 1e-12) for k in self.spec.objectives if k != "error"]))
 
     def population(self) -> List[Member]:
-        by_arch = {m.arch: m for m in self.members}
-        return [by_arch[r.arch] for r in pareto_front(self.spec, self.records())]
+        """The members no other member beats by more than the validation noise (see the module's docstring),
+        in the strict Pareto set's order: cheap objectives, then error."""
+        front = [self.members[i] for i in tolerant_front(np.array([self.cheap(m.arch) for m in self.members]),
+                                                         np.array([m.error for m in self.members]),
+                                                         self.cfg.tolerance, len(self.splits.arch))]
+        return sorted(front, key=lambda m: (*self.cheap(m.arch), m.error, m.arch))
 
     def propose(self, population: List[Member], rng) -> List[Tuple[Member, tuple, list]]:
         """Up to ``proposals`` new feasible children (parent, architecture, moves), parents drawn by 1 / density."""

@@ -80,9 +80,9 @@ def plot_climb(history: Sequence[dict], path: PathLike, table: str, budget_ms: O
 
 def plot_front_over_time(history: Sequence[dict], path: PathLike, key: str, table: str,
                          budget_ms: Optional[float] = None, title: str = "") -> None:
-    """LEMONADE over its generations: the population (the Pareto front of the networks trained so far), validation
-    error against the predicted latency ``key`` on ``table``, one colour per generation; beside it the population's
-    size and best accuracy per generation."""
+    """LEMONADE over its generations: the population (the networks trained so far on or near their Pareto front),
+    validation error against the predicted latency ``key`` on ``table``, one colour per generation; beside it the
+    population's size and best accuracy per generation."""
     plt = _pyplot()
     from matplotlib import cm
     from matplotlib.ticker import MaxNLocator
@@ -93,8 +93,8 @@ def plot_front_over_time(history: Sequence[dict], path: PathLike, key: str, tabl
         pop = sorted((p[key], 100 * (1 - p["val_acc"])) for p in h["population"])
         colour = cm.viridis(h["generation"] / last)
         label = f"generation {h['generation']}" if h["generation"] in (0, last) or len(history) <= 6 else None
-        # the line: the population's front in this plane (with more objectives, e.g. params, some members of
-        # the population are dominated here and only drawn as points)
+        # the line: the population's front in this plane (members kept within the validation noise, or by more
+        # objectives such as params, are dominated here and only drawn as points)
         front = [pt for i, pt in enumerate(pop) if all(pt[1] < q[1] for q in pop[:i])]
         ax1.step(*zip(*front), where="post", c=colour, lw=1, alpha=0.8)
         ax1.scatter(*zip(*pop), c=[colour], s=14, label=label)

@@ -110,8 +110,8 @@ class _Evolution(MorphRun):
         return np.log(np.array([max(costs[k], 1e-12) for k in self.spec.objectives if k != "error"]))
 
     def population(self) -> List[Member]:
-        """The members no other member beats by more than the validation noise (see the module's docstring),
-        in the strict Pareto set's order: cheap objectives, then error."""
+        """The members no other member beats (by more than ``tolerance`` standard errors of the validation, see
+        the module's docstring), in the strict Pareto set's order: cheap objectives, then error."""
         front = [self.members[i] for i in tolerant_front(np.array([self.cheap(m.arch) for m in self.members]),
                                                          np.array([m.error for m in self.members]),
                                                          self.cfg.tolerance, len(self.splits.arch))]

@@ -92,10 +92,9 @@ def tolerant_front(cheap: np.ndarray, error: np.ndarray, tolerance: float, n_val
     keep = []
     for i in range(len(error)):
         no_costlier = np.all(cheap <= cheap[i], axis=1)
-        better = error < error[i] - margin[i]
         at_least_as = error <= error[i] - margin[i]
-        cheaper = np.any(cheap < cheap[i], axis=1)
-        beaten = no_costlier & (better | (at_least_as & cheaper))
+        better_somewhere = (error < error[i] - margin[i]) | np.any(cheap < cheap[i], axis=1)
+        beaten = no_costlier & at_least_as & better_somewhere
         beaten[i] = False
         if not beaten.any():
             keep.append(i)

@@ -22,7 +22,7 @@ so a rerun continues. Writes ``summary.json``, ``summary.md`` and ``summary.png`
 Needs a quiet machine: the wall-time budgets and the latencies are only comparable there.
 
 ``--arms nash --nsga2-from SUMMARY`` runs one arm alone and scores it against the NSGA-II arm (and its baselines)
-of an earlier ``summary.json``: for a variant of one search (e.g. ``--nash-arg=--grow-first``) without training
+of an earlier ``summary.json``: for a variant of one search (e.g. ``--nash-arg=--grow-first``, ``--lemonade-arg=--start=ARCH``) without training
 the others again. The earlier arm's budget is its own ``max_latency`` on its own table; give this run's
 ``--max-latency`` at the same place on its table, and say so, since the two tables are not one.
 """
@@ -68,7 +68,8 @@ def searches(args, out: Path, log: Dict[str, dict]) -> None:
              "--epochs", args.epochs]
     if "lemonade" in args.arms:
         stage(out, "lemonade", out / "lemonade" / "result.json",
-              edgenas("search", "lemonade", *common, *morph, "--generations", 10_000, "--out", out / "lemonade"), log)
+              edgenas("search", "lemonade", *common, *morph, "--generations", 10_000, *args.lemonade_arg,
+                      "--out", out / "lemonade"), log)
     if "nash" in args.arms:
         stage(out, "nash", out / "nash" / "result.json",
               edgenas("search", "nash", *common, *morph, "--steps", 10_000, *args.nash_arg, "--out", out / "nash"),
@@ -205,6 +206,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--nash-arg", action="append", default=[], metavar="ARG",
                     help="one more argument of the NASH arm's search, e.g. --nash-arg=--grow-first")
+    ap.add_argument("--lemonade-arg", action="append", default=[], metavar="ARG",
+                    help="one more argument of the LEMONADE arm's search, e.g. --lemonade-arg=--start=ARCH")
     ap.add_argument("--arms", type=lambda s: s.split(","), default=list(ARMS),
                     help="comma-separated arms to run (default: all three)")
     ap.add_argument("--nsga2-from", metavar="SUMMARY",

@@ -170,7 +170,9 @@ def main() -> None:
         for s in args.seeds:
             todo = jobs(out, space, names, e, s)
             t0 = time.perf_counter()
-            train_ahead(list(todo.values()), args.workers)
+            # the baselines and the largest network first: the longest trainings, so that the workers end together
+            train_ahead(sorted(todo.values(), key=lambda j: j.arch is not None and j.folder.name != "largest"),
+                        args.workers)
             for job in todo.values():   # what train_ahead leaves to this process (one training left)
                 run_job(job)
             print(f"{e} epochs, seed {s}: {time.perf_counter() - t0:.0f} s", flush=True)

@@ -6,8 +6,8 @@ The morphism searches are scored on one final training per exported model (``edg
 8 epochs on the 4,000 training images of MNIST-5k, 1,000 test images), and the training seed moves a network
 by about as much as the searches differ. This trains the most accurate networks the searches exported
 within their budgets (``--per-arm`` of each of nsga2, lemonade and nash, over every ``--from`` summary of
-``benchmarks/morph_vs_nsga.py``, by their one recorded accuracy), the space's largest network (over the budget:
-what the space can reach at all) and MobileNetV2 ×0.25 and ×0.5, each at every ``--seeds`` and ``--epochs``,
+``benchmarks/morph_vs_nsga.py``, by their one recorded accuracy), any ``--arch``, the space's largest network (over the
+budget: what the space can reach at all) and MobileNetV2 ×0.25 and ×0.5, each at every ``--seeds`` and ``--epochs``,
 with the export's recipe (same split, batch, learning rate, one thread per training), ``--workers`` at a time.
 Every seed trains every network, so differences are paired by seed (same data order seed, same test images).
 
@@ -139,7 +139,8 @@ def plot(s: dict, path: Path) -> None:
             ax.scatter([x] * len(vals), [100 * v for v in vals], s=14, color=color, alpha=0.6)
             ax.scatter([x], [100 * r["networks"][n]["mean"]], marker="_", s=400, color=color)
         ax.axhline(100 * r["networks"]["mbv2-0.5"]["mean"], color="grey", ls=":", label="MobileNetV2 ×0.5, mean")
-        ax.set_xticks(range(len(order)), order, rotation=45, ha="right", fontsize=8)
+        labels = [f"{n} ({s['networks'][n]['arm']})" if "arm" in s["networks"][n] else n for n in order]
+        ax.set_xticks(range(len(order)), labels, rotation=45, ha="right", fontsize=8)
         ax.set_title(f"{e} epochs, {len(r['seeds'])} seeds each")
         ax.set_ylabel("test accuracy, % (1,000 images)")
         ax.legend(fontsize=8)
@@ -154,6 +155,8 @@ def main() -> None:
     ap.add_argument("--from", dest="summaries", nargs="+",
                     default=sorted(glob.glob(str(ROOT / "benchmarks/results/morph_vs_nsga.*.json"))))
     ap.add_argument("--per-arm", type=int, default=2, help="Most accurate exported networks taken from each arm.")
+    ap.add_argument("--arch", action="append", default=[], metavar="NAME=ARCH",
+                    help="one more network to train, named NAME in the tables (repeatable)")
     ap.add_argument("--epochs", type=int, nargs="+", default=[8])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--workers", type=int, default=2)
@@ -164,6 +167,9 @@ def main() -> None:
     largest = "-".join(["k5_e6"] * sum(space.declaration["stages"]["layers"]))
     names = {f"net{i}": {"arch": arch, **info}
              for i, (arch, info) in enumerate(candidates(args.summaries, args.per_arm).items())}
+    for item in args.arch:
+        name, _, arch = item.partition("=")
+        names[name] = {"arch": space.format(space.parse(arch)), "note": "named (--arch)"}
     names["largest"] = {"arch": largest, "note": "the space's largest (over every budget)"}
     names.update({f"mbv2-{w:g}": {"width": w, "note": "baseline"} for w in BASELINES})
     for e in args.epochs:

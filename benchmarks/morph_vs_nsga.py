@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -104,6 +103,8 @@ def hypervolume(points: List[tuple], ref: tuple) -> float:
 
 
 def summarize(args, out: Path, log: Dict[str, dict]) -> dict:
+    from profilers.base import cpu_model
+
     docs = {arm: json.loads((out / f"export-{arm}" / "deploy.json").read_text())
             for arm in ("nsga2", "lemonade", "nash", "lemonade-inherited") if arm.split("-")[0] in args.arms}
     models = {arm: [{"arch": m["arch"], "accuracy": m["accuracy"], "latency_ms": m["measured"]["latency_ms"],
@@ -133,7 +134,7 @@ def summarize(args, out: Path, log: Dict[str, dict]) -> dict:
     returned = (json.loads((out / "nash" / "result.json").read_text())["selected"] if "nash" in models
                 else None)
     nash_acc = next((m["accuracy"] for m in models.get("nash", []) if m["arch"] == returned), None)
-    summary = {"command": " ".join(sys.argv), "machine": platform.processor() or platform.machine(),
+    summary = {"command": " ".join(sys.argv), "machine": cpu_model(),
                "cores": os.cpu_count(), "load_at_end": os.getloadavg(), "written": time.strftime("%Y-%m-%d %H:%M"),
                "settings": vars(args), "stages": log, "reference_point": ref,
                "baselines": baselines, "nsga2_from": args.nsga2_from, "arms": rows,

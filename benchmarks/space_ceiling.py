@@ -20,7 +20,6 @@ import argparse
 import glob
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -34,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from edgenas.arch.space import get_space  # noqa: E402
 from edgenas.train.ahead import TrainingJob, run_job, train_ahead  # noqa: E402
 from edgenas.train.loop import TrainConfig  # noqa: E402
+from profilers.base import cpu_model  # noqa: E402
 
 SEARCH_ARMS = ("nsga2", "lemonade", "nash")   # trained from scratch at export (not lemonade-inherited)
 BASELINES = (0.25, 0.5)
@@ -91,7 +91,7 @@ def summarize(out: Path, names: Dict[str, dict], epochs: List[int], seeds: List[
                                           "se": float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else None,
                                           "seeds_at_or_above": int((d >= 0).sum())}}
         recipes[str(e)] = {"seeds": complete, "networks": rows}
-    summary = {"command": " ".join(sys.argv), "machine": platform.processor() or platform.machine(),
+    summary = {"command": " ".join(sys.argv), "machine": cpu_model(),
                "cores": os.cpu_count(), "load_at_end": os.getloadavg(), "written": time.strftime("%Y-%m-%d %H:%M"),
                "settings": vars(args), "networks": names, "recipes": recipes}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))

@@ -73,24 +73,26 @@ def jobs(out: Path, space, names: Dict[str, dict], epochs: int, seed: int) -> Di
 
 
 def summarize(out: Path, names: Dict[str, dict], epochs: List[int], seeds: List[int], args) -> dict:
+    """Each network's accuracy over the seeds it has, and its difference to ×0.5 on the seeds both have."""
     recipes = {}
     for e in epochs:
         acc = {n: {s: json.loads((out / f"e{e}" / f"s{s}" / n / "result.json").read_text())["test_acc"]
                    for s in seeds if (out / f"e{e}" / f"s{s}" / n / "result.json").is_file()} for n in names}
-        complete = [s for s in seeds if all(s in acc[n] for n in names)]   # paired: every network at this seed
-        if not complete:
-            continue
-        ref = np.array([acc["mbv2-0.5"][s] for s in complete])
+        ref = acc["mbv2-0.5"]
         rows = {}
         for n in names:
-            a = np.array([acc[n][s] for s in complete])
-            d = a - ref
-            rows[n] = {"accuracy": {str(s): acc[n][s] for s in complete}, "mean": float(a.mean()),
+            paired = [s for s in acc[n] if s in ref]
+            if not paired:
+                continue
+            a = np.array(list(acc[n].values()))
+            d = np.array([acc[n][s] - ref[s] for s in paired])
+            rows[n] = {"accuracy": {str(s): v for s, v in acc[n].items()}, "mean": float(a.mean()),
                        "sd": float(a.std(ddof=1)) if len(a) > 1 else None,
-                       "minus_mbv2_0.5": {"mean": float(d.mean()),
+                       "minus_mbv2_0.5": {"seeds": len(d), "mean": float(d.mean()),
                                           "se": float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else None,
                                           "seeds_at_or_above": int((d >= 0).sum())}}
-        recipes[str(e)] = {"seeds": complete, "networks": rows}
+        if rows:
+            recipes[str(e)] = {"seeds": sorted({s for n in rows for s in acc[n]}), "networks": rows}
     summary = {"command": " ".join(sys.argv), "machine": cpu_model(),
                "cores": os.cpu_count(), "load_at_end": os.getloadavg(), "written": time.strftime("%Y-%m-%d %H:%M"),
                "settings": vars(args), "networks": names, "recipes": recipes}
@@ -117,7 +119,7 @@ def markdown(s: dict) -> str:
             lines.append(f"| {n} | {src} | {recorded} | "
                          f"{' / '.join(f'{100 * v:.1f}' for v in row['accuracy'].values())} | "
                          f"{100 * row['mean']:.2f} | {sd} | {100 * d['mean']:+.2f}{se} | "
-                         f"{d['seeds_at_or_above']}/{len(r['seeds'])} |")
+                         f"{d['seeds_at_or_above']}/{d['seeds']} |")
         lines.append("")
     lines.append("Networks: " + "; ".join(f"{n} = {i.get('arch') or 'MobileNetV2 ×%g' % i['width']}"
                                           for n, i in s["networks"].items()))
@@ -141,7 +143,7 @@ def plot(s: dict, path: Path) -> None:
         ax.axhline(100 * r["networks"]["mbv2-0.5"]["mean"], color="grey", ls=":", label="MobileNetV2 ×0.5, mean")
         labels = [f"{n} ({s['networks'][n]['arm']})" if "arm" in s["networks"][n] else n for n in order]
         ax.set_xticks(range(len(order)), labels, rotation=45, ha="right", fontsize=8)
-        ax.set_title(f"{e} epochs, {len(r['seeds'])} seeds each")
+        ax.set_title(f"{e} epochs, up to {len(r['seeds'])} seeds each")
         ax.set_ylabel("test accuracy, % (1,000 images)")
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -160,6 +162,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, nargs="+", default=[8])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--no-train", dest="train", action="store_false",
+                    help="only summarise the trainings already in --out")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -172,7 +176,7 @@ def main() -> None:
         names[name] = {"arch": space.format(space.parse(arch)), "note": "named (--arch)"}
     names["largest"] = {"arch": largest, "note": "the space's largest (over every budget)"}
     names.update({f"mbv2-{w:g}": {"width": w, "note": "baseline"} for w in BASELINES})
-    for e in args.epochs:
+    for e in args.epochs if args.train else []:
         for s in args.seeds:
             todo = jobs(out, space, names, e, s)
             t0 = time.perf_counter()
@@ -183,6 +187,7 @@ def main() -> None:
                 run_job(job)
             print(f"{e} epochs, seed {s}: {time.perf_counter() - t0:.0f} s", flush=True)
             summarize(out, names, args.epochs, args.seeds, args)
+    summarize(out, names, args.epochs, args.seeds, args)
     print((out / "summary.md").read_text())
 
 

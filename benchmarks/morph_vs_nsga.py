@@ -22,8 +22,8 @@ so a rerun continues. Writes ``summary.json``, ``summary.md`` and ``summary.png`
 Needs a quiet machine: the wall-time budgets and the latencies are only comparable there.
 
 ``--arms nash --nsga2-from SUMMARY`` runs one arm alone and scores it against the NSGA-II arm (and its baselines)
-of an earlier ``summary.json``: for a variant of one search (e.g. ``--nash-arg=--grow-first``, ``--lemonade-arg=--start=ARCH``) without training
-the others again. The earlier arm's budget is its own ``max_latency`` on its own table; give this run's
+of an earlier ``summary.json``: for a variant of one search (e.g. ``--nash-arg=--grow-first``,
+``--lemonade-arg=--start=ARCH``) without training the others again. The earlier arm's budget is its own ``max_latency`` on its own table; give this run's
 ``--max-latency`` at the same place on its table, and say so, since the two tables are not one.
 """
 from __future__ import annotations

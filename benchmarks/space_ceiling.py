@@ -6,12 +6,13 @@ The morphism searches are scored on one final training per exported model (``edg
 8 epochs on the 4,000 training images of MNIST-5k, 1,000 test images), and the training seed moves a network
 by about as much as the searches differ. This trains the most accurate networks the searches exported
 within their budgets (``--per-arm`` of each of nsga2, lemonade and nash, over every ``--from`` summary of
-``benchmarks/morph_vs_nsga.py``, by their one recorded accuracy), any ``--arch``, the space's largest network (over the
-budget: what the space can reach at all) and MobileNetV2 ×0.25 and ×0.5, each at every ``--seeds`` and ``--epochs``,
-with the export's recipe (same split, batch, learning rate, one thread per training), ``--workers`` at a time.
-Every seed trains every network, so differences are paired by seed (same data order seed, same test images).
+``benchmarks/morph_vs_nsga.py``, by their one recorded accuracy), any ``--arch``, the space's largest network
+(over the budget: what the space can reach at all) and MobileNetV2 ×0.25 and ×0.5, each at every ``--seeds`` and
+``--epochs``, with the export's recipe (same split, batch, learning rate, one thread per training), ``--workers`` at
+a time. Differences to ×0.5 are paired by seed (same seed, same test images), on the seeds both networks have.
 
-Writes ``summary.json``, ``summary.md`` and ``summary.png`` under ``--out``; a rerun skips finished trainings.
+Writes ``summary.json``, ``summary.md`` and ``summary.png`` under ``--out``; a rerun skips finished trainings, and
+``--no-train`` summarises those there (a run cut between seeds).
 Accuracy does not depend on the machine's load, so this needs no quiet machine.
 """
 from __future__ import annotations
@@ -31,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from edgenas.arch.space import get_space  # noqa: E402
+from edgenas.errors import EdgeNASError  # noqa: E402
 from edgenas.train.ahead import TrainingJob, run_job, train_ahead  # noqa: E402
 from edgenas.train.loop import TrainConfig  # noqa: E402
 from profilers.base import cpu_model  # noqa: E402
@@ -166,16 +168,19 @@ def main() -> None:
                     help="only summarise the trainings already in --out")
     args = ap.parse_args()
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     space = get_space("fbnet-small")
     largest = "-".join(["k5_e6"] * sum(space.declaration["stages"]["layers"]))
     names = {f"net{i}": {"arch": arch, **info}
              for i, (arch, info) in enumerate(candidates(args.summaries, args.per_arm).items())}
     for item in args.arch:
         name, _, arch = item.partition("=")
-        names[name] = {"arch": space.format(space.parse(arch)), "note": "named (--arch)"}
+        try:
+            names[name] = {"arch": space.format(space.parse(arch)), "note": "named (--arch)"}
+        except EdgeNASError as e:
+            ap.error(f"--arch {item}: {e} (give NAME=ARCH, ARCH an fbnet-small architecture)")
     names["largest"] = {"arch": largest, "note": "the space's largest (over every budget)"}
     names.update({f"mbv2-{w:g}": {"width": w, "note": "baseline"} for w in BASELINES})
+    out.mkdir(parents=True, exist_ok=True)
     for e in args.epochs if args.train else []:
         for s in args.seeds:
             todo = jobs(out, space, names, e, s)

@@ -191,8 +191,9 @@ def main() -> None:
             for job in todo.values():   # what train_ahead leaves to this process (one training left)
                 run_job(job)
             print(f"{e} epochs, seed {s}: {time.perf_counter() - t0:.0f} s", flush=True)
-            summarize(out, names, args.epochs, args.seeds, args)
-    summarize(out, names, args.epochs, args.seeds, args)
+            summarize(out, names, args.epochs, args.seeds, args)   # after each seed: a cut run keeps its table
+    if not args.train:
+        summarize(out, names, args.epochs, args.seeds, args)
     print((out / "summary.md").read_text())
 
 

@@ -23,8 +23,9 @@ Needs a quiet machine: the wall-time budgets and the latencies are only comparab
 
 ``--arms nash --nsga2-from SUMMARY`` runs one arm alone and scores it against the NSGA-II arm (and its baselines)
 of an earlier ``summary.json``: for a variant of one search (e.g. ``--nash-arg=--grow-first``,
-``--lemonade-arg=--start=ARCH``) without training the others again. The earlier arm's budget is its own ``max_latency`` on its own table; give this run's
-``--max-latency`` at the same place on its table, and say so, since the two tables are not one.
+``--lemonade-arg=--start=ARCH``) without training the others again. The earlier arm's budget is its own
+``max_latency`` on its own table; give this run's ``--max-latency`` at the same place on its table, and say so,
+since the two tables are not one.
 """
 from __future__ import annotations
 

@@ -22,7 +22,8 @@ from ..arch.analysis import analyse
 from ..tables.cost import CostModel, apply_calibration
 from ..errors import TableError, TableMismatchError
 from ..fileio import PathLike, check_writable
-from ..tables.in_network import BASE_READINGS, PROBE_NOISE_MARGIN, InNetwork, probe_arch, probe_noise_pct
+from ..tables.in_network import (BASE_READINGS, PROBE_NOISE_MARGIN, InNetwork, probe_arch, probe_noise_pct,
+                                 typical_network_ms)
 from ..arch.model import build_network, build_op
 from .prefetch import Prefetcher
 from .reference import attach_reference, reference_arch
@@ -160,7 +161,8 @@ def _choose_op_latency(space: SearchSpace, profiler, table: LatencyTable, out: P
             t = profiler.measure_artifact(artifact, space.input_shape)
             timed += t.timed_s
             readings.append(table.normalized(t))
-    typical_ms = float(alone.predict(reference_arch(space)).op_sum_ms[0])  # a seeded uniform network
+    op_sum_ms = float(alone.predict(reference_arch(space)).op_sum_ms[0])  # a seeded uniform network
+    typical_ms = typical_network_ms(op_sum_ms, readings)
     noise = probe_noise_pct(readings, space.num_layers, typical_ms)
     alone_error = fit_error_pct(with_op_sums(space, alone, table.calibration.points))
     chosen = "in_network" if noise <= PROBE_NOISE_MARGIN * alone_error else "alone"

@@ -48,6 +48,13 @@ BASE_READINGS = 5
 PROBE_NOISE_MARGIN = 1.5
 
 
+def typical_network_ms(op_sum_ms: float, base_readings_ms: Sequence[float]) -> float:
+    """What :func:`probe_noise_pct` takes the noise as a share of: a typical network's op sum, or, where its ops
+    timed alone sum to nothing (each below the timer's overhead: a tiny space on a loaded machine), the base
+    network's median reading."""
+    return op_sum_ms if op_sum_ms > 0 else float(np.median(base_readings_ms))
+
+
 def probe_noise_pct(base_readings_ms: Sequence[float], layers: int, typical_ms: float) -> float:
     """The error (%, one standard deviation) the probes' own noise adds to the prediction of a network of
     ``typical_ms``: each cell carries one probe timing's error (the base's is a median of many readings), as

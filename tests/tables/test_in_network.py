@@ -5,7 +5,7 @@ import torch.nn as nn
 
 from edgenas.tables.cost import CostModel
 from edgenas.errors import TableError, TableMismatchError
-from edgenas.tables.in_network import InNetwork, probe_arch, probe_noise_pct
+from edgenas.tables.in_network import InNetwork, probe_arch, probe_noise_pct, typical_network_ms
 from edgenas.profiling.measure import Timing, TimingProtocol
 from edgenas.arch.model import build_network
 from edgenas.arch.ops import ChannelShuffle, Head
@@ -143,3 +143,12 @@ def test_probe_noise_is_one_readings_scatter_summed_over_the_layers():
     assert probe_noise_pct([1.0, 1.0, 1.0], layers=8, typical_ms=4.0) == 0.0
     with pytest.raises(ValueError, match="two or more"):
         probe_noise_pct([1.0], layers=8, typical_ms=4.0)
+
+
+def test_a_typical_network_whose_ops_alone_read_as_nothing_is_scaled_by_the_base():
+    # Ops below the timer's overhead sum to 0 ms alone (a tiny space on a loaded machine); the probes' noise is
+    # then a share of the base network's median reading, not a division by zero (the profile used to stop there).
+    assert typical_network_ms(4.0, [1.0, 1.2, 1.1]) == 4.0
+    typical = typical_network_ms(0.0, [0.0303, 0.0308, 0.0291, 0.0303, 0.0303])
+    assert typical == pytest.approx(0.0303)
+    assert probe_noise_pct([0.0303, 0.0308, 0.0291, 0.0303, 0.0303], layers=2, typical_ms=typical) > 0

@@ -19,6 +19,7 @@ import numpy as np
 
 from edgenas.deploy.source import load_search_source
 from edgenas.errors import EdgeNASError, RunError
+from edgenas.search.result import read_result
 from edgenas.tables.cost import CostModel
 from edgenas.tables.table import LatencyTable
 
@@ -29,7 +30,7 @@ def effort(name: str, run: Path) -> dict:
     source = load_search_source(run)
     if source.strategy != "lemonade":
         raise RunError(f"{run} is a {source.strategy} search, not lemonade")
-    result = json.loads((run / "result.json").read_text())
+    result = read_result(run)
     target = result["settings"]["tables"][0]
     space = source.space
     cost = CostModel(space, LatencyTable.load(source.table, space))
